@@ -1,0 +1,503 @@
+//! `jig` called by its own name: the command-line interface.
+//!
+//! Glue only: each subcommand parses its arguments and calls the module that does the
+//! work. Output policy: data goes to stdout, progress and diagnostics to stderr,
+//! errors as `error: ...` followed by `hint: ...` lines.
+
+use std::ffi::OsString;
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
+
+use crate::installed::{Entry, Index};
+use crate::paths::Dirs;
+use crate::plan::Command as Cmd;
+use crate::recipe;
+use crate::runtime::EXIT_JIG_FAILED;
+use crate::store::Store;
+use crate::{doctor, install, shim};
+
+/// Run developer tools in fast, daemon-less, ephemeral containers.
+#[derive(Parser, Debug)]
+#[command(name = "jig", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Install a recipe (built-in name or path to a .toml): get its image, write its shims.
+    Install {
+        /// Built-in recipe name, or path to a recipe file.
+        recipe: String,
+        /// Take over shim names that another recipe owns.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Remove an installed recipe and its shims (images stay until `jig gc`).
+    Uninstall {
+        /// Recipe name.
+        name: String,
+    },
+    /// List installed recipes.
+    List,
+    /// Run a recipe's default command with ARGS.
+    Run {
+        /// Recipe name (optionally NAME@VERSION), built-in name or recipe path.
+        recipe: String,
+        /// Arguments for the command.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<OsString>,
+    },
+    /// Run any command inside a recipe's image.
+    Exec {
+        /// Print the launch plan instead of running.
+        #[arg(long)]
+        dry_run: bool,
+        /// Recipe name (optionally NAME@VERSION), built-in name or recipe path.
+        recipe: String,
+        /// The command and its arguments (after `--`).
+        #[arg(last = true, required = true)]
+        command: Vec<OsString>,
+    },
+    /// Start an interactive shell inside a recipe's image.
+    Shell {
+        /// Recipe name (optionally NAME@VERSION).
+        recipe: String,
+    },
+    /// Show which recipe, version and image a shim runs here, and why.
+    Which {
+        /// Shim or recipe name.
+        tool: String,
+    },
+    /// List the images in the store.
+    Images,
+    /// Remove images from the store (refused while an installed recipe uses one).
+    Rm {
+        /// Image ids or unique prefixes.
+        #[arg(required = true)]
+        ids: Vec<String>,
+    },
+    /// Remove unused images and leftovers of interrupted imports.
+    Gc,
+    /// Print the shell code that puts the shim directory first on PATH.
+    Activate {
+        /// bash, zsh, sh or fish (default: from $SHELL).
+        shell: Option<String>,
+    },
+    /// Check that this machine can run jig (user namespaces, overlayfs, PATH).
+    Doctor,
+}
+
+/// Runs the CLI and returns the process exit status.
+pub fn main() -> i32 {
+    let cli = Cli::parse();
+    let launches = matches!(
+        cli.command,
+        Command::Run { .. } | Command::Exec { .. } | Command::Shell { .. }
+    );
+    match dispatch(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            print_error(&e);
+            if launches { EXIT_JIG_FAILED } else { 1 }
+        }
+    }
+}
+
+/// Prints an error chain: `error: top`, then `  caused by: ...`, and `hint:` lines
+/// that messages carry after a newline.
+pub fn print_error(e: &anyhow::Error) {
+    let mut out = std::io::stderr().lock();
+    let mut hints = Vec::new();
+    for (i, cause) in e.chain().enumerate() {
+        let text = cause.to_string();
+        let mut lines = text.lines();
+        let first = lines.next().unwrap_or_default();
+        if i == 0 {
+            let _ = writeln!(out, "error: {first}");
+        } else {
+            let _ = writeln!(out, "  caused by: {first}");
+        }
+        for l in lines {
+            if l.starts_with("hint:") {
+                hints.push(l.to_owned());
+            } else {
+                let _ = writeln!(out, "  {l}");
+            }
+        }
+    }
+    for h in hints {
+        let _ = writeln!(out, "{h}");
+    }
+}
+
+fn dispatch(cli: Cli) -> Result<i32> {
+    let dirs = Dirs::from_env()?;
+    match cli.command {
+        Command::Install { recipe, force } => {
+            let loaded = recipe::load(&recipe)?;
+            eprintln!(
+                "jig: installing {} {}",
+                loaded.recipe.name, loaded.recipe.version
+            );
+            let done = install::install(&dirs, &loaded, force)?;
+            eprintln!(
+                "jig: installed {} {} (image {}); shims: {}",
+                done.name,
+                done.version,
+                done.entry.image.short(),
+                done.shims.join(", ")
+            );
+            warn_if_not_on_path(&dirs);
+            Ok(0)
+        }
+        Command::Uninstall { name } => {
+            let shims = install::uninstall(&dirs, &name)?;
+            eprintln!(
+                "jig: uninstalled {name}; removed shims: {}",
+                shims.join(", ")
+            );
+            Ok(0)
+        }
+        Command::List => {
+            let index = Index::read(&dirs.index())?;
+            let mut out = std::io::stdout().lock();
+            for (name, tool) in &index.tools {
+                let versions: Vec<_> = tool.versions.keys().cloned().collect();
+                let (_, e) = index
+                    .default_entry(name)
+                    .context("index without default entry")?;
+                let shims: Vec<_> = e.recipe.tool.shims.iter().map(|s| s.to_string()).collect();
+                writeln!(
+                    out,
+                    "{name}\t{}\t{}\t{}",
+                    versions.join(","),
+                    shims.join(","),
+                    e.recipe.description
+                )?;
+            }
+            Ok(0)
+        }
+        Command::Run { recipe, args } => {
+            let (entry, _) = entry_for(&dirs, &recipe)?;
+            let (program, argv0, args) = default_command(&entry, args)?;
+            Ok(launch(
+                &dirs,
+                &entry,
+                Cmd {
+                    program,
+                    argv0,
+                    args,
+                },
+                false,
+            ))
+        }
+        Command::Exec {
+            recipe,
+            command,
+            dry_run,
+        } => {
+            let (entry, _) = entry_for(&dirs, &recipe)?;
+            let mut command = command.into_iter();
+            let program = command.next().context("no command given after --")?;
+            let argv0 = program.clone();
+            Ok(launch(
+                &dirs,
+                &entry,
+                Cmd {
+                    program,
+                    argv0,
+                    args: command.collect(),
+                },
+                dry_run,
+            ))
+        }
+        Command::Shell { recipe } => {
+            let (entry, _) = entry_for(&dirs, &recipe)?;
+            let store = Store::new(dirs.store());
+            let rootfs = store.rootfs_of(&entry.image);
+            let host_shell = crate::host::Host::probe()?.shell.unwrap_or_default();
+            let shell = match host_shell.strip_prefix("/") {
+                Ok(rel) if !rel.as_os_str().is_empty() && rootfs.join(rel).exists() => host_shell,
+                _ => PathBuf::from("/bin/sh"),
+            };
+            let name = shell.file_name().unwrap_or_default().to_owned();
+            Ok(launch(
+                &dirs,
+                &entry,
+                Cmd {
+                    program: shell.into_os_string(),
+                    argv0: name,
+                    args: Vec::new(),
+                },
+                false,
+            ))
+        }
+        Command::Which { tool } => which(&dirs, &tool),
+        Command::Images => images(&dirs),
+        Command::Rm { ids } => rm(&dirs, &ids),
+        Command::Gc => gc(&dirs),
+        Command::Activate { shell } => activate(&dirs, shell.as_deref()),
+        Command::Doctor => Ok(doctor::run(&dirs)),
+    }
+}
+
+fn launch(dirs: &Dirs, entry: &Entry, cmd: Cmd, dry_run: bool) -> i32 {
+    let tool = cmd.argv0.to_string_lossy().into_owned();
+    let e = shim::start(dirs, entry, cmd, dry_run);
+    if dry_run && e.code == 0 {
+        return 0;
+    }
+    shim::report(&tool, &e)
+}
+
+/// What `jig run` executes: the recipe's command, else its first shim, else the
+/// image's entrypoint + cmd. User ARGS replace the image's cmd, as with `docker run`.
+fn default_command(
+    entry: &Entry,
+    args: Vec<OsString>,
+) -> Result<(OsString, OsString, Vec<OsString>)> {
+    let tool = &entry.recipe.tool;
+    let named = tool
+        .command
+        .clone()
+        .or_else(|| tool.shims.first().map(|s| s.to_string()));
+    if let Some(c) = named {
+        return Ok((c.clone().into(), c.into(), args));
+    }
+    let cfg = &entry.config;
+    let mut line: Vec<OsString> = cfg.entrypoint.iter().map(OsString::from).collect();
+    if args.is_empty() {
+        line.extend(cfg.cmd.iter().map(OsString::from));
+    } else {
+        line.extend(args);
+    }
+    let mut it = line.into_iter();
+    let program = it.next().with_context(|| {
+        format!(
+            "recipe '{}' names no command and its image has none",
+            entry.recipe.name
+        )
+    })?;
+    Ok((program.clone(), program, it.collect()))
+}
+
+/// Finds the installed entry for `NAME[@VERSION]`, or installs a built-in or file
+/// recipe on first use.
+fn entry_for(dirs: &Dirs, spec: &str) -> Result<(Entry, String)> {
+    let is_path = spec.contains('/') || spec.ends_with(".toml");
+    let (name, version) = match spec.rsplit_once('@') {
+        Some((n, v)) if !is_path => (n, Some(v)),
+        _ => (spec, None),
+    };
+    let index = Index::read(&dirs.index())?;
+    if !is_path && let Some(tool) = index.tools.get(name) {
+        let v = version.unwrap_or(&tool.default);
+        let Some(entry) = tool.versions.get(v) else {
+            let have: Vec<_> = tool.versions.keys().cloned().collect();
+            bail!(
+                "version {v} of '{name}' is not installed (installed: {})",
+                have.join(", ")
+            );
+        };
+        return Ok((entry.clone(), v.to_owned()));
+    }
+    let loaded = recipe::load(name)?;
+    if let Some(v) = version
+        && v != loaded.recipe.version.as_str()
+    {
+        bail!(
+            "recipe '{}' offers version {}, not {v}",
+            loaded.recipe.name,
+            loaded.recipe.version
+        );
+    }
+    // A recipe file that is already installed unchanged is used as is.
+    if let Some((v, e)) = index.default_entry(loaded.recipe.name.as_str())
+        && e.recipe_hash == loaded.hash
+    {
+        return Ok((e.clone(), v.to_owned()));
+    }
+    eprintln!(
+        "jig: installing {} {} (first use)",
+        loaded.recipe.name, loaded.recipe.version
+    );
+    let done = install::install(dirs, &loaded, false)?;
+    Ok((done.entry, done.version))
+}
+
+fn which(dirs: &Dirs, tool: &str) -> Result<i32> {
+    let index = Index::read(&dirs.index())?;
+    let (recipe_name, why) = if let Some(r) = index.shims.get(tool) {
+        (
+            r.clone(),
+            format!("shim '{tool}' is exported by recipe '{r}'"),
+        )
+    } else if index.tools.contains_key(tool) {
+        (tool.to_owned(), format!("'{tool}' is an installed recipe"))
+    } else {
+        bail!(
+            "'{tool}' is neither a shim nor an installed recipe\nhint: `jig list` shows what is installed"
+        );
+    };
+    let (version, entry) = index
+        .default_entry(&recipe_name)
+        .context("installed recipe without a default version")?;
+    let store = Store::new(dirs.store());
+    let source = store
+        .image(&entry.image)?
+        .map(|i| i.meta.source)
+        .unwrap_or_else(|| "missing from the store!".into());
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "tool:    {tool}")?;
+    writeln!(out, "recipe:  {recipe_name} ({})", entry.origin)?;
+    writeln!(out, "version: {version} (the installed default)")?;
+    writeln!(out, "image:   {} ({source})", entry.image)?;
+    writeln!(out, "rootfs:  {}", store.rootfs_of(&entry.image).display())?;
+    writeln!(out, "why:     {why}")?;
+    Ok(0)
+}
+
+fn images(dirs: &Dirs) -> Result<i32> {
+    let store = Store::new(dirs.store());
+    let used = Index::read(&dirs.index())?.images_in_use();
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "IMAGE\tSIZE\tUSED BY\tSOURCE\tSOURCE DIGEST")?;
+    for image in store.images()? {
+        let by = used
+            .get(&image.id)
+            .map(|v| v.join(","))
+            .unwrap_or_else(|| "-".into());
+        writeln!(
+            out,
+            "{}\t{}\t{by}\t{}\t{}",
+            image.id.short(),
+            human_size(image.meta.size),
+            image.meta.source,
+            image.meta.source_digest.as_deref().unwrap_or("-")
+        )?;
+    }
+    Ok(0)
+}
+
+fn rm(dirs: &Dirs, ids: &[String]) -> Result<i32> {
+    let store = Store::new(dirs.store());
+    let _lock = store.lock_exclusive()?;
+    let used = Index::read(&dirs.index())?.images_in_use();
+    for id in ids {
+        let image = store.find(id)?;
+        if let Some(by) = used.get(&image.id) {
+            bail!(
+                "image {} is used by {}\nhint: `jig uninstall` those first",
+                image.id.short(),
+                by.join(", ")
+            );
+        }
+        store.remove(&image.id)?;
+        println!("{}", image.id);
+    }
+    Ok(0)
+}
+
+fn gc(dirs: &Dirs) -> Result<i32> {
+    let store = Store::new(dirs.store());
+    let _lock = store.lock_exclusive()?;
+    let used = Index::read(&dirs.index())?.images_in_use();
+    let mut freed = 0;
+    let mut removed = 0;
+    for image in store.images()? {
+        if !used.contains_key(&image.id) {
+            store.remove(&image.id)?;
+            freed += image.meta.size;
+            removed += 1;
+        }
+    }
+    let debris = store.sweep_tmp()?;
+    eprintln!(
+        "jig: removed {removed} unused image(s) ({}) and {debris} leftover temp dir(s)",
+        human_size(freed)
+    );
+    Ok(0)
+}
+
+fn human_size(bytes: u64) -> String {
+    const UNITS: &[&str] = &["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = bytes as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u + 1 < UNITS.len() {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
+}
+
+/// Quotes a string for POSIX sh and fish alike (single quotes; `'` spelled `'\''`
+/// for sh, `\'` inside quotes for fish).
+fn quote(s: &str, fish: bool) -> String {
+    if fish {
+        format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'"))
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}
+
+fn activate(dirs: &Dirs, shell: Option<&str>) -> Result<i32> {
+    let shell = match shell {
+        Some(s) => s.to_owned(),
+        None => std::env::var("SHELL")
+            .ok()
+            .and_then(|s| s.rsplit('/').next().map(str::to_owned))
+            .unwrap_or_else(|| "sh".into()),
+    };
+    let shims = dirs
+        .shims
+        .to_str()
+        .context("the shim directory path is not UTF-8")?;
+    let text = match shell.as_str() {
+        "bash" | "zsh" | "sh" | "dash" | "ksh" => {
+            include_str!("../shims/activate.sh").replace("@SHIMS@", &quote(shims, false))
+        }
+        "fish" => include_str!("../shims/activate.fish").replace("@SHIMS@", &quote(shims, true)),
+        other => bail!("unsupported shell '{other}'; expected bash, zsh, sh or fish"),
+    };
+    print!("{text}");
+    Ok(0)
+}
+
+fn warn_if_not_on_path(dirs: &Dirs) {
+    let on_path = std::env::var_os("PATH")
+        .is_some_and(|p| std::env::split_paths(&p).any(|d| d == dirs.shims));
+    if !on_path {
+        eprintln!(
+            "jig: note: {} is not on PATH; add `eval \"$(jig activate)\"` to your shell's rc file",
+            dirs.shims.display()
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn quoting() {
+        assert_eq!(quote("/a b/it's", false), "'/a b/it'\\''s'");
+        assert_eq!(quote("/a b/it's", true), "'/a b/it\\'s'");
+        assert_eq!(human_size(512), "512 B");
+        assert_eq!(human_size(1536), "1.5 KiB");
+    }
+}

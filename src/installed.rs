@@ -1,0 +1,105 @@
+//! The installed index (`installed.json`): which recipes are installed, at which
+//! versions, from which image, and which shim names they own.
+//!
+//! This small file is all a shim reads to find its tool, so it holds the resolved
+//! recipe and the image's runtime config: the hot path never parses recipe files,
+//! never reads image metadata and never hashes anything. Writers (install, uninstall)
+//! hold the store's exclusive lock and replace the file with an atomic rename.
+//!
+//! JSON rather than TOML: it is read on every shim call, and serde_json parses it in
+//! a small fraction of the time the TOML parser needs.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::ErrorKind;
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+
+use crate::recipe::{Origin, Recipe};
+use crate::store::{ImageConfig, ImageId};
+
+/// The whole index.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Index {
+    /// Shim name → recipe name.
+    #[serde(default)]
+    pub shims: BTreeMap<String, String>,
+    /// Recipe name → installed versions.
+    #[serde(default)]
+    pub tools: BTreeMap<String, Tool>,
+}
+
+/// One installed recipe.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tool {
+    /// The version shims run when nothing pins another.
+    pub default: String,
+    /// Installed versions.
+    pub versions: BTreeMap<String, Entry>,
+}
+
+/// One installed version of a recipe: everything a launch needs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Entry {
+    /// The image this version runs.
+    pub image: ImageId,
+    /// sha256 of the recipe text it was installed from.
+    pub recipe_hash: String,
+    /// Where the recipe came from.
+    pub origin: Origin,
+    /// The image's runtime config (env, entrypoint, cmd).
+    #[serde(default)]
+    pub config: ImageConfig,
+    /// The recipe itself.
+    pub recipe: Recipe,
+}
+
+impl Index {
+    /// Reads the index; a missing file is an empty index.
+    pub fn read(path: &Path) -> Result<Index> {
+        match fs::read_to_string(path) {
+            Ok(text) => serde_json::from_str(&text).with_context(|| {
+                format!(
+                    "{} is damaged; reinstall your recipes or remove the file",
+                    path.display()
+                )
+            }),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(Index::default()),
+            Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+        }
+    }
+
+    /// Writes the index atomically (temp file + rename).
+    pub fn write(&self, path: &Path) -> Result<()> {
+        let text = serde_json::to_string_pretty(self).context("serializing the installed index")?;
+        let tmp = path.with_extension(format!("json.{}.tmp", std::process::id()));
+        fs::write(&tmp, text).with_context(|| format!("writing {}", tmp.display()))?;
+        fs::rename(&tmp, path).with_context(|| format!("replacing {}", path.display()))
+    }
+
+    /// The default installed entry of a recipe.
+    pub fn default_entry(&self, recipe: &str) -> Option<(&str, &Entry)> {
+        let tool = self.tools.get(recipe)?;
+        tool.versions
+            .get_key_value(&tool.default)
+            .map(|(v, e)| (v.as_str(), e))
+    }
+
+    /// Every image id some installed version uses.
+    pub fn images_in_use(&self) -> BTreeMap<ImageId, Vec<String>> {
+        let mut used: BTreeMap<ImageId, Vec<String>> = BTreeMap::new();
+        for (name, tool) in &self.tools {
+            for (version, entry) in &tool.versions {
+                used.entry(entry.image.clone())
+                    .or_default()
+                    .push(format!("{name}@{version}"));
+            }
+        }
+        used
+    }
+}

@@ -1,0 +1,661 @@
+//! The launch plan: everything a container start does, as plain data.
+//!
+//! [`build`] turns a recipe, its image and the host state into a [`Plan`]: the mounts
+//! and files that make up the container's root, the working directory, the argv and
+//! environment. Nothing here touches a namespace, so plans are unit-tested directly;
+//! [`crate::runtime`] applies a plan with a short list of syscalls.
+//!
+//! Generated files go into the overlay's upper layer before anything is mounted.
+//! Binds run in order and their targets are paths inside the container. The order is
+//! part of the design: system binds (/proc, /dev) first, then host paths from shallow
+//! to deep, so no mountpoint ever has to be created inside a directory that is bound
+//! from the host (that would create it on the host).
+
+use std::collections::BTreeMap;
+use std::ffi::{OsStr, OsString};
+use std::fmt::Write as _;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::path::{Path, PathBuf};
+
+use crate::host::Host;
+use crate::recipe::{Recipe, glob_match};
+use crate::store::ImageConfig;
+
+/// What kind of node a bind mount needs as its mountpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Node {
+    /// A directory.
+    Dir,
+    /// A file (regular file, device, socket: anything but a directory).
+    File,
+}
+
+/// A host path bound into the container.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bind {
+    /// Host path.
+    pub src: PathBuf,
+    /// Path inside the container.
+    pub dst: PathBuf,
+    /// Node type of the mountpoint.
+    pub node: Node,
+    /// Remount read-only after binding.
+    pub readonly: bool,
+}
+
+/// A file placed in the container's ephemeral layer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct File {
+    /// Path inside the container.
+    pub dst: PathBuf,
+    /// File contents.
+    pub contents: Vec<u8>,
+    /// Permission bits.
+    pub mode: u32,
+}
+
+/// The program to execute, after the root is in place.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Exec {
+    /// Command name (searched in `search_path`) or a path inside the image.
+    pub program: OsString,
+    /// Full argv, argv[0] included.
+    pub argv: Vec<OsString>,
+    /// `KEY=VALUE` entries, sorted by key.
+    pub env: Vec<OsString>,
+    /// Colon-separated directories searched for `program` when it has no `/`.
+    pub search_path: OsString,
+}
+
+/// A complete launch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan {
+    /// Host uid, mapped to itself.
+    pub uid: u32,
+    /// Host gid, mapped to itself.
+    pub gid: u32,
+    /// Read-only lower layers, top first: the skeleton, then the image's rootfs.
+    pub lower: Vec<PathBuf>,
+    /// Host directory the per-launch scratch tmpfs (overlay upper/work) is mounted on.
+    pub scratch: PathBuf,
+    /// Generated files (passwd, group, resolv.conf, hosts). They are written into the
+    /// overlay's upper directory before the overlay is mounted: plain tmpfs writes, no
+    /// copy-up.
+    pub files: Vec<File>,
+    /// Bind mounts, applied in order after the overlay is mounted.
+    pub binds: Vec<Bind>,
+    /// Working directory inside (the host cwd, same path).
+    pub cwd: PathBuf,
+    /// What to execute.
+    pub exec: Exec,
+}
+
+/// What to run: a command name with its arguments, and the argv[0] to show it.
+#[derive(Debug, Clone)]
+pub struct Command {
+    /// Command name or path inside the image.
+    pub program: OsString,
+    /// argv[0] as the tool will see it (the name the user typed).
+    pub argv0: OsString,
+    /// Arguments after argv[0].
+    pub args: Vec<OsString>,
+}
+
+/// Inputs to [`build`] that come from files: the image and host files the plan embeds.
+#[derive(Debug, Clone, Default)]
+pub struct Files {
+    /// The image's /etc/passwd, if any.
+    pub passwd: Option<Vec<u8>>,
+    /// The image's /etc/group, if any.
+    pub group: Option<Vec<u8>>,
+    /// The host's /etc/resolv.conf.
+    pub resolv_conf: Option<Vec<u8>>,
+    /// The host's /etc/hosts.
+    pub hosts: Option<Vec<u8>>,
+    /// Shells that exist in the image, to choose the user's login shell.
+    pub shells_present: Vec<PathBuf>,
+}
+
+impl Files {
+    /// Reads the files a plan needs from the image root and the host.
+    pub fn read(rootfs: &Path, host: &Host) -> Files {
+        let read = |p: PathBuf| std::fs::read(p).ok();
+        let mut shells_present = Vec::new();
+        let mut candidates = vec![PathBuf::from("/bin/sh")];
+        if let Some(s) = &host.shell {
+            candidates.insert(0, s.clone());
+        }
+        for s in candidates {
+            // A shell counts if it exists in the image (possibly as a symlink).
+            if let Ok(rel) = s.strip_prefix("/")
+                && std::fs::symlink_metadata(rootfs.join(rel)).is_ok()
+            {
+                shells_present.push(s);
+            }
+        }
+        Files {
+            passwd: read(rootfs.join("etc/passwd")),
+            group: read(rootfs.join("etc/group")),
+            resolv_conf: read(PathBuf::from("/etc/resolv.conf")),
+            hosts: read(PathBuf::from("/etc/hosts")),
+            shells_present,
+        }
+    }
+}
+
+/// Host variables every tool receives, as a native one would.
+pub const DEFAULT_PASS: &[&str] = &[
+    "TERM",
+    "COLORTERM",
+    "LANG",
+    "LANGUAGE",
+    "LC_*",
+    "TZ",
+    "NO_COLOR",
+];
+
+/// Variables jig sets itself; a `pass` glob never copies these from the host.
+const RESERVED: &[&str] = &[
+    "PATH",
+    "HOME",
+    "USER",
+    "LOGNAME",
+    "SHELL",
+    "PWD",
+    "JIG_DEPTH",
+];
+
+/// Paths under which the cwd is never bound (the container has its own).
+const SYSTEM_DIRS: &[&str] = &["/proc", "/sys", "/dev"];
+
+/// The installed tool a launch is for and where its layers are.
+#[derive(Debug, Clone)]
+pub struct Target<'a> {
+    /// The recipe (mounts, env).
+    pub recipe: &'a Recipe,
+    /// The image's runtime config.
+    pub config: &'a ImageConfig,
+    /// Read-only layers, top first.
+    pub lower: Vec<PathBuf>,
+    /// Host directory for the scratch tmpfs.
+    pub scratch: PathBuf,
+}
+
+/// Builds the launch plan. `depth` is the number of jig launches around this one.
+pub fn build(target: &Target, host: &Host, image: &Files, cmd: Command, depth: u32) -> Plan {
+    let recipe = target.recipe;
+    let mut binds = system_binds();
+    let mut files = Vec::new();
+
+    // Identity: the image's users plus the caller, same name, ids and home.
+    let shell = image
+        .shells_present
+        .first()
+        .cloned()
+        .unwrap_or_else(|| PathBuf::from("/bin/sh"));
+    files.push(File {
+        dst: "/etc/passwd".into(),
+        contents: passwd(image.passwd.as_deref(), host, &shell),
+        mode: 0o644,
+    });
+    files.push(File {
+        dst: "/etc/group".into(),
+        contents: group(image.group.as_deref(), host),
+        mode: 0o644,
+    });
+    // Copied rather than bound: a few bytes written into the ephemeral layer cost less
+    // than a bind plus a read-only remount, and the tool cannot change the host's.
+    for (dst, contents) in [
+        ("/etc/resolv.conf", &image.resolv_conf),
+        ("/etc/hosts", &image.hosts),
+    ] {
+        if let Some(c) = contents {
+            files.push(File {
+                dst: dst.into(),
+                contents: c.clone(),
+                mode: 0o644,
+            });
+        }
+    }
+
+    // Host binds, shallow to deep (see the module docs for why).
+    let mut user: Vec<(PathBuf, Node, bool)> = Vec::new();
+    if !host.cwd.as_os_str().is_empty()
+        && host.cwd != Path::new("/")
+        && !SYSTEM_DIRS.iter().any(|d| host.cwd.starts_with(d))
+    {
+        user.push((host.cwd.clone(), Node::Dir, false));
+    }
+    let home_paths = recipe
+        .mounts
+        .home
+        .iter()
+        .map(|p| (p, true))
+        .chain(recipe.mounts.home_rw.iter().map(|p| (p, false)));
+    for (rel, readonly) in home_paths {
+        let src = host.home.join(rel.as_str());
+        // A missing host path is skipped, never created: creating it would leave an
+        // empty directory where the user expects a file (whalebrew #38).
+        let Ok(meta) = std::fs::metadata(&src) else {
+            continue;
+        };
+        let node = if meta.is_dir() { Node::Dir } else { Node::File };
+        user.push((src, node, readonly));
+    }
+    user.sort_by_key(|(p, _, _)| p.components().count());
+    for (src, node, readonly) in user {
+        binds.push(Bind {
+            dst: src.clone(),
+            src,
+            node,
+            readonly,
+        });
+    }
+
+    let env = environment(recipe, target.config, host, &shell, depth);
+    let search_path = env
+        .iter()
+        .find_map(|e| e.as_bytes().strip_prefix(b"PATH="))
+        .map(|p| OsStr::from_bytes(p).to_owned())
+        .unwrap_or_default();
+    let mut argv = vec![cmd.argv0];
+    argv.extend(cmd.args);
+    Plan {
+        uid: host.uid,
+        gid: host.gid,
+        lower: target.lower.clone(),
+        scratch: target.scratch.clone(),
+        files,
+        binds,
+        cwd: host.cwd.clone(),
+        exec: Exec {
+            program: cmd.program,
+            argv,
+            env,
+            search_path,
+        },
+    }
+}
+
+/// Device nodes bound from the host into the minimal /dev. Their mountpoints, the
+/// /dev/fd links, /dev/pts, /dev/shm, /proc and /tmp come from the store's skeleton
+/// layer ([`crate::store::Store::ensure_skeleton`]), so a launch creates none of them.
+pub const DEVICES: &[&str] = &["null", "zero", "full", "random", "urandom", "tty", "ptmx"];
+
+/// /proc and the device binds of the minimal /dev.
+///
+/// /tmp and /dev/shm need no mount of their own: they are directories of the overlay,
+/// whose upper layer is the launch's tmpfs, so what a tool writes there is as
+/// ephemeral (and as fast) as on a dedicated tmpfs, at the cost of no extra mount.
+fn system_binds() -> Vec<Bind> {
+    let bind = |p: String, node| Bind {
+        src: p.clone().into(),
+        dst: p.into(),
+        node,
+        readonly: false,
+    };
+    // Without a pid namespace a fresh procfs cannot be mounted; the host's is the
+    // right view anyway, since the tool is an ordinary host process.
+    let mut binds = vec![bind("/proc".into(), Node::Dir)];
+    // mknod is not allowed in a user namespace: bind the host's device nodes.
+    for dev in DEVICES {
+        binds.push(bind(format!("/dev/{dev}"), Node::File));
+    }
+    // The host's devpts, not a new instance: the caller's terminal lives there, and
+    // `tty` must name it. /dev/ptmx (bound above) finds this instance as its sibling.
+    binds.push(bind("/dev/pts".into(), Node::Dir));
+    binds
+}
+
+/// The image's passwd plus a line for the caller (replacing any entry with the same
+/// name or uid, so `id -un` and `~` agree with the host).
+fn passwd(image: Option<&[u8]>, host: &Host, shell: &Path) -> Vec<u8> {
+    let mut out = Vec::new();
+    for line in image.unwrap_or_default().split(|&b| b == b'\n') {
+        let mut fields = line.split(|&b| b == b':');
+        let (name, _, uid) = (fields.next(), fields.next(), fields.next());
+        if line.is_empty()
+            || name == Some(host.user.as_bytes())
+            || uid == Some(host.uid.to_string().as_bytes())
+        {
+            continue;
+        }
+        out.extend_from_slice(line);
+        out.push(b'\n');
+    }
+    let mut me = String::new();
+    let _ = writeln!(
+        me,
+        "{}:x:{}:{}:{}:{}:{}",
+        host.user,
+        host.uid,
+        host.gid,
+        host.user,
+        host.home.display(),
+        shell.display()
+    );
+    out.extend_from_slice(me.as_bytes());
+    out
+}
+
+/// The image's group file plus the caller's primary group.
+fn group(image: Option<&[u8]>, host: &Host) -> Vec<u8> {
+    let name = host.group.clone().unwrap_or_else(|| host.user.clone());
+    let mut out = Vec::new();
+    for line in image.unwrap_or_default().split(|&b| b == b'\n') {
+        let mut fields = line.split(|&b| b == b':');
+        let (gname, _, gid) = (fields.next(), fields.next(), fields.next());
+        if line.is_empty()
+            || gname == Some(name.as_bytes())
+            || gid == Some(host.gid.to_string().as_bytes())
+        {
+            continue;
+        }
+        out.extend_from_slice(line);
+        out.push(b'\n');
+    }
+    out.extend_from_slice(format!("{name}:x:{}:{}\n", host.gid, host.user).as_bytes());
+    out
+}
+
+/// Image env, then passed host variables, then jig's identity variables, then the
+/// recipe's `set` values (each layer overriding the one before).
+fn environment(
+    recipe: &Recipe,
+    config: &ImageConfig,
+    host: &Host,
+    shell: &Path,
+    depth: u32,
+) -> Vec<OsString> {
+    let mut env: BTreeMap<OsString, OsString> = BTreeMap::new();
+    for e in &config.env {
+        if let Some((k, v)) = e.split_once('=') {
+            env.insert(k.into(), v.into());
+        }
+    }
+    env.entry("PATH".into())
+        .or_insert_with(|| crate::store::DEFAULT_PATH.into());
+    let patterns: Vec<&str> = DEFAULT_PASS
+        .iter()
+        .copied()
+        .chain(recipe.env.pass.iter().map(|g| g.as_str()))
+        .collect();
+    for (k, v) in &host.env {
+        let Some(name) = k.to_str() else { continue };
+        if RESERVED.contains(&name) {
+            continue;
+        }
+        if patterns.iter().any(|p| glob_match(p, name)) {
+            env.insert(k.clone(), v.clone());
+        }
+    }
+    env.insert("HOME".into(), host.home.clone().into_os_string());
+    env.insert("USER".into(), host.user.clone().into());
+    env.insert("LOGNAME".into(), host.user.clone().into());
+    env.insert("SHELL".into(), shell.to_owned().into_os_string());
+    env.insert("PWD".into(), host.cwd.clone().into_os_string());
+    env.insert("JIG_DEPTH".into(), (depth + 1).to_string().into());
+    for (k, v) in &recipe.env.set {
+        env.insert(k.as_str().into(), v.into());
+    }
+    env.iter()
+        .map(|(k, v)| {
+            let mut b = k.clone().into_vec();
+            b.push(b'=');
+            b.extend_from_slice(v.as_bytes());
+            OsString::from_vec(b)
+        })
+        .collect()
+}
+
+impl Plan {
+    /// A readable rendering of the plan (`JIG_DEBUG=1`, `--dry-run`).
+    pub fn describe(&self) -> String {
+        let mut s = String::new();
+        let _ = writeln!(
+            s,
+            "uid/gid: {}/{} (mapped to themselves)",
+            self.uid, self.gid
+        );
+        let _ = writeln!(
+            s,
+            "root:    overlay of {} (read-only) + tmpfs (ephemeral)",
+            self.lower
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(" over ")
+        );
+        for f in &self.files {
+            let _ = writeln!(
+                s,
+                "file     {} ({} bytes)",
+                f.dst.display(),
+                f.contents.len()
+            );
+        }
+        for b in &self.binds {
+            let _ = writeln!(
+                s,
+                "bind     {} -> {} ({})",
+                b.src.display(),
+                b.dst.display(),
+                if b.readonly { "ro" } else { "rw" }
+            );
+        }
+        let _ = writeln!(s, "cwd:     {}", self.cwd.display());
+        let _ = writeln!(
+            s,
+            "exec:    {:?} argv={:?}",
+            self.exec.program, self.exec.argv
+        );
+        for e in &self.exec.env {
+            let _ = writeln!(s, "env:     {}", e.to_string_lossy());
+        }
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::recipe;
+
+    fn recipe() -> Recipe {
+        recipe::parse(
+            r#"
+name = "bb"
+version = "1"
+[image]
+from = "rootfs:r"
+[tool]
+shims = ["sh"]
+[mounts]
+home = [".bbrc", ".missing"]
+home_rw = [".bbcache"]
+[env]
+pass = ["BB_*"]
+set = { BB_MODE = "test", TERM = "dumb-override" }
+"#,
+            "t.toml",
+        )
+        .unwrap()
+    }
+
+    fn host(home: &Path, cwd: &Path) -> Host {
+        Host {
+            uid: 1234,
+            gid: 1235,
+            user: "alice".into(),
+            group: Some("staff".into()),
+            home: home.to_owned(),
+            shell: Some("/bin/bash".into()),
+            cwd: cwd.to_owned(),
+            env: [
+                ("TERM", "xterm"),
+                ("LC_ALL", "C.UTF-8"),
+                ("BB_X", "1"),
+                ("SECRET", "no"),
+                ("PATH", "/host/bin"),
+                ("HOME", "/ignored"),
+            ]
+            .iter()
+            .map(|(k, v)| (OsString::from(k), OsString::from(v)))
+            .collect(),
+        }
+    }
+
+    fn cmd() -> Command {
+        Command {
+            program: "sh".into(),
+            argv0: "sh".into(),
+            args: vec!["-c".into(), "true".into()],
+        }
+    }
+
+    fn plan_for(home: &Path, cwd: &Path, files: &Files) -> Plan {
+        let recipe = recipe();
+        let target = Target {
+            recipe: &recipe,
+            config: &ImageConfig::default(),
+            lower: vec![PathBuf::from("/store/images/x/rootfs")],
+            scratch: PathBuf::from("/store/run"),
+        };
+        build(&target, &host(home, cwd), files, cmd(), 0)
+    }
+
+    fn env_of(plan: &Plan) -> BTreeMap<String, String> {
+        plan.exec
+            .env
+            .iter()
+            .map(|e| {
+                let (k, v) = e.to_str().unwrap().split_once('=').unwrap();
+                (k.to_owned(), v.to_owned())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn environment_layers() {
+        let home = tempfile::tempdir().unwrap();
+        let plan = plan_for(home.path(), Path::new("/work/p"), &Files::default());
+        let env = env_of(&plan);
+        assert_eq!(env["TERM"], "dumb-override", "recipe set wins");
+        assert_eq!(env["LC_ALL"], "C.UTF-8");
+        assert_eq!(env["BB_X"], "1");
+        assert_eq!(env["BB_MODE"], "test");
+        assert!(!env.contains_key("SECRET"));
+        assert_eq!(
+            env["PATH"],
+            crate::store::DEFAULT_PATH,
+            "PATH is the image's"
+        );
+        assert_eq!(env["HOME"], home.path().to_str().unwrap());
+        assert_eq!(env["USER"], "alice");
+        assert_eq!(env["PWD"], "/work/p");
+        assert_eq!(
+            plan.exec.search_path,
+            OsString::from(crate::store::DEFAULT_PATH)
+        );
+        assert_eq!(
+            plan.exec.argv,
+            vec![OsString::from("sh"), "-c".into(), "true".into()]
+        );
+    }
+
+    #[test]
+    fn image_path_is_used() {
+        let home = tempfile::tempdir().unwrap();
+        let config = ImageConfig {
+            env: vec!["PATH=/opt/x/bin:/bin".into(), "FOO=bar".into()],
+            ..Default::default()
+        };
+        let recipe = recipe();
+        let target = Target {
+            recipe: &recipe,
+            config: &config,
+            lower: vec![PathBuf::from("/r")],
+            scratch: PathBuf::from("/s"),
+        };
+        let plan = build(
+            &target,
+            &host(home.path(), Path::new("/w")),
+            &Files::default(),
+            cmd(),
+            2,
+        );
+        let env = env_of(&plan);
+        assert_eq!(env["PATH"], "/opt/x/bin:/bin");
+        assert_eq!(env["FOO"], "bar");
+        assert_eq!(env["JIG_DEPTH"], "3");
+    }
+
+    #[test]
+    fn binds_cwd_and_existing_home_paths_only() {
+        let home = tempfile::tempdir().unwrap();
+        std::fs::write(home.path().join(".bbrc"), "x").unwrap();
+        std::fs::create_dir(home.path().join(".bbcache")).unwrap();
+        let plan = plan_for(home.path(), Path::new("/work/p"), &Files::default());
+        let binds: Vec<_> = plan
+            .binds
+            .iter()
+            .filter(|b| !b.src.starts_with("/dev") && !b.src.starts_with("/proc"))
+            .map(|b| {
+                assert_eq!(b.src, b.dst);
+                (b.src.clone(), b.node, b.readonly)
+            })
+            .collect();
+        assert!(binds.contains(&(PathBuf::from("/work/p"), Node::Dir, false)));
+        assert!(binds.contains(&(home.path().join(".bbrc"), Node::File, true)));
+        assert!(binds.contains(&(home.path().join(".bbcache"), Node::Dir, false)));
+        assert!(!binds.iter().any(|b| b.0.ends_with(".missing")));
+        // Shallow before deep.
+        let depths: Vec<_> = binds.iter().map(|b| b.0.components().count()).collect();
+        assert!(depths.windows(2).all(|w| w[0] <= w[1]), "{binds:?}");
+    }
+
+    #[test]
+    fn system_binds_come_before_host_binds() {
+        let home = tempfile::tempdir().unwrap();
+        let plan = plan_for(home.path(), Path::new("/tmp/project"), &Files::default());
+        let pos = |p: &str| {
+            plan.binds
+                .iter()
+                .position(|b| b.dst == Path::new(p))
+                .unwrap()
+        };
+        assert!(pos("/proc") < pos("/tmp/project"));
+        assert!(pos("/dev/pts") < pos("/tmp/project"));
+        assert!(plan.files.iter().any(|f| f.dst == Path::new("/etc/passwd")));
+    }
+
+    #[test]
+    fn root_and_system_cwds_are_not_bound() {
+        let home = tempfile::tempdir().unwrap();
+        for cwd in ["/", "/proc/self", "/dev"] {
+            let plan = plan_for(home.path(), Path::new(cwd), &Files::default());
+            assert!(!plan.binds.iter().any(|b| b.src == Path::new(cwd)), "{cwd}");
+            assert_eq!(plan.cwd, Path::new(cwd));
+        }
+    }
+
+    #[test]
+    fn passwd_and_group_get_the_caller() {
+        let home = Path::new("/home/alice");
+        let files = Files {
+            passwd: Some(b"root:x:0:0:root:/root:/bin/sh\nalice:x:99:99::/nope:/bin/false\nbob:x:1234:1:::\n".to_vec()),
+            group: Some(b"root:x:0:\nstaff:x:50:\n".to_vec()),
+            shells_present: vec!["/bin/sh".into()],
+            ..Default::default()
+        };
+        let h = host(home, Path::new("/w"));
+        let pw =
+            String::from_utf8(passwd(files.passwd.as_deref(), &h, Path::new("/bin/sh"))).unwrap();
+        assert_eq!(
+            pw,
+            "root:x:0:0:root:/root:/bin/sh\nalice:x:1234:1235:alice:/home/alice:/bin/sh\n"
+        );
+        let gr = String::from_utf8(group(files.group.as_deref(), &h)).unwrap();
+        assert_eq!(gr, "root:x:0:\nstaff:x:1235:alice\n");
+    }
+}

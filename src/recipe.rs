@@ -1,0 +1,489 @@
+//! Recipes: TOML files that describe a tool image and how to run it.
+//!
+//! A recipe is data. Nothing in it is ever evaluated or shell-interpreted on the host;
+//! values are validated while they are deserialized, so every mistake is reported with
+//! the file, line and column it sits at (the `toml` crate attaches the span).
+//!
+//! Built-in recipes live in the repository's `recipes/` directory and are embedded in
+//! the binary; any other recipe is given by path.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Component, Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use serde::{Deserialize, Deserializer, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::store::tree::hex;
+
+/// A parsed, validated recipe.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Recipe {
+    /// Recipe name (`[a-z0-9][a-z0-9._-]*`); also its key in `jig.toml`.
+    pub name: Name,
+    /// Default version offered by this recipe.
+    pub version: Name,
+    /// One line shown by `jig list`.
+    #[serde(default)]
+    pub description: String,
+    /// Where the root filesystem comes from.
+    pub image: ImageSpec,
+    /// What the recipe exports.
+    pub tool: Tool,
+    /// Host paths made visible inside.
+    #[serde(default)]
+    pub mounts: Mounts,
+    /// Environment handling.
+    #[serde(default)]
+    pub env: EnvSpec,
+}
+
+/// `[image]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImageSpec {
+    /// `rootfs:PATH` (directory or .tar/.tar.gz/.tar.zst, relative to the recipe file).
+    pub from: From,
+}
+
+/// The image source named by `[image] from`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum From {
+    /// A local root filesystem: a directory or a tarball.
+    Rootfs(PathBuf),
+    /// An image made on the spot from a static busybox binary on the host.
+    Busybox(PathBuf),
+}
+
+impl fmt::Display for From {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            From::Rootfs(p) => write!(f, "rootfs:{}", p.display()),
+            From::Busybox(p) => write!(f, "busybox:{}", p.display()),
+        }
+    }
+}
+
+impl std::str::FromStr for From {
+    type Err = String;
+    fn from_str(s: &str) -> Result<From, String> {
+        let (scheme, rest) = s.split_once(':').ok_or_else(|| {
+            format!("expected SCHEME:VALUE such as \"rootfs:./rootfs\", found \"{s}\"")
+        })?;
+        match scheme {
+            "rootfs" if !rest.is_empty() => Ok(From::Rootfs(PathBuf::from(rest))),
+            "rootfs" => Err("rootfs: needs a path, e.g. \"rootfs:./rootfs\"".into()),
+            "busybox" if rest.starts_with('/') => Ok(From::Busybox(PathBuf::from(rest))),
+            "busybox" => {
+                Err("busybox: needs an absolute path, e.g. \"busybox:/bin/busybox\"".into())
+            }
+            _ => Err(format!(
+                "unknown image source \"{scheme}:\"; expected one of: rootfs:, busybox:"
+            )),
+        }
+    }
+}
+
+impl Serialize for From {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for From {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<From, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// `[tool]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tool {
+    /// Commands exported as shims; each runs the same-named command inside the image.
+    pub shims: Vec<Name>,
+    /// What `jig run NAME` runs; default: the first shim, else the image's entrypoint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<String>,
+}
+
+/// `[mounts]`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Mounts {
+    /// Paths relative to `$HOME`, bound read-only when they exist on the host.
+    #[serde(default)]
+    pub home: Vec<HomePath>,
+    /// Paths relative to `$HOME`, bound read-write when they exist on the host.
+    #[serde(default)]
+    pub home_rw: Vec<HomePath>,
+}
+
+/// `[env]`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnvSpec {
+    /// Glob patterns (`*` wildcard) of host variables passed through.
+    #[serde(default)]
+    pub pass: Vec<EnvGlob>,
+    /// Variables set inside, overriding passed and image values.
+    #[serde(default)]
+    pub set: BTreeMap<EnvName, String>,
+}
+
+/// Defines a validated string newtype whose check runs during deserialization, so a bad
+/// value is reported at its line and column.
+macro_rules! checked_string {
+    ($(#[$doc:meta])* $ty:ident, $check:path) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+        #[serde(transparent)]
+        pub struct $ty(String);
+
+        impl $ty {
+            /// Validates `s`.
+            pub fn new(s: &str) -> Result<$ty, String> {
+                $check(s).map(|()| $ty(s.to_owned()))
+            }
+            /// The string value.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $ty {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $ty {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<$ty, D::Error> {
+                let s = String::deserialize(d)?;
+                $ty::new(&s).map_err(serde::de::Error::custom)
+            }
+        }
+    };
+}
+
+checked_string!(
+    /// A recipe, version or shim name: `[A-Za-z0-9][A-Za-z0-9._+-]*`, at most 64 bytes.
+    Name,
+    check_name
+);
+checked_string!(
+    /// A path relative to `$HOME` without `..`.
+    HomePath,
+    check_home_path
+);
+checked_string!(
+    /// An environment variable name.
+    EnvName,
+    check_env_name
+);
+checked_string!(
+    /// An environment variable name pattern with `*` wildcards.
+    EnvGlob,
+    check_env_glob
+);
+
+fn check_name(s: &str) -> Result<(), String> {
+    let ok = !s.is_empty()
+        && s.len() <= 64
+        && s.as_bytes()[0].is_ascii_alphanumeric()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._+-".contains(&b));
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "invalid name \"{s}\": expected letters, digits, '.', '_', '+' or '-', starting with a letter or digit"
+        ))
+    }
+}
+
+fn check_home_path(s: &str) -> Result<(), String> {
+    let p = Path::new(s);
+    if s.is_empty() || p.is_absolute() {
+        return Err(format!(
+            "invalid home path \"{s}\": expected a path relative to $HOME, e.g. \".gitconfig\""
+        ));
+    }
+    if p.components().any(|c| !matches!(c, Component::Normal(_))) {
+        return Err(format!(
+            "invalid home path \"{s}\": '.' and '..' components are not allowed"
+        ));
+    }
+    Ok(())
+}
+
+fn check_env_name(s: &str) -> Result<(), String> {
+    let ok = !s.is_empty()
+        && !s.as_bytes()[0].is_ascii_digit()
+        && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "invalid environment variable name \"{s}\": expected letters, digits and '_'"
+        ))
+    }
+}
+
+fn check_env_glob(s: &str) -> Result<(), String> {
+    let ok = !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'*');
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "invalid environment pattern \"{s}\": expected letters, digits, '_' and '*'"
+        ))
+    }
+}
+
+/// Where a recipe was read from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
+pub enum Origin {
+    /// Embedded in the jig binary.
+    Builtin {
+        /// Recipe name.
+        name: String,
+    },
+    /// A file on disk (absolute path).
+    File {
+        /// Absolute path of the recipe file.
+        path: PathBuf,
+    },
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Origin::Builtin { name } => write!(f, "built-in recipe {name}"),
+            Origin::File { path } => write!(f, "{}", path.display()),
+        }
+    }
+}
+
+/// A recipe together with where it came from and the hash of its text.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    /// The recipe.
+    pub recipe: Recipe,
+    /// Its origin.
+    pub origin: Origin,
+    /// sha256 of the recipe text, hex.
+    pub hash: String,
+}
+
+impl Loaded {
+    /// Directory that relative paths in the recipe are resolved against.
+    pub fn base_dir(&self) -> Option<&Path> {
+        match &self.origin {
+            Origin::File { path } => path.parent(),
+            Origin::Builtin { .. } => None,
+        }
+    }
+}
+
+/// Built-in recipes, embedded at compile time from `recipes/`.
+pub const BUILTIN: &[(&str, &str)] = &[("busybox", include_str!("../recipes/busybox.toml"))];
+
+/// Parses recipe text; `file` names it in error messages.
+pub fn parse(text: &str, file: &str) -> Result<Recipe> {
+    let recipe: Recipe = toml::from_str(text).map_err(|e| anyhow::anyhow!("{file}: {e}"))?;
+    validate(&recipe).with_context(|| format!("{file}: invalid recipe"))?;
+    Ok(recipe)
+}
+
+/// Checks that need the whole recipe.
+fn validate(r: &Recipe) -> Result<()> {
+    if r.tool.shims.is_empty() && r.tool.command.is_none() {
+        bail!("[tool] needs at least one entry in shims, or a command");
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for s in &r.tool.shims {
+        if s.as_str() == "jig" {
+            bail!("[tool] shims: \"jig\" is jig's own name and cannot be a shim");
+        }
+        if !seen.insert(s.as_str()) {
+            bail!("[tool] shims: \"{s}\" is listed twice");
+        }
+    }
+    Ok(())
+}
+
+/// Loads a built-in recipe by name or a recipe file by path. An argument containing a
+/// `/` or ending in `.toml` is a path; anything else is a built-in name.
+pub fn load(name_or_path: &str) -> Result<Loaded> {
+    if name_or_path.contains('/') || name_or_path.ends_with(".toml") {
+        return load_file(Path::new(name_or_path));
+    }
+    let Some((_, text)) = BUILTIN.iter().find(|(n, _)| *n == name_or_path) else {
+        let names: Vec<_> = BUILTIN.iter().map(|(n, _)| *n).collect();
+        bail!(
+            "no built-in recipe named '{name_or_path}'; built-in recipes are: {}\nhint: give a path (./{name_or_path}.toml) to use a recipe file",
+            names.join(", ")
+        );
+    };
+    let recipe = parse(text, &format!("recipes/{name_or_path}.toml"))?;
+    Ok(Loaded {
+        recipe,
+        origin: Origin::Builtin {
+            name: name_or_path.to_owned(),
+        },
+        hash: sha256_hex(text.as_bytes()),
+    })
+}
+
+/// Loads a recipe file.
+pub fn load_file(path: &Path) -> Result<Loaded> {
+    let abs = std::path::absolute(path).with_context(|| format!("resolving {}", path.display()))?;
+    let text = std::fs::read_to_string(&abs)
+        .with_context(|| format!("reading recipe {}", path.display()))?;
+    let recipe = parse(&text, &path.display().to_string())?;
+    Ok(Loaded {
+        recipe,
+        origin: Origin::File { path: abs },
+        hash: sha256_hex(text.as_bytes()),
+    })
+}
+
+/// sha256 of bytes as lowercase hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex(&Sha256::digest(bytes))
+}
+
+/// Matches `name` against a glob where `*` matches any run of characters.
+pub fn glob_match(pattern: &str, name: &str) -> bool {
+    let (p, n) = (pattern.as_bytes(), name.as_bytes());
+    let (mut pi, mut ni) = (0, 0);
+    let (mut star, mut mark) = (None, 0);
+    while ni < n.len() {
+        if pi < p.len() && p[pi] != b'*' && p[pi] == n[ni] {
+            pi += 1;
+            ni += 1;
+        } else if pi < p.len() && p[pi] == b'*' {
+            star = Some(pi);
+            pi += 1;
+            mark = ni;
+        } else if let Some(s) = star {
+            pi = s + 1;
+            mark += 1;
+            ni = mark;
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|&b| b == b'*')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BB: &str = r#"
+name = "bb"
+version = "1.35"
+description = "busybox test tool"
+
+[image]
+from = "rootfs:rootfs"
+
+[tool]
+shims = ["sh", "echo", "id", "pwd", "cat", "touch", "ls", "sleep", "env", "tty"]
+
+[mounts]
+home = [".bbrc"]
+home_rw = [".bbcache"]
+
+[env]
+pass = ["BB_*"]
+set = { BB_MODE = "test" }
+"#;
+
+    #[test]
+    fn parses_the_documented_form() {
+        let r = parse(BB, "bb.toml").unwrap();
+        assert_eq!(r.name.as_str(), "bb");
+        assert_eq!(r.image.from, From::Rootfs("rootfs".into()));
+        assert_eq!(r.tool.shims.len(), 10);
+        assert_eq!(r.mounts.home_rw[0].as_str(), ".bbcache");
+        assert_eq!(r.env.set.values().next().unwrap(), "test");
+    }
+
+    #[test]
+    fn round_trips_through_toml() {
+        let r = parse(BB, "bb.toml").unwrap();
+        let again: Recipe = toml::from_str(&toml::to_string(&r).unwrap()).unwrap();
+        assert_eq!(r, again);
+    }
+
+    #[test]
+    fn unknown_key_is_an_error_with_position() {
+        let text = BB.replace("[mounts]", "[mounts]\nhomee = [\"x\"]");
+        let err = format!("{:#}", parse(&text, "bb.toml").unwrap_err());
+        assert!(err.contains("bb.toml"), "{err}");
+        assert!(err.contains("line 13, column 1"), "{err}");
+        assert!(err.contains("unknown field `homee`"), "{err}");
+    }
+
+    #[test]
+    fn bad_values_are_reported_where_they_are() {
+        let text = BB.replace("\".bbrc\"", "\"../.ssh\"");
+        let err = format!("{:#}", parse(&text, "bb.toml").unwrap_err());
+        assert!(err.contains("line 13"), "{err}");
+        assert!(err.contains("'..'"), "{err}");
+
+        let text = BB.replace("rootfs:rootfs", "docker:x");
+        let err = format!("{:#}", parse(&text, "bb.toml").unwrap_err());
+        assert!(
+            err.contains("line 7") && err.contains("unknown image source"),
+            "{err}"
+        );
+
+        let text = BB.replace("\"echo\"", "\"ec/ho\"");
+        let err = format!("{:#}", parse(&text, "bb.toml").unwrap_err());
+        assert!(
+            err.contains("line 10") && err.contains("invalid name"),
+            "{err}"
+        );
+
+        let text = BB.replace("name = \"bb\"\n", "");
+        let err = format!("{:#}", parse(&text, "bb.toml").unwrap_err());
+        assert!(err.contains("missing field `name`"), "{err}");
+    }
+
+    #[test]
+    fn duplicate_shim_is_rejected() {
+        let text = BB.replace("\"echo\", \"id\"", "\"echo\", \"echo\"");
+        assert!(parse(&text, "bb.toml").is_err());
+    }
+
+    #[test]
+    fn globs() {
+        assert!(glob_match("BB_*", "BB_X"));
+        assert!(glob_match("BB_*", "BB_"));
+        assert!(!glob_match("BB_*", "XBB_X"));
+        assert!(glob_match("*_TOKEN", "GH_TOKEN"));
+        assert!(glob_match("LC_*", "LC_ALL"));
+        assert!(glob_match("A*B*C", "AxxBxxC"));
+        assert!(!glob_match("A*B*C", "AxxBxx"));
+        assert!(glob_match("TERM", "TERM"));
+        assert!(!glob_match("TERM", "TERMX"));
+    }
+
+    #[test]
+    fn builtin_recipes_parse() {
+        for (name, _) in BUILTIN {
+            let l = load(name).unwrap();
+            assert_eq!(l.recipe.name.as_str(), *name);
+        }
+    }
+}

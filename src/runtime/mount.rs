@@ -1,0 +1,307 @@
+//! Building the container root and switching into it.
+//!
+//! Every target path is resolved inside the new root with `openat2(RESOLVE_IN_ROOT)`,
+//! and the mount goes onto the resulting fd through `/proc/self/fd/N`. An absolute
+//! symlink in the image (say `/home -> /host/home`) therefore resolves to a path in the
+//! image, never to one on the host.
+
+use std::ffi::OsStr;
+use std::io::Write;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use nix::errno::Errno;
+use nix::fcntl::{OFlag, OpenHow, ResolveFlag, openat, openat2};
+use nix::mount::{MntFlags, MsFlags, mount, umount2};
+use nix::sys::stat::{Mode, mkdirat};
+use nix::sys::statvfs::{FsFlags, statvfs};
+use nix::unistd::{chdir, pivot_root};
+
+use super::LaunchError;
+use crate::plan::{Bind, File, Node};
+
+/// The new root while it is being assembled.
+pub struct Root {
+    path: PathBuf,
+    fd: OwnedFd,
+}
+
+fn fail(what: impl std::fmt::Display, e: Errno) -> LaunchError {
+    LaunchError::setup(format!("{what}: {e}"))
+}
+
+/// Mounts the scratch tmpfs on `scratch` and the overlay root inside it. `lower` lists
+/// the read-only layers, top first.
+///
+/// No `MS_PRIVATE` remount of `/` first: the mount namespace belongs to a new user
+/// namespace, so it is "less privileged" and the kernel has already turned every
+/// shared mount into a slave (mount_namespaces(7)). Nothing propagates back to the
+/// host, and pivot_root(2)'s "no shared parent" rule holds. That saves a recursive
+/// walk over every host mount on each launch.
+pub fn root(lower: &[PathBuf], scratch: &Path, files: &[File]) -> Result<Root, LaunchError> {
+    // All per-launch state (overlay upper and work dirs) lives in this tmpfs, so it
+    // vanishes with the mount namespace when the tool exits.
+    mount(
+        Some("tmpfs"),
+        scratch,
+        Some("tmpfs"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+        Some("mode=0700"),
+    )
+    .map_err(|e| {
+        fail(
+            format_args!("cannot mount scratch tmpfs on {}", scratch.display()),
+            e,
+        )
+    })?;
+    for d in ["upper", "work", "root"] {
+        std::fs::create_dir(scratch.join(d)).map_err(|e| {
+            LaunchError::setup(format!("cannot create {}/{d}: {e}", scratch.display()))
+        })?;
+    }
+    // Generated files go straight into the upper directory while it is a plain tmpfs
+    // directory that only this process can see: no symlink can be in the way, and the
+    // overlay shows them without a copy-up.
+    let upper = scratch.join("upper");
+    for f in files {
+        write_upper(&upper, f)?;
+    }
+    let root = scratch.join("root");
+    let mut opts = Vec::new();
+    opts.extend_from_slice(b"lowerdir=");
+    for (i, l) in lower.iter().enumerate() {
+        if i > 0 {
+            opts.push(b':');
+        }
+        escape_overlay_path(&mut opts, l);
+    }
+    opts.extend_from_slice(b",upperdir=");
+    escape_overlay_path(&mut opts, &scratch.join("upper"));
+    opts.extend_from_slice(b",workdir=");
+    escape_overlay_path(&mut opts, &scratch.join("work"));
+    // userxattr: inside a user namespace overlayfs must keep its bookkeeping in user.*
+    // xattrs (trusted.* needs host privilege). Kernels before 5.11 lack the option.
+    let with_userxattr = [&opts[..], b",userxattr"].concat();
+    let overlay = |data: &[u8]| {
+        mount(
+            Some("overlay"),
+            &root,
+            Some("overlay"),
+            MsFlags::MS_NOSUID,
+            Some(OsStr::from_bytes(data)),
+        )
+    };
+    overlay(&with_userxattr)
+        .or_else(|_| overlay(&opts))
+        .map_err(|e| {
+            fail(
+                format_args!(
+                    "cannot mount the image {} as an overlay",
+                    lower.last().map(|p| p.display().to_string()).unwrap_or_default()
+                ),
+                e,
+            )
+            .hint("jig needs overlayfs in user namespaces (Linux 5.11 or later); `jig doctor` checks it")
+        })?;
+    let fd = nix::fcntl::open(
+        &root,
+        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| fail(format_args!("cannot open {}", root.display()), e))?;
+    Ok(Root { path: root, fd })
+}
+
+fn write_upper(upper: &Path, f: &File) -> Result<(), LaunchError> {
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+    let path = upper.join(rel(&f.dst));
+    let err =
+        |e: std::io::Error| LaunchError::setup(format!("cannot write {}: {e}", f.dst.display()));
+    if let Some(parent) = path.parent() {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o755)
+            .create(parent)
+            .map_err(err)?;
+    }
+    std::fs::File::options()
+        .write(true)
+        .create_new(true)
+        .mode(f.mode)
+        .open(&path)
+        .and_then(|mut file| file.write_all(&f.contents))
+        .map_err(err)
+}
+
+/// Overlay options are comma-separated and lowerdir is colon-separated: escape both.
+fn escape_overlay_path(out: &mut Vec<u8>, p: &Path) {
+    for &b in p.as_os_str().as_bytes() {
+        if matches!(b, b',' | b':' | b'\\') {
+            out.push(b'\\');
+        }
+        out.push(b);
+    }
+}
+
+fn rel(p: &Path) -> &Path {
+    p.strip_prefix("/").unwrap_or(p)
+}
+
+fn in_root() -> OpenHow {
+    OpenHow::new()
+        .flags(OFlag::O_PATH | OFlag::O_CLOEXEC)
+        .resolve(ResolveFlag::RESOLVE_IN_ROOT)
+}
+
+impl Root {
+    /// Opens `dst` (a path inside the container) without leaving the root, creating it
+    /// as `node` (and missing parents as directories) if it does not exist.
+    ///
+    /// The common case, an existing mountpoint, costs one `openat2`. A missing node
+    /// costs a create in its (recursively opened) parent plus one open.
+    fn open(&self, dst: &Path, create: Option<Node>) -> Result<OwnedFd, LaunchError> {
+        let r = rel(dst);
+        let target = if r.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            r
+        };
+        match openat2(&self.fd, target, in_root()) {
+            Ok(fd) => return Ok(fd),
+            Err(Errno::ENOENT) if create.is_some() => {}
+            Err(e) => {
+                return Err(fail(
+                    format_args!("cannot open {} in the container", dst.display()),
+                    e,
+                ));
+            }
+        }
+        let (Some(name), Some(parent)) = (r.file_name(), dst.parent()) else {
+            return Err(LaunchError::setup(format!(
+                "cannot create {}",
+                dst.display()
+            )));
+        };
+        let dir = self.open(parent, Some(Node::Dir))?;
+        let made = if create == Some(Node::File) {
+            openat(
+                &dir,
+                name,
+                OFlag::O_CREAT
+                    | OFlag::O_EXCL
+                    | OFlag::O_WRONLY
+                    | OFlag::O_NOFOLLOW
+                    | OFlag::O_CLOEXEC,
+                Mode::from_bits_truncate(0o644),
+            )
+            .map(drop)
+        } else {
+            mkdirat(&dir, name, Mode::from_bits_truncate(0o755))
+        };
+        match made {
+            Ok(()) | Err(Errno::EEXIST) => {}
+            Err(e) => {
+                return Err(fail(
+                    format_args!(
+                        "cannot create mountpoint {} in the container",
+                        dst.display()
+                    ),
+                    e,
+                ));
+            }
+        }
+        // Reopen through the same in-root resolution: if something raced us into
+        // placing a symlink there, it still cannot lead out of the root.
+        openat2(&self.fd, target, in_root()).map_err(|e| {
+            fail(
+                format_args!("cannot open {} in the container", dst.display()),
+                e,
+            )
+        })
+    }
+}
+
+fn fd_path(fd: &OwnedFd) -> String {
+    format!("/proc/self/fd/{}", fd.as_raw_fd())
+}
+
+/// Applies one bind mount to the root being assembled.
+pub fn bind(root: &Root, b: &Bind) -> Result<(), LaunchError> {
+    let target = root.open(&b.dst, Some(b.node))?;
+    // Directories are bound recursively: a non-recursive bind of a tree with mounts
+    // below it (like /proc) is refused in a user namespace, since it would uncover
+    // what those mounts hide. A file has nothing below it.
+    let rec = match b.node {
+        Node::Dir => MsFlags::MS_REC,
+        Node::File => MsFlags::empty(),
+    };
+    mount(
+        Some(b.src.as_path()),
+        fd_path(&target).as_str(),
+        None::<&str>,
+        MsFlags::MS_BIND | rec,
+        None::<&str>,
+    )
+    .map_err(|e| {
+        fail(
+            format_args!("cannot bind {} to {}", b.src.display(), b.dst.display()),
+            e,
+        )
+    })?;
+    if b.readonly {
+        // A bind mount is made read-only by a second mount call. In a user namespace
+        // the flags the source mount has locked (nosuid, nodev, noexec, atime) must be
+        // repeated or the kernel answers EPERM.
+        let locked = locked_flags(&b.src);
+        let mounted = root.open(&b.dst, None)?;
+        mount(
+            None::<&str>,
+            fd_path(&mounted).as_str(),
+            None::<&str>,
+            MsFlags::MS_REMOUNT | MsFlags::MS_BIND | MsFlags::MS_RDONLY | locked,
+            None::<&str>,
+        )
+        .map_err(|e| fail(format_args!("cannot make {} read-only", b.dst.display()), e))?;
+    }
+    Ok(())
+}
+
+/// Mount flags of the mount holding `path` that a user namespace may not clear.
+fn locked_flags(path: &Path) -> MsFlags {
+    let Ok(st) = statvfs(path) else {
+        return MsFlags::empty();
+    };
+    let f = st.flags();
+    let mut out = MsFlags::empty();
+    for (fs, ms) in [
+        (FsFlags::ST_NOSUID, MsFlags::MS_NOSUID),
+        (FsFlags::ST_NODEV, MsFlags::MS_NODEV),
+        (FsFlags::ST_NOEXEC, MsFlags::MS_NOEXEC),
+        (FsFlags::ST_NOATIME, MsFlags::MS_NOATIME),
+        (FsFlags::ST_NODIRATIME, MsFlags::MS_NODIRATIME),
+        (FsFlags::ST_RELATIME, MsFlags::MS_RELATIME),
+    ] {
+        if f.contains(fs) {
+            out |= ms;
+        }
+    }
+    out
+}
+
+/// Makes the assembled root the process root and enters `cwd`.
+pub fn pivot(root: Root, cwd: &Path) -> Result<(), LaunchError> {
+    chdir(&root.path).map_err(|e| fail(format_args!("cannot enter {}", root.path.display()), e))?;
+    drop(root.fd);
+    // pivot_root(".", ".") stacks the old root on top of the new one at "/"; the
+    // lazy unmount then removes it, leaving no path back to the host's tree.
+    pivot_root(".", ".").map_err(|e| fail("pivot_root failed", e))?;
+    umount2(".", MntFlags::MNT_DETACH).map_err(|e| fail("cannot detach the host root", e))?;
+    chdir(cwd).map_err(|e| {
+        fail(
+            format_args!("cannot enter the working directory {}", cwd.display()),
+            e,
+        )
+    })?;
+    Ok(())
+}

@@ -1,0 +1,727 @@
+//! Safe application of tar archives (rootfs tarballs, OCI layers, Debian data.tar).
+//!
+//! Archives are untrusted input. Every entry is written relative to an open directory
+//! fd of the target, and every parent directory is reached with `openat2(2)` and
+//! `RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS`, so nothing can be written outside the
+//! target: absolute paths and `..` are refused, a symlink in a parent position is
+//! refused (the classic tar path-escape), hard links must name a file inside the
+//! image. Device nodes are skipped (they cannot be made unprivileged and an image has
+//! no use for them), setuid/setgid bits are stripped, directories get u+rwx and files
+//! u+rw so jig can always read and later remove what it stored, and extended
+//! attributes are not applied at all.
+//!
+//! With [`Layer::whiteouts`] set, OCI whiteouts are honoured: `.wh.NAME` deletes NAME
+//! from the layers below and `.wh..wh..opq` empties its directory of lower content.
+
+use std::collections::HashSet;
+use std::ffi::{OsStr, OsString};
+use std::fmt;
+use std::fs::File;
+use std::io::{self, Read};
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Component, Path, PathBuf};
+
+use nix::errno::Errno;
+use nix::fcntl::{OFlag, OpenHow, ResolveFlag, openat, openat2};
+use nix::sys::stat::{Mode, SFlag, UtimensatFlags, fstatat, mkdirat, mknodat, utimensat};
+use nix::sys::time::TimeSpec;
+use nix::unistd::{UnlinkatFlags, linkat, symlinkat, unlinkat};
+
+/// An unpack failure: which archive, which entry, and why.
+#[derive(Debug)]
+pub struct Error {
+    /// The archive (layer digest, file name) being applied.
+    pub layer: String,
+    /// The entry path as written in the archive.
+    pub path: String,
+    /// What was wrong.
+    pub reason: String,
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.path.is_empty() {
+            write!(f, "{}: {}", self.layer, self.reason)
+        } else {
+            write!(f, "{}: {}: {}", self.layer, self.path, self.reason)
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// Counts of what an apply did, for messages and tests.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Stats {
+    /// Entries written.
+    pub written: u64,
+    /// Device nodes skipped.
+    pub skipped_devices: u64,
+    /// Whiteouts applied.
+    pub whiteouts: u64,
+}
+
+/// Options for applying one archive.
+#[derive(Debug, Clone)]
+pub struct Layer<'a> {
+    /// Name used in error messages.
+    pub name: &'a str,
+    /// Honour OCI whiteout files.
+    pub whiteouts: bool,
+}
+
+/// Decompresses by magic number: gzip, zstd, xz or plain tar.
+pub fn decompress<'r>(mut reader: Box<dyn Read + 'r>) -> io::Result<Box<dyn Read + 'r>> {
+    let mut magic = [0u8; 6];
+    let mut n = 0;
+    while n < magic.len() {
+        let m = reader.read(&mut magic[n..])?;
+        if m == 0 {
+            break;
+        }
+        n += m;
+    }
+    let chained: Box<dyn Read + 'r> = Box::new(io::Cursor::new(magic[..n].to_vec()).chain(reader));
+    Ok(match &magic[..n] {
+        [0x1f, 0x8b, ..] => Box::new(flate2::read::GzDecoder::new(chained)),
+        [0x28, 0xb5, 0x2f, 0xfd, ..] => Box::new(zstd::stream::read::Decoder::new(chained)?),
+        _ => chained,
+    })
+}
+
+/// Applies a (compressed or plain) tar file onto `target`.
+pub fn apply_file(path: &Path, target: &Path, layer: &Layer) -> Result<Stats, Error> {
+    let err = |reason: String| Error {
+        layer: layer.name.to_owned(),
+        path: String::new(),
+        reason,
+    };
+    let file = File::open(path).map_err(|e| err(format!("cannot open: {e}")))?;
+    let reader = decompress(Box::new(io::BufReader::with_capacity(256 * 1024, file)))
+        .map_err(|e| err(format!("cannot read: {e}")))?;
+    apply(reader, target, layer)
+}
+
+/// Applies a plain tar stream onto the existing directory `target`.
+pub fn apply(reader: impl Read, target: &Path, layer: &Layer) -> Result<Stats, Error> {
+    let root = nix::fcntl::open(
+        target,
+        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| Error {
+        layer: layer.name.to_owned(),
+        path: String::new(),
+        reason: format!("cannot open target {}: {e}", target.display()),
+    })?;
+    let mut ctx = Ctx {
+        root,
+        layer,
+        stats: Stats::default(),
+        created: HashSet::new(),
+        dir_times: Vec::new(),
+    };
+    let mut archive = tar::Archive::new(reader);
+    let entries = archive.entries().map_err(|e| ctx.err("", format!("{e}")))?;
+    for entry in entries {
+        let mut entry = entry.map_err(|e| ctx.err("", format!("corrupt archive: {e}")))?;
+        let raw = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+        ctx.entry(&mut entry, &raw)
+            .map_err(|reason| ctx.err(&raw, reason))?;
+    }
+    // Directory times last: creating entries inside a directory would change them.
+    for (rel, mtime) in std::mem::take(&mut ctx.dir_times).into_iter().rev() {
+        let t = TimeSpec::new(mtime as i64, 0);
+        let _ = utimensat(
+            &ctx.root,
+            rel.as_path(),
+            &t,
+            &t,
+            UtimensatFlags::NoFollowSymlink,
+        );
+    }
+    Ok(ctx.stats)
+}
+
+struct Ctx<'a> {
+    root: OwnedFd,
+    layer: &'a Layer<'a>,
+    stats: Stats,
+    /// Paths written by this archive: an opaque whiteout keeps these.
+    created: HashSet<PathBuf>,
+    dir_times: Vec<(PathBuf, u64)>,
+}
+
+/// Turns an archive path into a clean relative path, refusing anything that could
+/// leave the target.
+pub fn clean_path(raw: &[u8]) -> Result<PathBuf, String> {
+    let p = Path::new(OsStr::from_bytes(raw));
+    if p.is_absolute() {
+        return Err("absolute path refused".into());
+    }
+    let mut out = PathBuf::new();
+    for c in p.components() {
+        match c {
+            Component::Normal(n) => out.push(n),
+            Component::CurDir => {}
+            Component::ParentDir => return Err("path with '..' refused".into()),
+            Component::RootDir | Component::Prefix(_) => {
+                return Err("absolute path refused".into());
+            }
+        }
+    }
+    Ok(out)
+}
+
+impl Ctx<'_> {
+    fn err(&self, path: &str, reason: String) -> Error {
+        Error {
+            layer: self.layer.name.to_owned(),
+            path: path.to_owned(),
+            reason,
+        }
+    }
+
+    /// Opens (creating as needed) the directory `rel` below the root without following
+    /// any symlink. A symlink where a directory is expected is an error, not a detour.
+    fn dir(&self, rel: &Path) -> Result<OwnedFd, String> {
+        let how = || {
+            OpenHow::new()
+                .flags(OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC)
+                .resolve(ResolveFlag::RESOLVE_BENEATH | ResolveFlag::RESOLVE_NO_SYMLINKS)
+        };
+        let target = if rel.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            rel
+        };
+        match openat2(&self.root, target, how()) {
+            Ok(fd) => return Ok(fd),
+            Err(Errno::ENOENT) => {}
+            Err(Errno::ELOOP) => {
+                return Err(format!(
+                    "refused: parent {} is a symlink (writing through it could escape the image)",
+                    rel.display()
+                ));
+            }
+            Err(Errno::ENOTDIR) => {
+                return Err(format!("parent {} is not a directory", rel.display()));
+            }
+            Err(e) => return Err(format!("cannot open parent {}: {e}", rel.display())),
+        }
+        // Create missing components one at a time, each relative to the last.
+        let mut fd = openat2(&self.root, ".", how()).map_err(|e| e.to_string())?;
+        for c in rel.components() {
+            let name = c.as_os_str();
+            match mkdirat(&fd, name, Mode::from_bits_truncate(0o755)) {
+                Ok(()) | Err(Errno::EEXIST) => {}
+                Err(e) => return Err(format!("cannot create directory {}: {e}", rel.display())),
+            }
+            fd = match openat2(&fd, name, how()) {
+                Ok(fd) => fd,
+                Err(Errno::ELOOP) => {
+                    return Err(format!(
+                        "refused: parent {} is a symlink (writing through it could escape the image)",
+                        rel.display()
+                    ));
+                }
+                Err(e) => return Err(format!("cannot open parent {}: {e}", rel.display())),
+            };
+        }
+        Ok(fd)
+    }
+
+    /// Removes whatever is at `name` in `dir` (file, symlink or whole directory).
+    fn remove(&self, dir: &OwnedFd, name: &OsStr) -> Result<(), String> {
+        match unlinkat(dir, name, UnlinkatFlags::NoRemoveDir) {
+            Ok(()) | Err(Errno::ENOENT) => Ok(()),
+            Err(Errno::EISDIR) => {
+                let sub = openat(
+                    dir,
+                    name,
+                    OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+                    Mode::empty(),
+                )
+                .map_err(|e| format!("cannot open {name:?} to remove it: {e}"))?;
+                self.empty_dir(&sub, &HashSet::new(), Path::new(""))?;
+                unlinkat(dir, name, UnlinkatFlags::RemoveDir)
+                    .map_err(|e| format!("cannot remove directory {name:?}: {e}"))
+            }
+            Err(e) => Err(format!("cannot remove {name:?}: {e}")),
+        }
+    }
+
+    /// Removes the children of `dir` except paths in `keep` (relative to the root; `rel`
+    /// is `dir`'s own path).
+    fn empty_dir(&self, dir: &OwnedFd, keep: &HashSet<PathBuf>, rel: &Path) -> Result<(), String> {
+        // Make sure we may delete inside it.
+        let _ = nix::sys::stat::fchmod(dir, Mode::from_bits_truncate(0o755));
+        let d = nix::dir::Dir::openat(
+            dir,
+            ".",
+            OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| format!("cannot list {}: {e}", rel.display()))?;
+        let mut names: Vec<OsString> = Vec::new();
+        for e in d.into_iter() {
+            let e = e.map_err(|e| format!("cannot list {}: {e}", rel.display()))?;
+            let n = OsStr::from_bytes(e.file_name().to_bytes());
+            if n != "." && n != ".." {
+                names.push(n.to_owned());
+            }
+        }
+        for n in names {
+            if !keep.contains(&rel.join(&n)) {
+                self.remove(dir, &n)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn entry<R: Read>(&mut self, entry: &mut tar::Entry<R>, raw: &str) -> Result<(), String> {
+        let kind = entry.header().entry_type();
+        if matches!(
+            kind,
+            tar::EntryType::XGlobalHeader | tar::EntryType::XHeader | tar::EntryType::GNULongName
+        ) {
+            return Ok(());
+        }
+        let rel = clean_path(&entry.path_bytes())?;
+        let Some(name) = rel.file_name().map(OsStr::to_owned) else {
+            // The archive root itself ("./"): nothing to create.
+            return Ok(());
+        };
+        let parent_rel = rel.parent().unwrap_or(Path::new("")).to_owned();
+
+        if self.layer.whiteouts {
+            let bytes = name.as_bytes();
+            if bytes == b".wh..wh..opq" {
+                let parent = self.dir(&parent_rel)?;
+                self.empty_dir(&parent, &self.created, &parent_rel)?;
+                self.stats.whiteouts += 1;
+                return Ok(());
+            }
+            if let Some(victim) = bytes.strip_prefix(b".wh.") {
+                let parent = self.dir(&parent_rel)?;
+                self.remove(&parent, OsStr::from_bytes(victim))?;
+                self.stats.whiteouts += 1;
+                return Ok(());
+            }
+        }
+
+        let header = entry.header();
+        let mode = header.mode().map_err(|e| format!("bad mode: {e}"))? & 0o7777;
+        let mtime = header.mtime().unwrap_or(0);
+        let parent = self.dir(&parent_rel)?;
+
+        // Device nodes: cannot be created unprivileged and have no place in an image.
+        if matches!(kind, tar::EntryType::Char | tar::EntryType::Block) {
+            self.stats.skipped_devices += 1;
+            return Ok(());
+        }
+
+        let existing = fstatat(
+            &parent,
+            name.as_os_str(),
+            nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
+        )
+        .ok();
+        let existing_is_dir = existing.is_some_and(|st| {
+            SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFDIR
+        });
+
+        match kind {
+            tar::EntryType::Directory => {
+                // Dirs keep the sticky bit (e.g. /tmp) but never setuid/setgid.
+                let mode = (mode & 0o1777) | 0o700;
+                if existing.is_some() && !existing_is_dir {
+                    self.remove(&parent, &name)?;
+                }
+                if !existing_is_dir {
+                    mkdirat(&parent, name.as_os_str(), Mode::from_bits_truncate(0o700))
+                        .map_err(|e| format!("cannot create directory: {e}"))?;
+                }
+                nix::sys::stat::fchmodat(
+                    &parent,
+                    name.as_os_str(),
+                    Mode::from_bits_truncate(mode),
+                    nix::sys::stat::FchmodatFlags::FollowSymlink,
+                )
+                .map_err(|e| format!("cannot set mode: {e}"))?;
+                self.dir_times.push((rel.clone(), mtime));
+            }
+            tar::EntryType::Regular | tar::EntryType::Continuous | tar::EntryType::GNUSparse => {
+                // Unlink first: writing into an existing file could write through a hard
+                // link into another path.
+                if existing.is_some() {
+                    self.remove(&parent, &name)?;
+                }
+                let fd = openat(
+                    &parent,
+                    name.as_os_str(),
+                    OFlag::O_WRONLY
+                        | OFlag::O_CREAT
+                        | OFlag::O_EXCL
+                        | OFlag::O_NOFOLLOW
+                        | OFlag::O_CLOEXEC,
+                    Mode::from_bits_truncate(0o600),
+                )
+                .map_err(|e| format!("cannot create file: {e}"))?;
+                let mut file = File::from(fd);
+                io::copy(entry, &mut file).map_err(|e| format!("cannot write file: {e}"))?;
+                // Files never keep setuid/setgid/sticky; the owner can always read/write.
+                let mode = (mode & 0o777) | 0o600;
+                nix::sys::stat::fchmod(file.as_fd(), Mode::from_bits_truncate(mode))
+                    .map_err(|e| format!("cannot set mode: {e}"))?;
+                let t = TimeSpec::new(mtime as i64, 0);
+                let _ = nix::sys::stat::futimens(file.as_fd(), &t, &t);
+            }
+            tar::EntryType::Symlink => {
+                let target = entry
+                    .link_name_bytes()
+                    .ok_or_else(|| "symlink without a target".to_string())?;
+                if existing.is_some() {
+                    self.remove(&parent, &name)?;
+                }
+                // The target is stored verbatim: it is only ever resolved inside the
+                // container's root, never by jig on the host.
+                symlinkat(OsStr::from_bytes(&target), &parent, name.as_os_str())
+                    .map_err(|e| format!("cannot create symlink: {e}"))?;
+            }
+            tar::EntryType::Link => {
+                let target = entry
+                    .link_name_bytes()
+                    .ok_or_else(|| "hard link without a target".to_string())?;
+                let target_rel = clean_path(&target).map_err(|e| {
+                    format!("hard link target {}: {e}", String::from_utf8_lossy(&target))
+                })?;
+                let (Some(tname), tparent_rel) = (
+                    target_rel.file_name(),
+                    target_rel.parent().unwrap_or(Path::new("")),
+                ) else {
+                    return Err("hard link to the archive root refused".into());
+                };
+                let tparent = self.dir(tparent_rel)?;
+                if target_rel == rel {
+                    return Ok(());
+                }
+                if existing.is_some() {
+                    self.remove(&parent, &name)?;
+                }
+                linkat(
+                    &tparent,
+                    tname,
+                    &parent,
+                    name.as_os_str(),
+                    nix::fcntl::AtFlags::empty(),
+                )
+                .map_err(|e| format!("cannot create hard link to {}: {e}", target_rel.display()))?;
+            }
+            tar::EntryType::Fifo => {
+                if existing.is_some() {
+                    self.remove(&parent, &name)?;
+                }
+                mknodat(
+                    &parent,
+                    name.as_os_str(),
+                    SFlag::S_IFIFO,
+                    Mode::from_bits_truncate((mode & 0o777) | 0o600),
+                    0,
+                )
+                .map_err(|e| format!("cannot create fifo: {e}"))?;
+            }
+            other => return Err(format!("unsupported entry type {other:?} in {raw}")),
+        }
+        self.created.insert(rel);
+        self.stats.written += 1;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs;
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+
+    /// Builds a tar in memory; entries are written with raw headers so hostile names
+    /// (absolute, `..`) can be expressed.
+    struct TarBuilder(Vec<u8>);
+
+    impl TarBuilder {
+        fn new() -> Self {
+            TarBuilder(Vec::new())
+        }
+        fn header(name: &[u8], kind: tar::EntryType, size: u64, mode: u32) -> tar::Header {
+            let mut h = tar::Header::new_gnu();
+            {
+                let gnu = h.as_gnu_mut().unwrap();
+                gnu.name[..name.len()].copy_from_slice(name);
+            }
+            h.set_entry_type(kind);
+            h.set_size(size);
+            h.set_mode(mode);
+            h.set_mtime(1_700_000_000);
+            h
+        }
+        fn push(&mut self, mut h: tar::Header, data: &[u8]) {
+            h.set_cksum();
+            self.0.extend_from_slice(h.as_bytes());
+            self.0.extend_from_slice(data);
+            let pad = (512 - data.len() % 512) % 512;
+            self.0.extend(std::iter::repeat_n(0, pad));
+        }
+        fn file(mut self, name: &str, data: &str, mode: u32) -> Self {
+            let h = Self::header(
+                name.as_bytes(),
+                tar::EntryType::Regular,
+                data.len() as u64,
+                mode,
+            );
+            self.push(h, data.as_bytes());
+            self
+        }
+        fn dir(mut self, name: &str, mode: u32) -> Self {
+            let h = Self::header(name.as_bytes(), tar::EntryType::Directory, 0, mode);
+            self.push(h, b"");
+            self
+        }
+        fn link(mut self, name: &str, target: &str, kind: tar::EntryType) -> Self {
+            let mut h = Self::header(name.as_bytes(), kind, 0, 0o777);
+            h.set_link_name_literal(target.as_bytes()).unwrap();
+            self.push(h, b"");
+            self
+        }
+        fn device(mut self, name: &str) -> Self {
+            let h = Self::header(name.as_bytes(), tar::EntryType::Char, 0, 0o666);
+            self.push(h, b"");
+            self
+        }
+        fn done(mut self) -> Vec<u8> {
+            self.0.extend(std::iter::repeat_n(0, 1024));
+            self.0
+        }
+    }
+
+    const PLAIN: Layer = Layer {
+        name: "test-layer",
+        whiteouts: false,
+    };
+    const OCI: Layer = Layer {
+        name: "test-layer",
+        whiteouts: true,
+    };
+
+    fn apply_bytes(bytes: &[u8], target: &Path, layer: &Layer) -> Result<Stats, Error> {
+        apply(bytes, target, layer)
+    }
+
+    #[test]
+    fn writes_files_dirs_links_and_strips_special_bits() {
+        let t = tempfile::tempdir().unwrap();
+        let tar = TarBuilder::new()
+            .dir("./bin", 0o755)
+            .file("./bin/tool", "#!/bin/sh\n", 0o4755)
+            .file("etc/conf", "x", 0o000)
+            .link("bin/sh", "/bin/busybox", tar::EntryType::Symlink)
+            .link("bin/tool2", "bin/tool", tar::EntryType::Link)
+            .device("dev/null")
+            .file("deep/er/file", "y", 0o644)
+            .done();
+        let stats = apply_bytes(&tar, t.path(), &PLAIN).unwrap();
+        assert_eq!(stats.skipped_devices, 1);
+        let m = fs::metadata(t.path().join("bin/tool")).unwrap();
+        assert_eq!(m.permissions().mode() & 0o7777, 0o755, "setuid stripped");
+        assert_eq!(m.nlink(), 2, "hard link kept");
+        assert_eq!(
+            fs::metadata(t.path().join("etc/conf"))
+                .unwrap()
+                .permissions()
+                .mode()
+                & 0o777,
+            0o600
+        );
+        assert_eq!(
+            fs::read_link(t.path().join("bin/sh")).unwrap(),
+            Path::new("/bin/busybox")
+        );
+        assert!(!t.path().join("dev/null").exists());
+        assert_eq!(
+            fs::read_to_string(t.path().join("deep/er/file")).unwrap(),
+            "y"
+        );
+    }
+
+    fn assert_refused(tar: Vec<u8>, what: &str) {
+        let outer = tempfile::tempdir().unwrap();
+        let target = outer.path().join("target");
+        fs::create_dir(&target).unwrap();
+        let err = apply_bytes(&tar, &target, &OCI).unwrap_err();
+        assert!(err.to_string().contains("test-layer"), "{err}");
+        assert!(err.to_string().contains(what), "{err}");
+        // Nothing appeared beside the target.
+        let names: Vec<_> = fs::read_dir(outer.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, vec![OsString::from("target")]);
+    }
+
+    #[test]
+    fn hostile_archives_are_refused() {
+        assert_refused(
+            TarBuilder::new().file("/abs", "x", 0o644).done(),
+            "absolute",
+        );
+        assert_refused(
+            TarBuilder::new().file("../escape", "x", 0o644).done(),
+            "'..'",
+        );
+        assert_refused(
+            TarBuilder::new().file("a/../../escape", "x", 0o644).done(),
+            "'..'",
+        );
+        // A symlink to the outside, then a write through it.
+        assert_refused(
+            TarBuilder::new()
+                .link("out", "..", tar::EntryType::Symlink)
+                .file("out/escape", "x", 0o644)
+                .done(),
+            "symlink",
+        );
+        assert_refused(
+            TarBuilder::new()
+                .link("out", "/tmp", tar::EntryType::Symlink)
+                .file("out/escape", "x", 0o644)
+                .done(),
+            "symlink",
+        );
+        assert_refused(
+            TarBuilder::new()
+                .link("h", "../../etc/passwd", tar::EntryType::Link)
+                .done(),
+            "'..'",
+        );
+        assert_refused(
+            TarBuilder::new()
+                .link("h", "/etc/passwd", tar::EntryType::Link)
+                .done(),
+            "absolute",
+        );
+    }
+
+    #[test]
+    fn replacing_a_symlink_does_not_write_through_it() {
+        let outer = tempfile::tempdir().unwrap();
+        let target = outer.path().join("target");
+        fs::create_dir(&target).unwrap();
+        fs::write(outer.path().join("victim"), "safe").unwrap();
+        let tar = TarBuilder::new()
+            .link("f", "../victim", tar::EntryType::Symlink)
+            .file("f", "overwritten?", 0o644)
+            .done();
+        apply_bytes(&tar, &target, &OCI).unwrap();
+        assert_eq!(
+            fs::read_to_string(outer.path().join("victim")).unwrap(),
+            "safe"
+        );
+        assert_eq!(
+            fs::read_to_string(target.join("f")).unwrap(),
+            "overwritten?"
+        );
+    }
+
+    #[test]
+    fn whiteouts_delete_lower_content_only() {
+        let t = tempfile::tempdir().unwrap();
+        let lower = TarBuilder::new()
+            .file("a/keep", "1", 0o644)
+            .file("a/gone", "2", 0o644)
+            .file("o/old1", "3", 0o644)
+            .file("o/sub/old2", "4", 0o644)
+            .done();
+        apply_bytes(&lower, t.path(), &OCI).unwrap();
+        let upper = TarBuilder::new()
+            .file("a/.wh.gone", "", 0o644)
+            .file("o/new", "5", 0o644)
+            .file("o/.wh..wh..opq", "", 0o644)
+            .done();
+        let stats = apply_bytes(&upper, t.path(), &OCI).unwrap();
+        assert_eq!(stats.whiteouts, 2);
+        assert!(t.path().join("a/keep").exists());
+        assert!(!t.path().join("a/gone").exists());
+        assert!(!t.path().join("o/old1").exists());
+        assert!(!t.path().join("o/sub").exists());
+        assert_eq!(fs::read_to_string(t.path().join("o/new")).unwrap(), "5");
+        assert!(!t.path().join("a/.wh.gone").exists());
+    }
+
+    #[test]
+    fn without_whiteout_mode_wh_files_are_plain_files() {
+        let t = tempfile::tempdir().unwrap();
+        let tar = TarBuilder::new().file("a/.wh.x", "", 0o644).done();
+        apply_bytes(&tar, t.path(), &PLAIN).unwrap();
+        assert!(t.path().join("a/.wh.x").exists());
+    }
+
+    #[test]
+    fn file_replaced_by_directory_and_back() {
+        let t = tempfile::tempdir().unwrap();
+        apply_bytes(
+            &TarBuilder::new().file("x", "f", 0o644).done(),
+            t.path(),
+            &OCI,
+        )
+        .unwrap();
+        apply_bytes(
+            &TarBuilder::new()
+                .file("x/y", "f", 0o644)
+                .dir("x", 0o755)
+                .done(),
+            t.path(),
+            &OCI,
+        )
+        .unwrap_err();
+        let t = tempfile::tempdir().unwrap();
+        apply_bytes(
+            &TarBuilder::new().file("x", "f", 0o644).done(),
+            t.path(),
+            &OCI,
+        )
+        .unwrap();
+        apply_bytes(
+            &TarBuilder::new()
+                .dir("x", 0o755)
+                .file("x/y", "f", 0o644)
+                .done(),
+            t.path(),
+            &OCI,
+        )
+        .unwrap();
+        assert!(t.path().join("x/y").exists());
+        apply_bytes(
+            &TarBuilder::new().file("x", "g", 0o644).done(),
+            t.path(),
+            &OCI,
+        )
+        .unwrap();
+        assert_eq!(fs::read_to_string(t.path().join("x")).unwrap(), "g");
+    }
+
+    #[test]
+    fn decompress_detects_gzip_and_zstd() {
+        let tar = TarBuilder::new().file("f", "data", 0o644).done();
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        io::Write::write_all(&mut gz, &tar).unwrap();
+        let gz = gz.finish().unwrap();
+        let zst = zstd::encode_all(&tar[..], 1).unwrap();
+        for bytes in [tar.clone(), gz, zst] {
+            let t = tempfile::tempdir().unwrap();
+            let r = decompress(Box::new(io::Cursor::new(bytes))).unwrap();
+            apply(r, t.path(), &PLAIN).unwrap();
+            assert_eq!(fs::read_to_string(t.path().join("f")).unwrap(), "data");
+        }
+    }
+}
