@@ -13,10 +13,10 @@ use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
 use nix::fcntl::{OFlag, OpenHow, ResolveFlag, openat, openat2};
-use nix::mount::{MntFlags, MsFlags, mount, umount2};
+use nix::mount::{MsFlags, mount};
 use nix::sys::stat::{Mode, mkdirat};
 use nix::sys::statvfs::{FsFlags, statvfs};
-use nix::unistd::{chdir, pivot_root};
+use nix::unistd::{chdir, chroot};
 
 use super::LaunchError;
 use crate::plan::{Bind, File, Node};
@@ -290,18 +290,21 @@ fn locked_flags(path: &Path) -> MsFlags {
 }
 
 /// Makes the assembled root the process root and enters `cwd`.
+///
+/// switch_root(8) style: move the new root's mount on top of `/`, then chroot into
+/// it. The host's tree stays underneath, covered: no path from the new root leads to
+/// it (even `..` at `/` and an escaped chroot resolve through the covering mount).
+/// `pivot_root` + `umount2(MNT_DETACH)` would detach it instead, but the detach waits
+/// for an RCU grace period, which costs 0.1–2 ms per launch; the covered tree is
+/// dropped with the namespace when the tool exits.
 pub fn pivot(root: Root, cwd: &Path) -> Result<(), LaunchError> {
     chdir(&root.path).map_err(|e| fail(format_args!("cannot enter {}", root.path.display()), e))?;
     drop(root.fd);
-    // pivot_root(".", ".") stacks the old root on top of the new one at "/"; the
-    // lazy unmount then removes it, leaving no path back to the host's tree.
-    pivot_root(".", ".").map_err(|e| fail("pivot_root failed", e))?;
-    umount2(".", MntFlags::MNT_DETACH).map_err(|e| fail("cannot detach the host root", e))?;
+    mount(Some("."), "/", None::<&str>, MsFlags::MS_MOVE, None::<&str>)
+        .map_err(|e| fail("cannot move the new root onto /", e))?;
+    chroot(".").map_err(|e| fail("chroot failed", e))?;
     chdir(cwd).map_err(|e| {
-        fail(
-            format_args!("cannot enter the working directory {}", cwd.display()),
-            e,
-        )
+        fail(format_args!("cannot enter the working directory {}", cwd.display()), e)
     })?;
     Ok(())
 }
