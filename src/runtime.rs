@@ -12,7 +12,7 @@
 //! 2. [`mount::root`]: scratch tmpfs, generated files (passwd, group, resolv.conf,
 //!    hosts) in its upper directory, overlay of skeleton + image over it.
 //! 3. [`mount::bind`] for every bind of the plan: /proc, /dev nodes, cwd, home paths.
-//! 4. [`mount::pivot`]: `pivot_root` into the new root and detach the old one.
+//! 4. [`mount::pivot`]: move the new root over `/` and chroot into it.
 //! 5. [`exec::exec`]: `PR_SET_NO_NEW_PRIVS`, search PATH, `execve`.
 //!
 //! The process must be single-threaded at step 1 (the kernel refuses `CLONE_NEWUSER`

@@ -111,6 +111,7 @@ pub fn start(dirs: &Dirs, entry: &Entry, cmd: Command, dry_run: bool) -> LaunchE
         scratch: store.run_dir(),
     };
     let plan = plan::build(&target, &host, &files, cmd, depth);
+    let recipe = entry.recipe.name.as_str();
     if dry_run || std::env::var_os("JIG_DEBUG").is_some_and(|v| !v.is_empty() && v != "0") {
         eprint!("{}", plan.describe());
         if dry_run {
@@ -126,7 +127,12 @@ pub fn start(dirs: &Dirs, entry: &Entry, cmd: Command, dry_run: bool) -> LaunchE
     {
         return LaunchError::setup(format!("cannot create {}: {e}", plan.scratch.display()));
     }
-    runtime::launch(&plan)
+    let mut e = runtime::launch(&plan);
+    if e.code == runtime::EXIT_NOT_FOUND {
+        e.message = format!("{} (recipe {recipe})", e.message);
+        e.hint = Some(format!("`jig exec {recipe} -- ls /bin /usr/bin` shows what the image has"));
+    }
+    e
 }
 
 /// How to name this entry's recipe on the command line.

@@ -108,24 +108,28 @@ pub fn exec(p: &Prepared) -> LaunchError {
                 denied.get_or_insert((path.to_string_lossy().into_owned(), err));
             }
             e => {
-                return LaunchError {
-                    code: EXIT_NOT_EXECUTABLE,
-                    message: format!("{}: cannot execute: {}", path.to_string_lossy(), e.desc()),
-                    hint: None,
-                };
+                return not_executable(&path.to_string_lossy(), e);
             }
         }
     }
     match denied {
-        Some((path, e)) => LaunchError {
-            code: EXIT_NOT_EXECUTABLE,
-            message: format!("{path}: cannot execute: {}", e.desc()),
-            hint: None,
-        },
+        Some((path, e)) => not_executable(&path, e),
         None => LaunchError {
             code: EXIT_NOT_FOUND,
-            message: format!("{name}: command not found in the image"),
+            message: if name.contains('/') {
+                "no such file in the image".into()
+            } else {
+                "command not found in the image".into()
+            },
             hint: None,
         },
+    }
+}
+
+fn not_executable(path: &str, e: Errno) -> LaunchError {
+    LaunchError {
+        code: EXIT_NOT_EXECUTABLE,
+        message: format!("cannot execute {path}: {}", e.desc()),
+        hint: None,
     }
 }
