@@ -130,7 +130,9 @@ pub fn start(dirs: &Dirs, entry: &Entry, cmd: Command, dry_run: bool) -> LaunchE
     let mut e = runtime::launch(&plan);
     if e.code == runtime::EXIT_NOT_FOUND {
         e.message = format!("{} (recipe {recipe})", e.message);
-        e.hint = Some(format!("`jig exec {recipe} -- ls /bin /usr/bin` shows what the image has"));
+        e.hint = Some(format!(
+            "`jig exec {recipe} -- ls /bin /usr/bin` shows what the image has"
+        ));
     }
     e
 }

@@ -304,7 +304,10 @@ pub fn pivot(root: Root, cwd: &Path) -> Result<(), LaunchError> {
         .map_err(|e| fail("cannot move the new root onto /", e))?;
     chroot(".").map_err(|e| fail("chroot failed", e))?;
     chdir(cwd).map_err(|e| {
-        fail(format_args!("cannot enter the working directory {}", cwd.display()), e)
+        fail(
+            format_args!("cannot enter the working directory {}", cwd.display()),
+            e,
+        )
     })?;
     Ok(())
 }

@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# Startup benchmark: what a jig shim costs on top of running the binary natively.
+#
+# In one hyperfine run it times `true` from a busybox image:
+#   native   /bin/busybox true (the same static binary the image holds)
+#   unshare  unshare -U (util-linux): the floor of any user-namespaced launch
+#   jig      the jig shim `true`, image cached (what users get on every call)
+#   bwrap    bubblewrap with equivalent mounts (image root read-only, /proc, /dev,
+#            /tmp, cwd bound at its own path)
+# and reports medians, jig - native, jig / bwrap, and the shim's peak RSS.
+# Targets (ARCHITECTURE.md): jig <= native + 1.5 ms at the median, <= 0.7x bwrap,
+# peak RSS <= 4 MiB.
+#
+# Usage: bench/startup.sh [RUNS]   (writes target/bench/startup.md and prints it)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+runs=${1:-1000}
+script/deps --bench
+
+jig=$(script/build-release)
+work=$(mktemp -d "${TMPDIR:-/tmp}/jig-bench.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+export JIG_HOME=$work/home
+
+# An image with the usual top-level directories, so bwrap (which cannot create
+# mountpoints in a read-only root) and jig see the same tree.
+root=$work/rootfs
+mkdir -p "$root"/{bin,dev,etc,proc,root,tmp,usr/bin}
+cp /bin/busybox "$root/bin/busybox"
+for a in sh true; do ln -s busybox "$root/bin/$a"; done
+echo 'root:x:0:0:root:/root:/bin/sh' >"$root/etc/passwd"
+echo 'root:x:0:' >"$root/etc/group"
+cat >"$work/bench.toml" <<'TOML'
+name = "bench"
+version = "1"
+description = "startup benchmark image"
+[image]
+from = "rootfs:rootfs"
+[tool]
+shims = ["true"]
+TOML
+"$jig" install "$work/bench.toml" >/dev/null 2>&1
+shim=$JIG_HOME/shims/true
+
+# The project directory every launch binds: the benchmark runs from it.
+project=$work/project
+mkdir -p "$project"
+mkdir -p "$root$project" # bwrap needs its mountpoint to exist in the image
+cd "$project"
+
+native="/bin/busybox true"
+floor="unshare -U /bin/busybox true"
+bwrap="bwrap --unshare-user --ro-bind $root / --ro-bind /proc /proc --dev /dev --tmpfs /tmp --bind $project $project --chdir $project /bin/true"
+$shim && $bwrap || { echo "a command under test fails" >&2; exit 1; }
+
+out=$PWD/../hyperfine.json
+hyperfine -N --warmup 100 --min-runs "$runs" --export-json "$out" \
+  -n native "$native" -n unshare "$floor" -n jig "$shim" -n bwrap "$bwrap" >&2
+
+# Peak RSS of the shim process (it execs busybox true, so this is the larger of the
+# two images' peaks), max over 50 runs, and of native busybox for comparison.
+rss() { local m=0 v; for _ in $(seq 50); do v=$(/usr/bin/time -f %M "$@" 2>&1 >/dev/null | tail -1); ((v > m)) && m=$v; done; echo "$m"; }
+rss_jig=$(rss "$shim")
+rss_native=$(rss /bin/busybox true)
+
+report=$(python3 - "$out" "$rss_jig" "$rss_native" <<'PY'
+import json, sys, platform, os
+data = json.load(open(sys.argv[1]))
+rss_jig, rss_native = int(sys.argv[2]), int(sys.argv[3])
+med = {r["command"]: r["median"] * 1000 for r in data["results"]}
+mean = {r["command"]: r["mean"] * 1000 for r in data["results"]}
+cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
+print(f"Machine: {cpu}, {os.cpu_count()} cores, Linux {platform.release()}")
+print()
+print("| command | median (ms) | mean (ms) | vs native |")
+print("|---|---:|---:|---:|")
+for name in ["native", "unshare", "jig", "bwrap"]:
+    print(f"| {name} | {med[name]:.2f} | {mean[name]:.2f} | {med[name] / med['native']:.2f}x |")
+print()
+d = med["jig"] - med["native"]
+r = med["jig"] / med["bwrap"]
+print(f"- jig - native (median): {d:.2f} ms (target <= 1.5 ms): {'met' if d <= 1.5 else 'NOT met'}")
+print(f"- jig / bwrap (median): {r:.2f} (target <= 0.7): {'met' if r <= 0.7 else 'NOT met'}")
+print(f"- shim peak RSS: {rss_jig / 1024:.1f} MiB (native busybox: {rss_native / 1024:.1f} MiB; target <= 4 MiB): {'met' if rss_jig <= 4096 else 'NOT met'}")
+PY
+)
+mkdir -p "$OLDPWD/target/bench"
+echo "$report" | tee "$OLDPWD/target/bench/startup.md"
