@@ -82,6 +82,9 @@ pub struct Plan {
     /// overlay's upper directory before the overlay is mounted: plain tmpfs writes, no
     /// copy-up.
     pub files: Vec<File>,
+    /// Directories created in the ephemeral layer the same way: the user's home, so
+    /// `cd ~` works and tools can keep caches there for the length of the run.
+    pub dirs: Vec<PathBuf>,
     /// Bind mounts, applied in order after the overlay is mounted.
     pub binds: Vec<Bind>,
     /// Working directory inside (the host cwd, same path).
@@ -218,6 +221,11 @@ pub fn build(target: &Target, host: &Host, image: &Files, cmd: Command, depth: u
         }
     }
 
+    let mut dirs = Vec::new();
+    if host.home.is_absolute() && host.home != Path::new("/") && !host.cwd.starts_with(&host.home) {
+        dirs.push(host.home.clone());
+    }
+
     // Host binds, shallow to deep (see the module docs for why).
     let mut user: Vec<(PathBuf, Node, bool)> = Vec::new();
     if !host.cwd.as_os_str().is_empty()
@@ -266,6 +274,7 @@ pub fn build(target: &Target, host: &Host, image: &Files, cmd: Command, depth: u
         lower: target.lower.clone(),
         scratch: target.scratch.clone(),
         files,
+        dirs,
         binds,
         cwd: host.cwd.clone(),
         exec: Exec {
@@ -426,6 +435,9 @@ impl Plan {
                 .collect::<Vec<_>>()
                 .join(" over ")
         );
+        for d in &self.dirs {
+            let _ = writeln!(s, "dir      {} (ephemeral)", d.display());
+        }
         for f in &self.files {
             let _ = writeln!(
                 s,
@@ -627,6 +639,7 @@ set = { BB_MODE = "test", TERM = "dumb-override" }
         assert!(pos("/proc") < pos("/tmp/project"));
         assert!(pos("/dev/pts") < pos("/tmp/project"));
         assert!(plan.files.iter().any(|f| f.dst == Path::new("/etc/passwd")));
+        assert_eq!(plan.dirs, vec![home.path().to_owned()], "an ephemeral home");
     }
 
     #[test]

@@ -79,7 +79,7 @@ pub fn launch(plan: &Plan) -> LaunchError {
     if let Err(e) = userns::enter(plan.uid, plan.gid) {
         return e;
     }
-    let root = match mount::root(&plan.lower, &plan.scratch, &plan.files) {
+    let root = match mount::root(&plan.lower, &plan.scratch, &plan.files, &plan.dirs) {
         Ok(r) => r,
         Err(e) => return e,
     };

@@ -39,7 +39,12 @@ fn fail(what: impl std::fmt::Display, e: Errno) -> LaunchError {
 /// shared mount into a slave (mount_namespaces(7)). Nothing propagates back to the
 /// host, and pivot_root(2)'s "no shared parent" rule holds. That saves a recursive
 /// walk over every host mount on each launch.
-pub fn root(lower: &[PathBuf], scratch: &Path, files: &[File]) -> Result<Root, LaunchError> {
+pub fn root(
+    lower: &[PathBuf],
+    scratch: &Path,
+    files: &[File],
+    dirs: &[PathBuf],
+) -> Result<Root, LaunchError> {
     // All per-launch state (overlay upper and work dirs) lives in this tmpfs, so it
     // vanishes with the mount namespace when the tool exits.
     mount(
@@ -66,6 +71,9 @@ pub fn root(lower: &[PathBuf], scratch: &Path, files: &[File]) -> Result<Root, L
     let upper = scratch.join("upper");
     for f in files {
         write_upper(&upper, f)?;
+    }
+    for d in dirs {
+        make_upper_dir(&upper, d)?;
     }
     let root = scratch.join("root");
     let mut opts = Vec::new();
@@ -111,6 +119,24 @@ pub fn root(lower: &[PathBuf], scratch: &Path, files: &[File]) -> Result<Root, L
     )
     .map_err(|e| fail(format_args!("cannot open {}", root.display()), e))?;
     Ok(Root { path: root, fd })
+}
+
+fn make_upper_dir(upper: &Path, dir: &Path) -> Result<(), LaunchError> {
+    use std::os::unix::fs::DirBuilderExt;
+    let path = upper.join(rel(dir));
+    let err =
+        |e: std::io::Error| LaunchError::setup(format!("cannot create {}: {e}", dir.display()));
+    if let Some(parent) = path.parent() {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o755)
+            .create(parent)
+            .map_err(err)?;
+    }
+    match std::fs::DirBuilder::new().mode(0o700).create(&path) {
+        Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => Err(err(e)),
+        _ => Ok(()),
+    }
 }
 
 fn write_upper(upper: &Path, f: &File) -> Result<(), LaunchError> {
