@@ -11,8 +11,8 @@ use anyhow::{Context, Result, bail};
 use crate::installed::{Entry, Index, Tool};
 use crate::paths::Dirs;
 use crate::recipe::Loaded;
-use crate::source;
 use crate::store::Store;
+use crate::{build, source};
 
 /// What an install did.
 #[derive(Debug)]
@@ -32,7 +32,8 @@ pub struct Installed {
 pub fn install(dirs: &Dirs, loaded: &Loaded, force: bool) -> Result<Installed> {
     let recipe = &loaded.recipe;
     let store = Store::new(dirs.store());
-    let image = source::realize(&recipe.image.from, loaded.base_dir(), &store)?;
+    let base = source::realize(&recipe.image.from, loaded.base_dir(), &store)?;
+    let image = build::run_steps(&store, base, &recipe.image.run)?;
     let name = recipe.name.to_string();
     let version = recipe.version.to_string();
     let entry = Entry {

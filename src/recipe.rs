@@ -46,6 +46,10 @@ pub struct Recipe {
 pub struct ImageSpec {
     /// `rootfs:PATH` (directory or .tar/.tar.gz/.tar.zst, relative to the recipe file).
     pub from: From,
+    /// Shell steps run in order inside the image, as fake root, with the network; each
+    /// result is cached.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub run: Vec<String>,
 }
 
 /// The image source named by `[image] from`.

@@ -19,6 +19,7 @@
 //! otherwise), so nothing before a launch may leave a thread running.
 
 pub mod exec;
+pub mod fakeroot;
 pub mod mount;
 pub mod userns;
 

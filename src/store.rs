@@ -371,6 +371,28 @@ impl Store {
         Ok(out)
     }
 
+    /// The image a cached build step produced, if it is still stored.
+    pub fn cached_build(&self, key: &str) -> Result<Option<Image>> {
+        let path = self.root.join("builds").join(key);
+        match fs::read_to_string(&path) {
+            Ok(id) => match ImageId::parse(id.trim()) {
+                Ok(id) => self.image(&id),
+                Err(_) => Ok(None),
+            },
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+        }
+    }
+
+    /// Records that build step `key` produced image `id` (temp file + rename).
+    pub fn remember_build(&self, key: &str, id: &ImageId) -> Result<()> {
+        let dir = self.root.join("builds");
+        fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        let tmp = dir.join(format!(".{key}.{}", std::process::id()));
+        fs::write(&tmp, id.hex()).with_context(|| format!("writing {}", tmp.display()))?;
+        fs::rename(&tmp, dir.join(key)).with_context(|| format!("writing build cache entry {key}"))
+    }
+
     /// Removes one image. The caller holds the exclusive lock and has checked that no
     /// installed recipe uses it.
     pub fn remove(&self, id: &ImageId) -> Result<()> {

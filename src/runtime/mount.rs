@@ -160,6 +160,32 @@ fn write_upper(upper: &Path, f: &File) -> Result<(), LaunchError> {
         .map_err(err)
 }
 
+impl Root {
+    /// Uses the directory `dir` itself, read-write, as the new root (image builds, whose
+    /// changes must land in `dir`). It is bound onto itself so it is a mount that can
+    /// be moved over `/`.
+    pub fn at(dir: &Path) -> Result<Root, LaunchError> {
+        mount(
+            Some(dir),
+            dir,
+            None::<&str>,
+            MsFlags::MS_BIND | MsFlags::MS_REC,
+            None::<&str>,
+        )
+        .map_err(|e| fail(format_args!("cannot bind {} onto itself", dir.display()), e))?;
+        let fd = nix::fcntl::open(
+            dir,
+            OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| fail(format_args!("cannot open {}", dir.display()), e))?;
+        Ok(Root {
+            path: dir.to_owned(),
+            fd,
+        })
+    }
+}
+
 /// Overlay options are comma-separated and lowerdir is colon-separated: escape both.
 fn escape_overlay_path(out: &mut Vec<u8>, p: &Path) {
     for &b in p.as_os_str().as_bytes() {

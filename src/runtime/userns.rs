@@ -13,8 +13,14 @@ use nix::sched::{CloneFlags, unshare};
 
 use super::LaunchError;
 
-/// Creates the namespaces and writes the id maps.
+/// Creates the namespaces and maps the caller's uid and gid to themselves.
 pub fn enter(uid: u32, gid: u32) -> Result<(), LaunchError> {
+    enter_as(uid, gid, uid, gid)
+}
+
+/// Creates the namespaces and maps the caller's `uid`/`gid` (outside) to `inner_uid` /
+/// `inner_gid` (inside). Builds use 0/0: root inside, the caller outside.
+pub fn enter_as(inner_uid: u32, inner_gid: u32, uid: u32, gid: u32) -> Result<(), LaunchError> {
     // unshare(2): CLONE_NEWUSER fails with EINVAL in a multi-threaded process.
     unshare(CloneFlags::CLONE_NEWUSER | CloneFlags::CLONE_NEWNS).map_err(|e| {
         let err = LaunchError::setup(format!("cannot create a user namespace: {e}"));
@@ -28,9 +34,9 @@ pub fn enter(uid: u32, gid: u32) -> Result<(), LaunchError> {
     })?;
     // uid_map first; setgroups must be denied before an unprivileged process may write
     // gid_map (user_namespaces(7), "The /proc/[pid]/setgroups file").
-    write_map("/proc/self/uid_map", &format!("{uid} {uid} 1\n"))?;
+    write_map("/proc/self/uid_map", &format!("{inner_uid} {uid} 1\n"))?;
     write_map("/proc/self/setgroups", "deny\n")?;
-    write_map("/proc/self/gid_map", &format!("{gid} {gid} 1\n"))?;
+    write_map("/proc/self/gid_map", &format!("{inner_gid} {gid} 1\n"))?;
     Ok(())
 }
 

@@ -1,0 +1,242 @@
+//! Image builds: recipe `run` steps executed inside jig's runtime as fake root.
+//!
+//! Each step starts from a stored image, runs `/bin/sh -c STEP` in a read-write copy of
+//! it and stores the result as a new image. Results are cached under the key
+//! sha256(previous image id, step text), so editing one step rebuilds from that step
+//! on and an unchanged recipe costs nothing.
+//!
+//! A step runs in a forked child (the CLI may have done network I/O before; the child
+//! is single-threaded by construction, as `unshare(CLONE_NEWUSER)` requires). The
+//! child maps the caller to uid 0, binds /proc, /dev and the host's resolv.conf, moves
+//! the rootfs over `/`, installs the fake-root seccomp filter
+//! ([`crate::runtime::fakeroot`]) and execs the shell. The network is shared. Output
+//! streams to stderr; on failure the error names the step and repeats its last lines.
+
+use std::collections::VecDeque;
+use std::ffi::CString;
+use std::fs::{self, File};
+use std::io::{BufRead, BufReader, Write};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+use nix::sys::wait::{WaitStatus, waitpid};
+use nix::unistd::{ForkResult, fork};
+
+use crate::plan::{Bind, Node};
+use crate::recipe::sha256_hex;
+use crate::runtime::{fakeroot, mount, userns};
+use crate::source::rootfs::copy_tree;
+use crate::store::{Image, ImageMeta, Store};
+
+/// How many trailing output lines a failure report repeats.
+const TAIL_LINES: usize = 25;
+
+/// Runs `steps` on top of `base`, reusing cached results. Returns the final image.
+pub fn run_steps(store: &Store, base: Image, steps: &[String]) -> Result<Image> {
+    let mut image = base;
+    for (i, step) in steps.iter().enumerate() {
+        let key = sha256_hex(format!("jig-build-v1\0run\0{}\0{step}", image.id).as_bytes());
+        if let Some(cached) = store.cached_build(&key)? {
+            eprintln!(
+                "jig: [{}/{}] cached: {}",
+                i + 1,
+                steps.len(),
+                one_line(step)
+            );
+            image = cached;
+            continue;
+        }
+        eprintln!("jig: [{}/{}] run: {}", i + 1, steps.len(), one_line(step));
+        let _lock = store.lock_shared()?;
+        let temp = store.temp_image()?;
+        copy_tree(&store.rootfs_of(&image.id), &temp.rootfs())
+            .context("copying the previous image for the build step")?;
+        run_in(&temp.rootfs(), step, &[])
+            .with_context(|| format!("build step {} failed: {}", i + 1, one_line(step)))?;
+        let meta = ImageMeta {
+            source: format!("{} + run[{}]", image.meta.source, i),
+            ..image.meta.clone()
+        };
+        let next = store.commit(temp, meta)?;
+        store.remember_build(&key, &next.id)?;
+        image = next;
+    }
+    Ok(image)
+}
+
+fn one_line(step: &str) -> String {
+    let first = step.lines().next().unwrap_or_default();
+    if first.len() < step.trim_end().len() {
+        format!("{first} ...")
+    } else {
+        first.to_owned()
+    }
+}
+
+/// Runs `/bin/sh -c script` inside `rootfs` (modified in place) as fake root, with
+/// `extra` binds on top of /proc, /dev and /etc/resolv.conf.
+pub fn run_in(rootfs: &Path, script: &str, extra: &[Bind]) -> Result<()> {
+    let filter = fakeroot::filter().map_err(anyhow::Error::msg)?;
+    let mut binds = vec![
+        Bind {
+            src: "/proc".into(),
+            dst: "/proc".into(),
+            node: Node::Dir,
+            readonly: false,
+        },
+        Bind {
+            src: "/dev".into(),
+            dst: "/dev".into(),
+            node: Node::Dir,
+            readonly: false,
+        },
+    ];
+    if Path::new("/etc/resolv.conf").exists() {
+        binds.push(Bind {
+            src: "/etc/resolv.conf".into(),
+            dst: "/etc/resolv.conf".into(),
+            node: Node::File,
+            readonly: true,
+        });
+    }
+    binds.extend_from_slice(extra);
+    let argv = [
+        c"sh".to_owned(),
+        c"-c".to_owned(),
+        CString::new(script).context("the step contains a NUL byte")?,
+    ];
+    let mut env: Vec<CString> = [
+        "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        "HOME=/root",
+        "USER=root",
+        "LOGNAME=root",
+        "LC_ALL=C.UTF-8",
+        "DEBIAN_FRONTEND=noninteractive",
+        "DEBCONF_NONINTERACTIVE_SEEN=true",
+    ]
+    .iter()
+    .map(|s| CString::new(*s).expect("no NUL"))
+    .collect();
+    if let Ok(term) = std::env::var("TERM") {
+        env.push(CString::new(format!("TERM={term}")).unwrap_or_default());
+    }
+    let (read, write) = nix::unistd::pipe().context("pipe")?;
+    let devnull = File::open("/dev/null").context("opening /dev/null")?;
+
+    // SAFETY: the child only makes syscalls, allocates (jig has no other threads, so
+    // no lock can be held by a thread that does not exist in the child) and exits.
+    match unsafe { fork() }.context("fork")? {
+        ForkResult::Child => {
+            drop(read);
+            let code = child(rootfs, &binds, &filter, &argv, &env, &write, &devnull);
+            // SAFETY: leave without running the parent's exit handlers.
+            unsafe { libc::_exit(code) }
+        }
+        ForkResult::Parent { child } => {
+            drop(write);
+            let tail = stream(read);
+            match waitpid(child, None).context("waiting for the build step")? {
+                WaitStatus::Exited(_, 0) => {}
+                status => {
+                    let why = match status {
+                        WaitStatus::Exited(_, c) => format!("exit status {c}"),
+                        WaitStatus::Signaled(_, s, _) => format!("killed by {s}"),
+                        other => format!("{other:?}"),
+                    };
+                    bail!(
+                        "{why}; last output:\n{}",
+                        tail.into_iter().collect::<Vec<_>>().join("\n")
+                    );
+                }
+            }
+            make_owner_accessible(rootfs)
+        }
+    }
+}
+
+/// Copies the child's output to stderr (indented) and keeps its last lines.
+fn stream(read: OwnedFd) -> VecDeque<String> {
+    let mut tail = VecDeque::with_capacity(TAIL_LINES);
+    let mut err = std::io::stderr().lock();
+    for line in BufReader::new(File::from(read)).split(b'\n') {
+        let Ok(line) = line else { break };
+        let line = String::from_utf8_lossy(&line).into_owned();
+        let _ = writeln!(err, "  | {line}");
+        if tail.len() == TAIL_LINES {
+            tail.pop_front();
+        }
+        tail.push_back(line);
+    }
+    tail
+}
+
+/// The forked child: namespaces, mounts, filter, exec. Returns an exit code on failure.
+fn child(
+    rootfs: &Path,
+    binds: &[Bind],
+    filter: &seccompiler::BpfProgram,
+    argv: &[CString],
+    env: &[CString],
+    out: &OwnedFd,
+    devnull: &File,
+) -> i32 {
+    // Output of the step (and of our own errors) goes to the pipe; stdin is empty so a
+    // step that asks a question fails instead of hanging.
+    // SAFETY: dup2 on fds we own.
+    unsafe {
+        libc::dup2(devnull.as_raw_fd(), 0);
+        libc::dup2(out.as_raw_fd(), 1);
+        libc::dup2(out.as_raw_fd(), 2);
+    }
+    let fail = |msg: String| {
+        eprintln!("jig: {msg}");
+        125
+    };
+    let (uid, gid) = (
+        nix::unistd::getuid().as_raw(),
+        nix::unistd::getgid().as_raw(),
+    );
+    if let Err(e) = userns::enter_as(0, 0, uid, gid) {
+        return fail(e.message);
+    }
+    let root = match mount::Root::at(rootfs) {
+        Ok(r) => r,
+        Err(e) => return fail(e.message),
+    };
+    for b in binds {
+        if let Err(e) = mount::bind(&root, b) {
+            return fail(e.message);
+        }
+    }
+    if let Err(e) = mount::pivot(root, Path::new("/")) {
+        return fail(e.message);
+    }
+    if let Err(e) = fakeroot::apply(filter) {
+        return fail(e);
+    }
+    let e = nix::unistd::execve(c"/bin/sh", argv, env).unwrap_err();
+    fail(format!("cannot run /bin/sh in the image: {e}"))
+}
+
+/// After a step: every file readable and writable by its owner, every directory
+/// traversable, so jig can hash, copy and delete what the step made (a package may
+/// install e.g. a mode-0000 file).
+fn make_owner_accessible(dir: &Path) -> Result<()> {
+    for entry in fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
+        let entry = entry?;
+        let path = entry.path();
+        let meta = fs::symlink_metadata(&path)?;
+        let mode = meta.mode() & 0o7777;
+        if meta.is_dir() {
+            if mode & 0o700 != 0o700 {
+                fs::set_permissions(&path, fs::Permissions::from_mode(mode | 0o700))?;
+            }
+            make_owner_accessible(&path)?;
+        } else if meta.is_file() && mode & 0o600 != 0o600 {
+            fs::set_permissions(&path, fs::Permissions::from_mode(mode | 0o600))?;
+        }
+    }
+    Ok(())
+}
