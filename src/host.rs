@@ -81,6 +81,11 @@ impl Host {
             env,
         })
     }
+
+    /// The value of an environment variable.
+    pub fn var(&self, key: &str) -> Option<&OsString> {
+        self.env.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+    }
 }
 
 /// The fields of a passwd (or group) line jig uses.

@@ -117,11 +117,13 @@ pub struct Files {
     pub hosts: Option<Vec<u8>>,
     /// Shells that exist in the image, to choose the user's login shell.
     pub shells_present: Vec<PathBuf>,
+    /// The host's X cookie file, for recipes with `x11 = true`.
+    pub xauthority: Option<Vec<u8>>,
 }
 
 impl Files {
-    /// Reads the files a plan needs from the image root and the host.
-    pub fn read(rootfs: &Path, host: &Host) -> Files {
+    /// Reads the files a plan for `recipe` needs from the image root and the host.
+    pub fn read(rootfs: &Path, host: &Host, recipe: &Recipe) -> Files {
         let read = |p: PathBuf| std::fs::read(p).ok();
         let mut shells_present = Vec::new();
         let mut candidates = vec![PathBuf::from("/bin/sh")];
@@ -142,6 +144,11 @@ impl Files {
             resolv_conf: read(PathBuf::from("/etc/resolv.conf")),
             hosts: read(PathBuf::from("/etc/hosts")),
             shells_present,
+            xauthority: if recipe.x11 {
+                read(crate::display::xauthority_path(host))
+            } else {
+                None
+            },
         }
     }
 }
@@ -222,6 +229,23 @@ pub fn build(target: &Target, host: &Host, image: &Files, cmd: Command, depth: u
     }
 
     let mut dirs = Vec::new();
+    let mut session = crate::display::Session::default();
+    for s in [
+        recipe
+            .x11
+            .then(|| crate::display::x11(host, image.xauthority.as_deref())),
+        recipe.wayland.then(|| crate::display::wayland(host)),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        session.binds.extend(s.binds);
+        session.files.extend(s.files);
+        session.dirs.extend(s.dirs);
+        session.env.extend(s.env);
+    }
+    files.extend(session.files);
+    dirs.extend(session.dirs);
     if host.home.is_absolute() && host.home != Path::new("/") && !host.cwd.starts_with(&host.home) {
         dirs.push(host.home.clone());
     }
@@ -250,6 +274,9 @@ pub fn build(target: &Target, host: &Host, image: &Files, cmd: Command, depth: u
         let node = if meta.is_dir() { Node::Dir } else { Node::File };
         user.push((src, node, readonly));
     }
+    for b in session.binds {
+        user.push((b.src, b.node, b.readonly));
+    }
     user.sort_by_key(|(p, _, _)| p.components().count());
     for (src, node, readonly) in user {
         binds.push(Bind {
@@ -260,7 +287,7 @@ pub fn build(target: &Target, host: &Host, image: &Files, cmd: Command, depth: u
         });
     }
 
-    let env = environment(recipe, target.config, host, &shell, depth);
+    let env = environment(recipe, target.config, host, &shell, &session.env, depth);
     let search_path = env
         .iter()
         .find_map(|e| e.as_bytes().strip_prefix(b"PATH="))
@@ -374,6 +401,7 @@ fn environment(
     config: &ImageConfig,
     host: &Host,
     shell: &Path,
+    session: &[(String, String)],
     depth: u32,
 ) -> Vec<OsString> {
     let mut env: BTreeMap<OsString, OsString> = BTreeMap::new();
@@ -404,6 +432,9 @@ fn environment(
     env.insert("SHELL".into(), shell.to_owned().into_os_string());
     env.insert("PWD".into(), host.cwd.clone().into_os_string());
     env.insert("JIG_DEPTH".into(), (depth + 1).to_string().into());
+    for (k, v) in session {
+        env.insert(k.into(), v.into());
+    }
     for (k, v) in &recipe.env.set {
         env.insert(k.as_str().into(), v.into());
     }
@@ -650,6 +681,45 @@ set = { BB_MODE = "test", TERM = "dumb-override" }
             assert!(!plan.binds.iter().any(|b| b.src == Path::new(cwd)), "{cwd}");
             assert_eq!(plan.cwd, Path::new(cwd));
         }
+    }
+
+    #[test]
+    fn x11_recipe_gets_display_and_a_wild_cookie() {
+        let home = tempfile::tempdir().unwrap();
+        let mut r = recipe();
+        r.x11 = true;
+        let mut h = host(home.path(), Path::new("/w"));
+        h.env.push(("DISPLAY".into(), ":7".into()));
+        let cookie = [0x01u8, 0x00, 0, 1, b'h', 0, 1, b'7', 0, 1, b'N', 0, 1, b'D'];
+        let files = Files {
+            xauthority: Some(cookie.to_vec()),
+            ..Default::default()
+        };
+        let target = Target {
+            recipe: &r,
+            config: &ImageConfig::default(),
+            lower: vec![],
+            scratch: PathBuf::from("/s"),
+        };
+        let plan = build(&target, &h, &files, cmd(), 0);
+        let env = env_of(&plan);
+        assert_eq!(env["DISPLAY"], ":7");
+        assert_eq!(env["XAUTHORITY"], crate::display::XAUTH_INSIDE);
+        let f = plan
+            .files
+            .iter()
+            .find(|f| f.dst == Path::new(crate::display::XAUTH_INSIDE))
+            .unwrap();
+        assert_eq!(&f.contents[..2], &[0xff, 0xff]);
+        // Without x11 = true nothing of the display leaks in.
+        let plain = recipe();
+        let target = Target {
+            recipe: &plain,
+            ..target
+        };
+        let plan = build(&target, &h, &files, cmd(), 0);
+        assert!(!env_of(&plan).contains_key("DISPLAY"));
+        assert!(plan.files.iter().all(|f| f.dst != Path::new(crate::display::XAUTH_INSIDE)));
     }
 
     #[test]

@@ -28,6 +28,12 @@ pub struct Recipe {
     /// One line shown by `jig list`.
     #[serde(default)]
     pub description: String,
+    /// Give the tool the X11 display (socket, DISPLAY, a matching cookie).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub x11: bool,
+    /// Give the tool the Wayland socket (XDG_RUNTIME_DIR, WAYLAND_DISPLAY).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub wayland: bool,
     /// Where the root filesystem comes from.
     pub image: ImageSpec,
     /// What the recipe exports.
@@ -38,6 +44,10 @@ pub struct Recipe {
     /// Environment handling.
     #[serde(default)]
     pub env: EnvSpec,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 /// `[image]`.

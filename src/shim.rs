@@ -97,7 +97,7 @@ pub fn start(dirs: &Dirs, entry: &Entry, cmd: Command, dry_run: bool) -> LaunchE
         Ok(h) => h,
         Err(e) => return LaunchError::setup(format!("{e:#}")),
     };
-    let files = Files::read(&lower, &host);
+    let files = Files::read(&lower, &host, &entry.recipe);
     let skeleton = store.skeleton_dir();
     if !skeleton.is_dir()
         && let Err(e) = store.ensure_skeleton()
