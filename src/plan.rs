@@ -719,7 +719,11 @@ set = { BB_MODE = "test", TERM = "dumb-override" }
         };
         let plan = build(&target, &h, &files, cmd(), 0);
         assert!(!env_of(&plan).contains_key("DISPLAY"));
-        assert!(plan.files.iter().all(|f| f.dst != Path::new(crate::display::XAUTH_INSIDE)));
+        assert!(
+            plan.files
+                .iter()
+                .all(|f| f.dst != Path::new(crate::display::XAUTH_INSIDE))
+        );
     }
 
     #[test]
