@@ -1,0 +1,327 @@
+//! Installing, inspecting and removing recipes: recipe errors, rootfs tarballs (plain
+//! and hostile), `list`/`which`/`run`, `uninstall` and `gc`. Once per identity.
+
+mod common;
+
+use std::fs;
+use std::path::PathBuf;
+use std::process::Command;
+
+use common::*;
+
+/// Writes a recipe named `bb` whose image comes from `from` (written verbatim).
+fn recipe_with_from(env: &Env, file: &str, from: &str) -> PathBuf {
+    let text = RECIPE.replace("rootfs:rootfs", from);
+    assert_ne!(text, RECIPE);
+    let path = env.dir().join(file);
+    env.write(&path, text);
+    path
+}
+
+#[test]
+fn malformed_recipe_is_reported_with_file_line_and_column() {
+    for env in Env::all() {
+        let l = env.label();
+        // Unknown key on line 9 (after `[mounts]` on line 8).
+        let bad_key = RECIPE.replace("[mounts]\n", "[mounts]\nhomee = [\"x\"]\n");
+        // Wrong type on line 2, the value starting at column 11.
+        let bad_value = RECIPE.replace("version = \"1.35\"", "version = 135");
+        // A value that fails validation: line 9, within `home = [...]`.
+        let bad_path = RECIPE.replace("[\".bbrc\"]", "[\"../.ssh\"]");
+        for (file, text, position, what) in [
+            ("unknown-key.toml", bad_key, "line 9, column 1", "homee"),
+            ("wrong-type.toml", bad_value, "line 2, column 11", "string"),
+            ("bad-path.toml", bad_path, "line 9, column", ".."),
+        ] {
+            let path = env.dir().join(file);
+            env.write(&path, text);
+            let out = env.jig(&["install", path.to_str().unwrap()]);
+            assert_code(&out, 1, &format!("{l} {file}"));
+            let err = stderr(&out);
+            assert!(
+                err.contains(path.to_str().unwrap()),
+                "{l} names the file: {err}"
+            );
+            assert!(err.contains(position), "{l} {file} wants {position}: {err}");
+            assert!(err.contains(what), "{l} {file} wants {what}: {err}");
+            assert!(!env.shims().exists(), "{l} {file} created shims");
+        }
+    }
+}
+
+/// Makes `NAME` from the fixture rootfs with the host's tar and `flags`.
+fn host_tar(env: &Env, name: &str, flags: &[&str]) -> PathBuf {
+    let out_path = env.dir().join(name);
+    let out = run({
+        let mut c = Command::new("tar");
+        c.args(flags)
+            .arg("-f")
+            .arg(&out_path)
+            .arg("-C")
+            .arg(&fixture().rootfs)
+            .arg(".");
+        c
+    });
+    assert_ok(&out, &format!("tar {flags:?}"));
+    env.own(&out_path);
+    out_path
+}
+
+#[test]
+fn rootfs_tarballs_give_the_same_image_as_the_directory() {
+    for env in Env::all() {
+        let l = env.label();
+        let dir_recipe = recipe_with_from(
+            &env,
+            "dir.toml",
+            &format!("rootfs:{}", fixture().rootfs.display()),
+        );
+        assert_ok(&env.jig(&["install", dir_recipe.to_str().unwrap()]), &l);
+        let dir_id = env.image_id("sh");
+        assert!(dir_id.starts_with("sha256:"), "{l} {dir_id}");
+
+        host_tar(&env, "rootfs.tar", &["-c"]);
+        host_tar(&env, "rootfs.tar.gz", &["-cz"]);
+        host_tar(&env, "rootfs.tar.zst", &["--zstd", "-c"]);
+        for tarball in ["rootfs.tar", "rootfs.tar.gz", "rootfs.tar.zst"] {
+            // Relative to the recipe file's directory.
+            let recipe = recipe_with_from(
+                &env,
+                &format!("{tarball}.toml"),
+                &format!("rootfs:{tarball}"),
+            );
+            let out = env.jig(&["install", recipe.to_str().unwrap()]);
+            assert_ok(&out, &format!("{l} {tarball}"));
+            assert_eq!(env.image_id("sh"), dir_id, "{l} {tarball}");
+            let out = env.sh("echo from-$0");
+            assert_ok(&out, &l);
+            assert!(stdout(&out).ends_with("/sh\n"), "{l} {}", stdout(&out));
+        }
+        // One image in the store: the same tree every time.
+        let out = env.jig(&["images"]);
+        assert_eq!(stdout(&out).lines().count(), 2, "{l} {}", stdout(&out));
+    }
+}
+
+/// A tar archive written header by header, so hostile names can be expressed.
+struct RawTar(Vec<u8>);
+
+impl RawTar {
+    fn entry(mut self, name: &str, kind: tar::EntryType, link: &str, data: &[u8]) -> Self {
+        if name.len() >= 100 {
+            // GNU long name: an `L` entry whose data is the name for the next header.
+            let mut long = name.as_bytes().to_vec();
+            long.push(0);
+            self = self.entry("././@LongLink", tar::EntryType::GNULongName, "", &long);
+        }
+        let mut h = tar::Header::new_gnu();
+        let gnu = h.as_gnu_mut().unwrap();
+        let short = &name.as_bytes()[..name.len().min(99)];
+        gnu.name[..short.len()].copy_from_slice(short);
+        gnu.linkname[..link.len()].copy_from_slice(link.as_bytes());
+        h.set_entry_type(kind);
+        h.set_size(data.len() as u64);
+        h.set_mode(if kind == tar::EntryType::Directory {
+            0o755
+        } else {
+            0o644
+        });
+        h.set_mtime(1_700_000_000);
+        h.set_cksum();
+        self.0.extend_from_slice(h.as_bytes());
+        self.0.extend_from_slice(data);
+        self.0.resize(self.0.len().div_ceil(512) * 512, 0);
+        self
+    }
+    fn finish(mut self) -> Vec<u8> {
+        self.0.extend([0; 1024]);
+        self.0
+    }
+}
+
+/// Installs a recipe whose rootfs is `tar`; returns jig's output.
+fn install_tarball(env: &Env, tar: Vec<u8>) -> std::process::Output {
+    let path = env.dir().join("evil.tar");
+    env.write(&path, tar);
+    let recipe = recipe_with_from(env, "evil.toml", "rootfs:evil.tar");
+    env.jig(&["install", recipe.to_str().unwrap()])
+}
+
+fn assert_nothing_stored(env: &Env, l: &str) {
+    assert!(!env.shims().exists(), "{l} shims were created");
+    let images = env.jig_home().join("store/images");
+    let n = fs::read_dir(&images).map(|d| d.count()).unwrap_or(0);
+    assert_eq!(n, 0, "{l} an image was stored");
+    let tmp = env.jig_home().join("store/tmp");
+    let n = fs::read_dir(&tmp).map(|d| d.count()).unwrap_or(0);
+    assert_eq!(n, 0, "{l} debris left in store/tmp");
+}
+
+#[test]
+fn tarball_with_dotdot_entry_is_refused() {
+    for env in Env::all() {
+        let l = env.label();
+        // Where the entries would land if `..` were followed: far enough up to leave any
+        // store, then back down into a directory of this test.
+        let outside = env.dir().join("outside");
+        env.mkdir(&outside);
+        let deep = format!(
+            "{}{}/escape",
+            "../".repeat(30),
+            outside.strip_prefix("/").unwrap().display()
+        );
+        for name in ["../escape", deep.as_str()] {
+            let tar = RawTar(Vec::new())
+                .entry("bin/", tar::EntryType::Directory, "", b"")
+                .entry(name, tar::EntryType::Regular, "", b"pwned\n")
+                .finish();
+            let out = install_tarball(&env, tar);
+            assert_code(&out, 1, &format!("{l} {name}"));
+            let err = stderr(&out);
+            assert!(err.contains(name), "{l} names the entry {name}: {err}");
+            assert!(err.contains("..") && err.contains("refused"), "{l} {err}");
+            assert!(!outside.join("escape").exists(), "{l} wrote outside");
+            assert!(!env.jig_home().join("store/escape").exists(), "{l}");
+            assert_nothing_stored(&env, &l);
+        }
+    }
+}
+
+#[test]
+fn tarball_writing_through_a_symlink_is_refused() {
+    for env in Env::all() {
+        let l = env.label();
+        let outside = env.dir().join("outside");
+        env.mkdir(&outside);
+        let tar = RawTar(Vec::new())
+            .entry(
+                "link",
+                tar::EntryType::Symlink,
+                outside.to_str().unwrap(),
+                b"",
+            )
+            .entry("link/file", tar::EntryType::Regular, "", b"pwned\n")
+            .finish();
+        let out = install_tarball(&env, tar);
+        assert_code(&out, 1, &l);
+        let err = stderr(&out);
+        assert!(err.contains("link/file"), "{l} names the entry: {err}");
+        assert!(err.contains("symlink"), "{l} says why: {err}");
+        assert!(!outside.join("file").exists(), "{l} wrote through the link");
+        assert!(fs::read_dir(&outside).unwrap().next().is_none(), "{l}");
+        assert_nothing_stored(&env, &l);
+
+        // The same with a relative link climbing out of the image.
+        let tar = RawTar(Vec::new())
+            .entry(
+                "up",
+                tar::EntryType::Symlink,
+                "../../../../../../../../..",
+                b"",
+            )
+            .entry(
+                &format!("up/{}/file2", outside.strip_prefix("/").unwrap().display()),
+                tar::EntryType::Regular,
+                "",
+                b"pwned\n",
+            )
+            .finish();
+        let out = install_tarball(&env, tar);
+        assert_code(&out, 1, &l);
+        assert!(stderr(&out).contains("up/"), "{l} {}", stderr(&out));
+        assert!(
+            !outside.join("file2").exists(),
+            "{l} wrote through the link"
+        );
+        assert_nothing_stored(&env, &l);
+    }
+}
+
+#[test]
+fn list_which_and_run() {
+    for env in Env::all() {
+        env.install();
+        let l = env.label();
+        let out = env.jig(&["list"]);
+        assert_ok(&out, &l);
+        assert_eq!(
+            stdout(&out),
+            "bb\t1.35\tsh,echo,id,pwd,cat,touch,ls,sleep,env,tty\tbusybox test tool\n",
+            "{l}"
+        );
+        let out = env.jig(&["which", "cat"]);
+        assert_ok(&out, &l);
+        let text = stdout(&out);
+        assert!(text.contains("recipe:  bb ("), "{l} {text}");
+        assert!(
+            text.contains(fixture().recipe.to_str().unwrap()),
+            "{l} {text}"
+        );
+        let rootfs = env.image_rootfs();
+        assert!(text.contains(rootfs.to_str().unwrap()), "{l} {text}");
+        assert_code(&env.jig(&["which", "nosuch"]), 1, &l);
+
+        // `jig run` runs the first shim (sh) with the arguments.
+        let out = env.jig(&["run", "bb", "-c", "echo run-$0-$BB_MODE"]);
+        assert_ok(&out, &l);
+        assert_eq!(stdout(&out), "run-sh-test\n", "{l}");
+        let out = env.jig(&["exec", "bb", "--", "echo", "exec", "works"]);
+        assert_ok(&out, &l);
+        assert_eq!(stdout(&out), "exec works\n", "{l}");
+    }
+}
+
+#[test]
+fn uninstall_removes_shims_and_gc_removes_the_image() {
+    for env in Env::all() {
+        env.install();
+        let l = env.label();
+        let image_dir = env.image_rootfs().parent().unwrap().to_owned();
+
+        let out = env.jig(&["uninstall", "bb"]);
+        assert_ok(&out, &l);
+        let left: Vec<_> = fs::read_dir(env.shims())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert!(left.is_empty(), "{l} shims left: {left:?}");
+        assert_eq!(stdout(&env.jig(&["list"])), "", "{l}");
+        // Uninstall keeps the image until gc, shown as unused.
+        assert!(image_dir.is_dir(), "{l}");
+        let images = stdout(&env.jig(&["images"]));
+        assert_eq!(images.lines().count(), 2, "{l} {images}");
+        assert!(
+            images.lines().nth(1).unwrap().contains("\t-\t"),
+            "{l} {images}"
+        );
+
+        let out = env.jig(&["gc"]);
+        assert_ok(&out, &l);
+        assert!(
+            stderr(&out).contains("removed 1 unused image"),
+            "{l} {}",
+            stderr(&out)
+        );
+        assert!(!image_dir.exists(), "{l} gc kept the image");
+        assert_eq!(stdout(&env.jig(&["images"])).lines().count(), 1, "{l}");
+        assert_code(&env.jig(&["uninstall", "bb"]), 1, &l);
+    }
+}
+
+#[test]
+fn gc_keeps_images_in_use() {
+    for env in Env::all() {
+        env.install();
+        let l = env.label();
+        let rootfs = env.image_rootfs();
+        let out = env.jig(&["gc"]);
+        assert_ok(&out, &l);
+        assert!(
+            stderr(&out).contains("removed 0 unused image"),
+            "{l} {}",
+            stderr(&out)
+        );
+        assert!(rootfs.is_dir(), "{l}");
+        assert_ok(&env.sh("true"), &l);
+    }
+}

@@ -1,0 +1,267 @@
+//! A real terminal: shims run in a tmux pane (a pty), once per identity, with tmux
+//! itself running as that identity. Each test has a private tmux server (its socket
+//! lives in the test's own directory) that is killed when the test ends or panics.
+//!
+//! Markers the tests wait for are written split (`RE""ADY`) in commands, so the echo
+//! of a typed command line never matches them; only the command's output does.
+
+mod common;
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use common::*;
+
+const TIMEOUT: Duration = Duration::from_secs(8);
+
+/// A private tmux server running one session for `env`'s user.
+struct Tmux<'a> {
+    env: &'a Env,
+    socket: PathBuf,
+}
+
+impl<'a> Tmux<'a> {
+    /// Starts a detached 100x30 session running `command` (through /bin/sh), with `$S`
+    /// set to the shim directory.
+    fn start(env: &'a Env, command: &str) -> Tmux<'a> {
+        let t = Tmux {
+            env,
+            socket: env.dir().join("tmux.sock"),
+        };
+        let mut c = t.cmd();
+        c.args(["new-session", "-d", "-x", "100", "-y", "30", command])
+            .env("S", env.shims());
+        assert_ok(&run(c), &format!("{} tmux new-session", env.label()));
+        t
+    }
+
+    fn cmd(&self) -> std::process::Command {
+        let mut c = self.env.command("tmux");
+        c.arg("-S").arg(&self.socket).arg("-f").arg("/dev/null");
+        c
+    }
+
+    fn send(&self, keys: &[&str]) {
+        let mut c = self.cmd();
+        c.args(["send-keys", "-t", "0"]).args(keys);
+        assert_ok(&run(c), "tmux send-keys");
+    }
+
+    /// Types a line into the pane and presses Enter.
+    fn type_line(&self, line: &str) {
+        self.send(&["-l", line]);
+        self.send(&["Enter"]);
+    }
+
+    fn screen(&self) -> String {
+        let mut c = self.cmd();
+        c.args(["capture-pane", "-p", "-t", "0"]);
+        let out = run(c);
+        assert_ok(&out, "tmux capture-pane");
+        stdout(&out)
+    }
+
+    /// Waits until the pane shows `key` followed by a number (as `rc=130`) and returns
+    /// the number and the screen. A typed `echo rc=$?` does not match.
+    fn wait_for_number(&self, key: &str) -> (u32, String) {
+        let mut last = String::new();
+        poll(TIMEOUT, || {
+            last = self.screen();
+            last.match_indices(key).find_map(|(i, _)| {
+                let digits: String = last[i + key.len()..]
+                    .chars()
+                    .take_while(char::is_ascii_digit)
+                    .collect();
+                Some((digits.parse().ok()?, last.clone()))
+            })
+        })
+        .unwrap_or_else(|| {
+            panic!(
+                "{} timed out waiting for {key:?} and a number; screen:\n{last}",
+                self.env.label()
+            )
+        })
+    }
+
+    /// Starts a session running an interactive bash with job control, at its prompt.
+    fn bash(env: &'a Env, socket: &str) -> Tmux<'a> {
+        let t = Tmux {
+            env,
+            socket: env.dir().join(socket),
+        };
+        let mut c = t.cmd();
+        c.args([
+            "new-session",
+            "-d",
+            "-x",
+            "100",
+            "-y",
+            "30",
+            "bash --norc --noprofile -i",
+        ])
+        .env("S", env.shims())
+        .env("PS1", "prompt$ ");
+        assert_ok(&run(c), &format!("{} tmux new-session bash", env.label()));
+        t.wait_for("prompt$");
+        t
+    }
+
+    /// Waits until the pane shows `text`; returns the screen.
+    fn wait_for(&self, text: &str) -> String {
+        let mut last = String::new();
+        poll(TIMEOUT, || {
+            last = self.screen();
+            last.contains(text).then(|| last.clone())
+        })
+        .unwrap_or_else(|| {
+            panic!(
+                "{} timed out waiting for {text:?}; screen:\n{last}",
+                self.env.label()
+            )
+        })
+    }
+}
+
+impl Drop for Tmux<'_> {
+    fn drop(&mut self) {
+        let mut c = self.cmd();
+        c.arg("kill-server");
+        let _ = c.output();
+    }
+}
+
+#[test]
+fn tty_inside_is_the_callers_pty() {
+    for env in Env::all() {
+        env.install();
+        let l = env.label();
+        let t = Tmux::start(
+            &env,
+            "echo host=$(tty); echo jig=$($S/tty); $S/sh -c 'echo ls=$(ls -l $(tty))'; echo DO''NE; sleep 60",
+        );
+        let screen = t.wait_for("DONE");
+        let value = |key: &str| {
+            screen
+                .lines()
+                .find_map(|line| line.strip_prefix(key))
+                .unwrap_or_else(|| panic!("{l} no {key} line:\n{screen}"))
+                .trim()
+                .to_owned()
+        };
+        let host = value("host=");
+        let inside = value("jig=");
+        assert!(inside.starts_with("/dev/pts/"), "{l} tty inside: {inside}");
+        assert!(
+            inside["/dev/pts/".len()..].parse::<u32>().is_ok(),
+            "{l} {inside}"
+        );
+        assert_eq!(inside, host, "{l} the same terminal inside and out");
+        let ls = value("ls=");
+        assert!(ls.ends_with(&inside), "{l} ls of another path: {ls}");
+        assert!(ls.starts_with('c'), "{l} not a char device: {ls}");
+    }
+}
+
+#[test]
+fn ctrl_c_interrupts_the_tool() {
+    for env in Env::all() {
+        env.install();
+        let l = env.label();
+        let t = Tmux::start(
+            &env,
+            // The wrapper catches SIGINT (a caught signal is reset by exec, so the tool
+            // still gets the default action) to survive and report the tool's status.
+            "trap : INT; $S/sh -c 'echo RE\"\"ADY; exec sleep 100'; echo rc=$?; sleep 60",
+        );
+        t.wait_for("READY");
+        t.send(&["C-c"]);
+        let (rc, screen) = t.wait_for_number("rc=");
+        assert_eq!(rc, 130, "{l} screen:\n{screen}");
+
+        // The sleep shim itself, typed at an interactive prompt.
+        let t2 = Tmux::bash(&env, "tmux2.sock");
+        t2.type_line("$S/sleep 100");
+        // Interrupt only once the command runs inside its container.
+        let pid = wait_for_container_child(&t2);
+        let sent = Instant::now();
+        t2.send(&["C-c"]);
+        // (bash drops the rest of a command list after a SIGINT death, so the status
+        // is asked for on its own line.)
+        t2.type_line("echo rc=$?");
+        let (rc, screen) = t2.wait_for_number("rc=");
+        assert_eq!(rc, 130, "{l} screen:\n{screen}");
+        assert!(
+            sent.elapsed() < Duration::from_secs(3),
+            "{l} took {:?}",
+            sent.elapsed()
+        );
+        assert!(proc_state(&pid).is_none(), "{l} the tool still runs");
+    }
+}
+
+/// Waits until a process below the pane's shell runs inside a container (its mount
+/// namespace differs from the shell's). Returns its pid.
+fn wait_for_container_child(t: &Tmux) -> String {
+    let mut c = t.cmd();
+    c.args(["display-message", "-p", "-t", "0", "#{pane_pid}"]);
+    let shell_pid = stdout(&run(c)).trim().to_owned();
+    let ns = |pid: &str| std::fs::read_link(format!("/proc/{pid}/ns/mnt")).ok();
+    let shell_ns = ns(&shell_pid).expect("pane shell mount namespace");
+    let found = poll(TIMEOUT, || {
+        // Breadth-first over descendants (the pane may run `sh -c` around bash).
+        let mut queue = vec![shell_pid.clone()];
+        while let Some(pid) = queue.pop() {
+            if ns(&pid).is_some_and(|n| n != shell_ns) {
+                return Some(pid);
+            }
+            let children = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"));
+            queue.extend(
+                children
+                    .unwrap_or_default()
+                    .split_whitespace()
+                    .map(String::from),
+            );
+        }
+        None
+    });
+    found.unwrap_or_else(|| {
+        panic!(
+            "{} no containerized child appeared; screen:\n{}",
+            t.env.label(),
+            t.screen()
+        )
+    })
+}
+
+/// The state letter of a process (R, S, T, ...) from /proc/PID/stat.
+fn proc_state(pid: &str) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat.rsplit_once(") ")?.1.chars().next()
+}
+
+#[test]
+fn ctrl_z_suspends_and_fg_resumes() {
+    for env in Env::all() {
+        env.install();
+        let l = env.label();
+        let t = Tmux::bash(&env, "tmux.sock");
+        t.type_line("$S/sh -c 'echo ST\"\"ARTED; sleep 2; echo FIN\"\"ISHED'");
+        t.wait_for("STARTED");
+        t.send(&["C-z"]);
+        let screen = t.wait_for("Stopped");
+        assert!(
+            !screen.contains("FINISHED"),
+            "{l} finished before the stop:\n{screen}"
+        );
+        assert!(!screen.contains("rc="), "{l}:\n{screen}");
+        let pid = wait_for_container_child(&t);
+        let state = proc_state(&pid);
+        assert_eq!(state, Some('T'), "{l} the job is not stopped");
+        t.type_line("fg");
+        t.wait_for("FINISHED");
+        // $? after fg is the resumed job's exit status.
+        t.type_line("echo rc=$?");
+        let (rc, screen) = t.wait_for_number("rc=");
+        assert_eq!(rc, 0, "{l} resumed job failed:\n{screen}");
+    }
+}
