@@ -129,10 +129,8 @@ pub fn start(dirs: &Dirs, entry: &Entry, cmd: Command, dry_run: bool) -> LaunchE
     }
     let mut e = runtime::launch(&plan);
     if e.code == runtime::EXIT_NOT_FOUND {
-        e.message = format!("{} (recipe {recipe})", e.message);
-        e.hint = Some(format!(
-            "`jig exec {recipe} -- ls /bin /usr/bin` shows what the image has"
-        ));
+        // One line, as a shell prints it; the recipe name says where jig looked.
+        e.message = format!("{} of recipe {recipe}", e.message);
     }
     e
 }

@@ -233,6 +233,31 @@ fn death_by_signal_is_seen_by_the_caller() {
     }
 }
 
+/// Regression: Rust's runtime ignores SIGPIPE and execve keeps an ignored signal, so
+/// tools once inherited it and `yes | head` inside printed "Broken pipe".
+#[test]
+fn tools_get_default_sigpipe() {
+    for env in Env::all() {
+        env.install();
+        let l = env.label();
+        let out = env.sh("yes | head -n 2; grep SigIgn /proc/self/status");
+        assert_ok(&out, &l);
+        assert_eq!(
+            stdout(&out).lines().take(2).collect::<Vec<_>>(),
+            ["y", "y"],
+            "{l}"
+        );
+        assert!(stderr(&out).is_empty(), "{l} {}", stderr(&out));
+        // SIGPIPE (signal 13, bit 12) must not be in the ignored mask.
+        let mask = stdout(&out)
+            .lines()
+            .find_map(|l| l.strip_prefix("SigIgn:"))
+            .map(|m| u64::from_str_radix(m.trim(), 16).unwrap())
+            .unwrap();
+        assert_eq!(mask & (1 << 12), 0, "{l} SIGPIPE ignored: {mask:x}");
+    }
+}
+
 #[test]
 fn pipes_carry_bytes_exactly() {
     // Every byte value, then ~1 MiB of pseudo-random bytes.

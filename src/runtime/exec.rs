@@ -108,12 +108,12 @@ pub fn exec(p: &Prepared) -> LaunchError {
                 denied.get_or_insert((path.to_string_lossy().into_owned(), err));
             }
             e => {
-                return not_executable(&path.to_string_lossy(), e);
+                return not_executable(&path.to_string_lossy(), e, &name);
             }
         }
     }
     match denied {
-        Some((path, e)) => not_executable(&path, e),
+        Some((path, e)) => not_executable(&path, e, &name),
         None => LaunchError {
             code: EXIT_NOT_FOUND,
             message: if name.contains('/') {
@@ -126,10 +126,17 @@ pub fn exec(p: &Prepared) -> LaunchError {
     }
 }
 
-fn not_executable(path: &str, e: Errno) -> LaunchError {
+fn not_executable(path: &str, e: Errno, program: &str) -> LaunchError {
+    // The caller prints the program name first; name the path only when the PATH
+    // search found it somewhere else.
+    let message = if path == program {
+        format!("cannot execute: {}", e.desc())
+    } else {
+        format!("cannot execute {path}: {}", e.desc())
+    };
     LaunchError {
         code: EXIT_NOT_EXECUTABLE,
-        message: format!("cannot execute {path}: {}", e.desc()),
+        message,
         hint: None,
     }
 }
