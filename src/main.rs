@@ -7,6 +7,7 @@
 //! place. ARCHITECTURE.md walks that path.
 
 mod cli;
+mod config;
 mod doctor;
 mod host;
 mod install;
