@@ -172,8 +172,9 @@ impl Client {
             }
             // The credentials are the registry's: a redirect target on another host
             // (a CDN, or anything a hostile registry names) never sees them.
-            let same_host = uri.authority().map(|a| a.as_str()) == Some(self.host.as_str());
-            if same_host && let Some(a) = &self.authorization {
+            if sends_credentials(&uri, &self.host)
+                && let Some(a) = &self.authorization
+            {
                 req = req.header("authorization", a.as_str());
             }
             let resp = match body {
@@ -455,6 +456,13 @@ fn header(resp: &Response<ureq::Body>, name: &str) -> Option<String> {
         .map(str::to_owned)
 }
 
+/// True if a request to `uri` may carry the registry's `Authorization`: only when it
+/// goes to the registry's own `host[:port]` (a different port is a different server).
+fn sends_credentials(uri: &Uri, host: &str) -> bool {
+    uri.authority()
+        .is_some_and(|a| a.as_str().eq_ignore_ascii_case(host))
+}
+
 /// Resolves a `Location` header against the URL that answered with it.
 fn resolve_location(base: &Uri, location: &str) -> Result<String> {
     if location.starts_with("http://") || location.starts_with("https://") {
@@ -516,6 +524,28 @@ mod tests {
         assert_eq!(scheme_for("reg.lan:5000", "reg.lan:5000", &config), "http");
         assert_eq!(scheme_for("reg.lan:5001", "reg.lan:5001", &config), "https");
         assert_eq!(scheme_for("ghcr.io", "ghcr.io", &config), "https");
+    }
+
+    #[test]
+    fn credentials_never_follow_a_redirect_to_another_host() {
+        let uri = |s: &str| s.parse::<Uri>().unwrap();
+        assert!(sends_credentials(
+            &uri("https://reg.io/v2/x/blobs/sha256:1"),
+            "reg.io"
+        ));
+        assert!(!sends_credentials(
+            &uri("https://cdn.reg.io/blob?sig=1"),
+            "reg.io"
+        ));
+        assert!(!sends_credentials(
+            &uri("http://127.0.0.1:6000/x"),
+            "127.0.0.1:5000"
+        ));
+        assert!(!sends_credentials(
+            &uri("https://reg.io.evil.com/x"),
+            "reg.io"
+        ));
+        assert!(!sends_credentials(&uri("https://user@reg.io/x"), "reg.io"));
     }
 
     #[test]

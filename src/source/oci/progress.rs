@@ -12,7 +12,7 @@ pub struct Progress {
     total: u64,
     done: u64,
     start: Instant,
-    last_draw: Option<Instant>,
+    last_draw: Instant,
 }
 
 /// How often a line is redrawn at most.
@@ -21,13 +21,16 @@ const REDRAW: Duration = Duration::from_millis(100);
 impl Progress {
     /// Starts reporting `label` (e.g. `layer 2/3 sha256:abcd1234`) of `total` bytes.
     pub fn new(label: String, total: u64) -> Progress {
+        let now = Instant::now();
+        // The first line appears after one redraw interval, so quick layers and the
+        // first few bytes do not print a meaningless rate.
         Progress {
             enabled: std::io::stderr().is_terminal(),
             label,
             total,
             done: 0,
-            start: Instant::now(),
-            last_draw: None,
+            start: now,
+            last_draw: now,
         }
     }
 
@@ -45,8 +48,8 @@ impl Progress {
             return;
         }
         let now = Instant::now();
-        if self.last_draw.is_none_or(|t| now - t >= REDRAW) {
-            self.last_draw = Some(now);
+        if now - self.last_draw >= REDRAW {
+            self.last_draw = now;
             self.draw(false);
         }
     }
