@@ -22,7 +22,10 @@ done
 work=$(mktemp -d /tmp/jig-bench-pull.XXXXXX)
 reg_pid=
 cleanup() {
-    [ -n "$reg_pid" ] && kill "$reg_pid" 2>/dev/null && wait "$reg_pid" 2>/dev/null
+    if [ -n "$reg_pid" ]; then
+        kill "$reg_pid" 2>/dev/null || true
+        wait "$reg_pid" 2>/dev/null || true
+    fi
     rm -rf "$work"
 }
 trap cleanup EXIT
