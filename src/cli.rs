@@ -16,6 +16,7 @@ use crate::paths::Dirs;
 use crate::plan::Command as Cmd;
 use crate::recipe;
 use crate::runtime::EXIT_JIG_FAILED;
+use crate::source::oci::{self, Reference};
 use crate::store::Store;
 use crate::{doctor, install, shim};
 
@@ -75,6 +76,18 @@ enum Command {
     },
     /// List the images in the store.
     Images,
+    /// Pull an image from an OCI registry into the store and print its image id.
+    Pull {
+        /// Image reference, e.g. `alpine:3.20`, `ghcr.io/o/r:tag`, `host:5000/x@sha256:...`.
+        reference: String,
+    },
+    /// Push an installed recipe's image to an OCI registry and print the manifest digest.
+    Push {
+        /// Installed recipe, NAME or NAME@VERSION.
+        recipe: String,
+        /// Destination, e.g. `registry.example.com/team/tool:1`.
+        reference: String,
+    },
     /// Remove images from the store (refused while an installed recipe uses one).
     Rm {
         /// Image ids or unique prefixes.
@@ -239,6 +252,8 @@ fn dispatch(cli: Cli) -> Result<i32> {
         }
         Command::Which { tool } => which(&dirs, &tool),
         Command::Images => images(&dirs),
+        Command::Pull { reference } => pull(&dirs, &reference),
+        Command::Push { recipe, reference } => push(&dirs, &recipe, &reference),
         Command::Rm { ids } => rm(&dirs, &ids),
         Command::Gc => gc(&dirs),
         Command::Activate { shell } => activate(&dirs, shell.as_deref()),
@@ -381,6 +396,48 @@ fn images(dirs: &Dirs) -> Result<i32> {
             image.meta.source_digest.as_deref().unwrap_or("-")
         )?;
     }
+    Ok(0)
+}
+
+fn pull(dirs: &Dirs, reference: &str) -> Result<i32> {
+    let reference = Reference::parse(reference).map_err(anyhow::Error::msg)?;
+    let store = Store::new(dirs.store());
+    let image = oci::pull(&reference, &store).with_context(|| format!("pulling {reference}"))?;
+    eprintln!(
+        "jig: pulled {reference} ({}) as image {}",
+        image.meta.source_digest.as_deref().unwrap_or("-"),
+        image.id.short()
+    );
+    println!("{}", image.id);
+    Ok(0)
+}
+
+fn push(dirs: &Dirs, spec: &str, reference: &str) -> Result<i32> {
+    let reference = Reference::parse(reference).map_err(anyhow::Error::msg)?;
+    let (name, version) = match spec.split_once('@') {
+        Some((n, v)) => (n, Some(v)),
+        None => (spec, None),
+    };
+    let index = Index::read(&dirs.index())?;
+    let Some(tool) = index.tools.get(name) else {
+        bail!(
+            "'{name}' is not installed\nhint: `jig install` it first; `jig list` shows what is installed"
+        );
+    };
+    let version = version.unwrap_or(&tool.default);
+    let Some(entry) = tool.versions.get(version) else {
+        let have: Vec<_> = tool.versions.keys().cloned().collect();
+        bail!(
+            "version {version} of '{name}' is not installed (installed: {})",
+            have.join(", ")
+        );
+    };
+    let label = format!("{name}@{version}");
+    let store = Store::new(dirs.store());
+    let pushed = oci::push::push(&store, entry, &label, &reference)
+        .with_context(|| format!("pushing {label} to {reference}"))?;
+    eprintln!("jig: pushed {label} to {}", pushed.reference);
+    println!("{}@{}", pushed.reference, pushed.digest);
     Ok(0)
 }
 

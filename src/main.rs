@@ -18,6 +18,7 @@
 
 mod build;
 mod cli;
+mod config;
 mod display;
 mod doctor;
 mod host;

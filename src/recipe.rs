@@ -54,7 +54,8 @@ fn is_false(b: &bool) -> bool {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ImageSpec {
-    /// `rootfs:PATH` (directory or .tar/.tar.gz/.tar.zst, relative to the recipe file).
+    /// `rootfs:PATH` (directory or .tar/.tar.gz/.tar.zst, relative to the recipe file),
+    /// `busybox:BINARY` or `oci:REFERENCE`.
     pub from: From,
     /// Shell steps run in order inside the image, as fake root, with the network; each
     /// result is cached.
@@ -69,6 +70,8 @@ pub enum From {
     Rootfs(PathBuf),
     /// An image made on the spot from a static busybox binary on the host.
     Busybox(PathBuf),
+    /// An image in an OCI / Docker registry (`oci:alpine:3.20`, `oci:host:5000/x@sha256:...`).
+    Oci(crate::source::oci::Reference),
 }
 
 impl fmt::Display for From {
@@ -76,6 +79,7 @@ impl fmt::Display for From {
         match self {
             From::Rootfs(p) => write!(f, "rootfs:{}", p.display()),
             From::Busybox(p) => write!(f, "busybox:{}", p.display()),
+            From::Oci(r) => write!(f, "oci:{r}"),
         }
     }
 }
@@ -93,8 +97,9 @@ impl std::str::FromStr for From {
             "busybox" => {
                 Err("busybox: needs an absolute path, e.g. \"busybox:/bin/busybox\"".into())
             }
+            "oci" => crate::source::oci::Reference::parse(rest).map(From::Oci),
             _ => Err(format!(
-                "unknown image source \"{scheme}:\"; expected one of: rootfs:, busybox:"
+                "unknown image source \"{scheme}:\"; expected one of: rootfs:, busybox:, oci:"
             )),
         }
     }

@@ -4,6 +4,7 @@
 //! [`TempImage`](crate::store::TempImage) and commits it, so the store stays the only
 //! place that decides image ids and makes images appear atomically.
 
+pub mod oci;
 pub mod rootfs;
 
 use std::path::Path;
@@ -27,5 +28,8 @@ pub fn realize(from: &From, base: Option<&Path>, store: &Store) -> Result<Image>
         }
         From::Busybox(binary) => rootfs::busybox(binary, store)
             .with_context(|| format!("making a busybox image from {}", binary.display())),
+        From::Oci(reference) => {
+            oci::pull(reference, store).with_context(|| format!("pulling {reference}"))
+        }
     }
 }

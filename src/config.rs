@@ -1,0 +1,93 @@
+//! jig's own user configuration file, `config.toml`.
+//!
+//! It lives in `$JIG_HOME/config.toml` when `JIG_HOME` is set, else in the XDG config
+//! directory (`~/.config/jig/config.toml`). Only things that cannot live in a recipe
+//! go here: which registries may be spoken to over plain HTTP and registry
+//! credentials. A missing file is an empty configuration.
+//!
+//! ```toml
+//! insecure_registries = ["registry.lan:5000"]
+//!
+//! [auths."ghcr.io"]
+//! username = "me"
+//! password = "token"        # or: auth = "<base64 of user:password>"
+//! ```
+
+use std::collections::BTreeMap;
+use std::io::ErrorKind;
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use serde::Deserialize;
+
+/// The parsed configuration.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Registries (`host` or `host:port`) reached over plain HTTP.
+    #[serde(default)]
+    pub insecure_registries: Vec<String>,
+    /// Credentials per registry host.
+    #[serde(default)]
+    pub auths: BTreeMap<String, RegistryAuth>,
+}
+
+/// Credentials for one registry: `username` + `password`, or `auth` as Docker stores it.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegistryAuth {
+    /// User name.
+    #[serde(default)]
+    pub username: Option<String>,
+    /// Password or access token.
+    #[serde(default)]
+    pub password: Option<String>,
+    /// base64 of `user:password` (the `~/.docker/config.json` form).
+    #[serde(default)]
+    pub auth: Option<String>,
+}
+
+/// Where the configuration file is (whether or not it exists).
+pub fn path() -> Option<PathBuf> {
+    if let Some(home) = std::env::var_os("JIG_HOME").filter(|h| !h.is_empty()) {
+        return Some(PathBuf::from(home).join("config.toml"));
+    }
+    dirs::config_dir().map(|d| d.join("jig").join("config.toml"))
+}
+
+/// Reads the configuration; a missing file gives the defaults.
+pub fn load() -> Result<Config> {
+    let Some(path) = path() else {
+        return Ok(Config::default());
+    };
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Config::default()),
+        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+    };
+    toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_documented_form() {
+        let c: Config = toml::from_str(
+            r#"
+insecure_registries = ["registry.lan:5000"]
+[auths."ghcr.io"]
+username = "me"
+password = "pw"
+[auths."x:1"]
+auth = "dTpw"
+"#,
+        )
+        .unwrap();
+        assert_eq!(c.insecure_registries, ["registry.lan:5000"]);
+        assert_eq!(c.auths["ghcr.io"].username.as_deref(), Some("me"));
+        assert_eq!(c.auths["x:1"].auth.as_deref(), Some("dTpw"));
+        assert!(toml::from_str::<Config>("insecure = []").is_err());
+    }
+}
