@@ -318,7 +318,7 @@ fn packages_index(
         )?;
     }
     // Decompress into the cache under the text's own hash, checked against the signed
-    // list when it names the uncompressed file, then drop the compressed copy.
+    // list when it names the uncompressed file.
     let file = std::fs::File::open(&job.dest)
         .with_context(|| format!("cannot open {}", job.dest.display()))?;
     let mut reader = crate::unpack::decompress(Box::new(io::BufReader::new(file)))
@@ -339,7 +339,9 @@ fn packages_index(
     let mut tmp = fetch::TempFile::new(indexes)?;
     tmp.file.write_all(&text)?;
     tmp.persist(&indexes.join(&got))?;
-    if name != "Packages" {
+    // The compressed copy is only needed while the text cannot be found by a signed
+    // hash: keep it when the signed list does not name the uncompressed file.
+    if name != "Packages" && plain.is_some() {
         let _ = std::fs::remove_file(&job.dest);
     }
     let text =

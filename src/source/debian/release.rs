@@ -477,6 +477,12 @@ mod tests {
         assert_ne!(tampered, raw);
         let err = verify(&tampered, keyring, None).unwrap_err().to_string();
         assert!(err.contains("does not verify"), "{err}");
+        // insecure = true reads the text without checking.
+        assert!(
+            unverified_text(&tampered)
+                .unwrap()
+                .contains("Codename: bookwork\n")
+        );
         // An edit deep in the hash list fails the same way.
         let i = raw.find("main/binary-amd64/Packages.xz").unwrap() - 20;
         let mut bytes = raw.clone().into_bytes();
