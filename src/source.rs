@@ -5,6 +5,9 @@
 //! place that decides image ids and makes images appear atomically.
 
 pub mod oci;
+// Not called from the CLI yet: the image builder that uses it lands separately.
+#[allow(dead_code, unused_imports)]
+pub mod debian;
 pub mod rootfs;
 
 use std::path::Path;

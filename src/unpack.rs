@@ -12,6 +12,10 @@
 //!
 //! With [`Layer::whiteouts`] set, OCI whiteouts are honoured: `.wh.NAME` deletes NAME
 //! from the layers below and `.wh..wh..opq` empties its directory of lower content.
+//!
+//! [`apply_mapped`] lets a caller rename entries before they are written (Debian's
+//! merged-/usr moves `bin/...` to `usr/bin/...`); mapped paths go through the same
+//! checks as archive paths.
 
 use std::collections::HashSet;
 use std::ffi::{OsStr, OsString};
@@ -86,6 +90,9 @@ pub fn decompress<'r>(mut reader: Box<dyn Read + 'r>) -> io::Result<Box<dyn Read
     Ok(match &magic[..n] {
         [0x1f, 0x8b, ..] => Box::new(flate2::read::GzDecoder::new(chained)),
         [0x28, 0xb5, 0x2f, 0xfd, ..] => Box::new(zstd::stream::read::Decoder::new(chained)?),
+        [0xfd, b'7', b'z', b'X', b'Z', 0x00] => {
+            Box::new(liblzma::read::XzDecoder::new_multi_decoder(chained))
+        }
         _ => chained,
     })
 }
@@ -105,6 +112,21 @@ pub fn apply_file(path: &Path, target: &Path, layer: &Layer) -> Result<Stats, Er
 
 /// Applies a plain tar stream onto the existing directory `target`.
 pub fn apply(reader: impl Read, target: &Path, layer: &Layer) -> Result<Stats, Error> {
+    apply_mapped(reader, target, layer, &mut |p| Ok(Some(p)))
+}
+
+/// Renames an entry: given its clean relative path, returns the path to write it to,
+/// or `None` to skip it, or an error message.
+pub type PathMap<'m> = dyn FnMut(PathBuf) -> Result<Option<PathBuf>, String> + 'm;
+
+/// Like [`apply`], with every entry path (and hard link target) passed through `map`
+/// first. What `map` returns is checked like an archive path.
+pub fn apply_mapped(
+    reader: impl Read,
+    target: &Path,
+    layer: &Layer,
+    map: &mut PathMap,
+) -> Result<Stats, Error> {
     let root = nix::fcntl::open(
         target,
         OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
@@ -121,6 +143,7 @@ pub fn apply(reader: impl Read, target: &Path, layer: &Layer) -> Result<Stats, E
         stats: Stats::default(),
         created: HashSet::new(),
         dir_times: Vec::new(),
+        map,
     };
     let mut archive = tar::Archive::new(reader);
     let entries = archive.entries().map_err(|e| ctx.err("", format!("{e}")))?;
@@ -151,6 +174,7 @@ struct Ctx<'a> {
     /// Paths written by this archive: an opaque whiteout keeps these.
     created: HashSet<PathBuf>,
     dir_times: Vec<(PathBuf, u64)>,
+    map: &'a mut PathMap<'a>,
 }
 
 /// Turns an archive path into a clean relative path, refusing anything that could
@@ -175,6 +199,15 @@ pub fn clean_path(raw: &[u8]) -> Result<PathBuf, String> {
 }
 
 impl Ctx<'_> {
+    /// Cleans an archive path and passes it through the caller's map; `None`: skip.
+    fn mapped(&mut self, raw: &[u8]) -> Result<Option<PathBuf>, String> {
+        let rel = clean_path(raw)?;
+        match (self.map)(rel)? {
+            Some(p) => clean_path(p.as_os_str().as_bytes()).map(Some),
+            None => Ok(None),
+        }
+    }
+
     fn err(&self, path: &str, reason: String) -> Error {
         Error {
             layer: self.layer.name.to_owned(),
@@ -288,7 +321,9 @@ impl Ctx<'_> {
         ) {
             return Ok(());
         }
-        let rel = clean_path(&entry.path_bytes())?;
+        let Some(rel) = self.mapped(&entry.path_bytes())? else {
+            return Ok(());
+        };
         let Some(name) = rel.file_name().map(OsStr::to_owned) else {
             // The archive root itself ("./"): nothing to create.
             return Ok(());
@@ -394,9 +429,17 @@ impl Ctx<'_> {
                 let target = entry
                     .link_name_bytes()
                     .ok_or_else(|| "hard link without a target".to_string())?;
-                let target_rel = clean_path(&target).map_err(|e| {
-                    format!("hard link target {}: {e}", String::from_utf8_lossy(&target))
-                })?;
+                let target_rel = self
+                    .mapped(&target)
+                    .map_err(|e| {
+                        format!("hard link target {}: {e}", String::from_utf8_lossy(&target))
+                    })?
+                    .ok_or_else(|| {
+                        format!(
+                            "hard link target {} is skipped",
+                            String::from_utf8_lossy(&target)
+                        )
+                    })?;
                 let (Some(tname), tparent_rel) = (
                     target_rel.file_name(),
                     target_rel.parent().unwrap_or(Path::new("")),
@@ -711,13 +754,55 @@ mod tests {
     }
 
     #[test]
-    fn decompress_detects_gzip_and_zstd() {
+    fn mapped_paths_are_renamed_skipped_and_still_checked() {
+        let t = tempfile::tempdir().unwrap();
+        fs::create_dir_all(t.path().join("usr/bin")).unwrap();
+        std::os::unix::fs::symlink("usr/bin", t.path().join("bin")).unwrap();
+        let tar = TarBuilder::new()
+            .dir("./bin", 0o755)
+            .file("./bin/tool", "t", 0o755)
+            .link("./bin/tool2", "./bin/tool", tar::EntryType::Link)
+            .file("./etc/x", "x", 0o644)
+            .done();
+        let mut map = |p: PathBuf| -> Result<Option<PathBuf>, String> {
+            if p == Path::new("bin") {
+                return Ok(None);
+            }
+            Ok(Some(match p.strip_prefix("bin") {
+                Ok(rest) => Path::new("usr/bin").join(rest),
+                Err(_) => p,
+            }))
+        };
+        apply_mapped(&tar[..], t.path(), &PLAIN, &mut map).unwrap();
+        assert!(t.path().join("bin").is_symlink(), "link kept");
+        assert_eq!(
+            fs::read_to_string(t.path().join("usr/bin/tool2")).unwrap(),
+            "t"
+        );
+        assert!(t.path().join("etc/x").exists());
+        // Unmapped, a file below bin is refused: bin is a symlinked parent.
+        let file_only = TarBuilder::new().file("./bin/tool", "t", 0o755).done();
+        let err = apply(&file_only[..], t.path(), &PLAIN).unwrap_err();
+        assert!(err.to_string().contains("symlink"), "{err}");
+        // A map cannot smuggle an escape past the checks.
+        let err = apply_mapped(&tar[..], t.path(), &PLAIN, &mut |_| {
+            Ok(Some(PathBuf::from("../out")))
+        })
+        .unwrap_err();
+        assert!(err.to_string().contains("'..'"), "{err}");
+    }
+
+    #[test]
+    fn decompress_detects_gzip_zstd_and_xz() {
         let tar = TarBuilder::new().file("f", "data", 0o644).done();
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
         io::Write::write_all(&mut gz, &tar).unwrap();
         let gz = gz.finish().unwrap();
         let zst = zstd::encode_all(&tar[..], 1).unwrap();
-        for bytes in [tar.clone(), gz, zst] {
+        let mut xz = liblzma::write::XzEncoder::new(Vec::new(), 1);
+        io::Write::write_all(&mut xz, &tar).unwrap();
+        let xz = xz.finish().unwrap();
+        for bytes in [tar.clone(), gz, zst, xz] {
             let t = tempfile::tempdir().unwrap();
             let r = decompress(Box::new(io::Cursor::new(bytes))).unwrap();
             apply(r, t.path(), &PLAIN).unwrap();
