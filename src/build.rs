@@ -79,6 +79,19 @@ fn one_line(step: &str) -> String {
 /// `extra` binds on top of /proc, /dev and /etc/resolv.conf.
 pub fn run_in(rootfs: &Path, script: &str, extra: &[Bind]) -> Result<()> {
     let filter = fakeroot::filter().map_err(anyhow::Error::msg)?;
+    // /proc and /dev must be directories to mount on; images made by other tools
+    // sometimes have symlinks there (debootstrap's first stage leaves /proc -> /proc).
+    for d in ["proc", "dev"] {
+        let p = rootfs.join(d);
+        match fs::symlink_metadata(&p) {
+            Ok(m) if m.is_dir() => {}
+            Ok(_) => {
+                fs::remove_file(&p).with_context(|| format!("replacing {}", p.display()))?;
+                fs::create_dir(&p)?;
+            }
+            Err(_) => fs::create_dir(&p).with_context(|| format!("creating {}", p.display()))?,
+        }
+    }
     let mut binds = vec![
         Bind {
             src: "/proc".into(),
@@ -93,7 +106,10 @@ pub fn run_in(rootfs: &Path, script: &str, extra: &[Bind]) -> Result<()> {
             readonly: false,
         },
     ];
-    if Path::new("/etc/resolv.conf").exists() {
+    // The host's resolver config, unless the image has a symlink there (it would be
+    // resolved inside the image and may lead nowhere).
+    let image_resolv = fs::symlink_metadata(rootfs.join("etc/resolv.conf"));
+    if Path::new("/etc/resolv.conf").exists() && !image_resolv.is_ok_and(|m| m.is_symlink()) {
         binds.push(Bind {
             src: "/etc/resolv.conf".into(),
             dst: "/etc/resolv.conf".into(),

@@ -32,7 +32,7 @@ pub struct Installed {
 pub fn install(dirs: &Dirs, loaded: &Loaded, force: bool) -> Result<Installed> {
     let recipe = &loaded.recipe;
     let store = Store::new(dirs.store());
-    let base = source::realize(&recipe.image.from, loaded.base_dir(), &store)?;
+    let base = source::realize(&recipe.image, loaded.base_dir(), &store)?;
     let image = build::run_steps(&store, base, &recipe.image.run)?;
     let name = recipe.name.to_string();
     let version = recipe.version.to_string();

@@ -16,6 +16,7 @@
 // The unit-test build has the test harness's main instead, so the CLI looks unused.
 #![cfg_attr(test, allow(dead_code))]
 
+mod bootstrap;
 mod build;
 mod cli;
 mod config;

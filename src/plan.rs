@@ -274,6 +274,18 @@ pub fn build(target: &Target, host: &Host, image: &Files, cmd: Command, depth: u
         let node = if meta.is_dir() { Node::Dir } else { Node::File };
         user.push((src, node, readonly));
     }
+    for var in &recipe.mounts.from_env {
+        let Some(path) = host.var(var.as_str()).map(PathBuf::from) else {
+            continue;
+        };
+        if !bindable_from_env(&path, host) {
+            continue;
+        }
+        if let Ok(meta) = std::fs::metadata(&path) {
+            let node = if meta.is_dir() { Node::Dir } else { Node::File };
+            user.push((path, node, false));
+        }
+    }
     for b in session.binds {
         user.push((b.src, b.node, b.readonly));
     }
@@ -317,6 +329,24 @@ pub fn build(target: &Target, host: &Host, image: &Files, cmd: Command, depth: u
 /// /dev/fd links, /dev/pts, /dev/shm, /proc and /tmp come from the store's skeleton
 /// layer ([`crate::store::Store::ensure_skeleton`]), so a launch creates none of them.
 pub const DEVICES: &[&str] = &["null", "zero", "full", "random", "urandom", "tty", "ptmx"];
+
+/// Whether a path named by a variable may be bound: absolute, normalized, and not the
+/// root, a system directory or the whole home directory.
+fn bindable_from_env(path: &Path, host: &Host) -> bool {
+    const SYSTEM: &[&str] = &[
+        "/", "/bin", "/boot", "/dev", "/etc", "/lib", "/lib64", "/proc", "/run", "/sbin", "/sys",
+        "/usr", "/var", "/tmp", "/home", "/root",
+    ];
+    path.is_absolute()
+        && path.components().all(|c| {
+            matches!(
+                c,
+                std::path::Component::RootDir | std::path::Component::Normal(_)
+            )
+        })
+        && !SYSTEM.iter().any(|s| path == Path::new(s))
+        && path != host.home
+}
 
 /// /proc and the device binds of the minimal /dev.
 ///
@@ -724,6 +754,33 @@ set = { BB_MODE = "test", TERM = "dumb-override" }
                 .iter()
                 .all(|f| f.dst != Path::new(crate::display::XAUTH_INSIDE))
         );
+    }
+
+    #[test]
+    fn paths_named_by_variables_are_bound_unless_dangerous() {
+        let home = tempfile::tempdir().unwrap();
+        let sock = home.path().join("agent.sock");
+        std::fs::write(&sock, "").unwrap();
+        let mut r = recipe();
+        r.mounts.from_env = vec![
+            recipe::EnvName::new("SSH_AUTH_SOCK").unwrap(),
+            recipe::EnvName::new("EVIL").unwrap(),
+            recipe::EnvName::new("UNSET").unwrap(),
+        ];
+        let mut h = host(home.path(), Path::new("/w"));
+        h.env.push(("SSH_AUTH_SOCK".into(), sock.clone().into()));
+        h.env.push(("EVIL".into(), "/etc".into()));
+        let target = Target {
+            recipe: &r,
+            config: &ImageConfig::default(),
+            lower: vec![],
+            scratch: PathBuf::from("/s"),
+        };
+        let plan = build(&target, &h, &Files::default(), cmd(), 0);
+        assert!(plan.binds.iter().any(|b| b.src == sock && !b.readonly));
+        assert!(!plan.binds.iter().any(|b| b.src == Path::new("/etc")));
+        assert!(!bindable_from_env(home.path(), &h));
+        assert!(!bindable_from_env(Path::new("/usr/../etc/x"), &h));
     }
 
     #[test]

@@ -55,8 +55,24 @@ fn is_false(b: &bool) -> bool {
 #[serde(deny_unknown_fields)]
 pub struct ImageSpec {
     /// `rootfs:PATH` (directory or .tar/.tar.gz/.tar.zst, relative to the recipe file),
-    /// `busybox:BINARY` or `oci:REFERENCE`.
+    /// `debian:SUITE`, `oci:REFERENCE` or `busybox:/path/to/busybox`.
     pub from: From,
+    /// Debian mirror URL (`debian:` only; default http://deb.debian.org/debian).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mirror: Option<Url>,
+    /// snapshot.debian.org timestamp such as `20240601T000000Z` (`debian:` only), for
+    /// rebuilding exactly the same packages later.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot: Option<Snapshot>,
+    /// Accept an index whose signature cannot be verified (`debian:` only).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub insecure: bool,
+    /// Packages installed with the image's package manager (`debian:` only).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub packages: Vec<PackageName>,
+    /// Drop documentation, manual pages, locales and apt lists from the image.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub slim: bool,
     /// Shell steps run in order inside the image, as fake root, with the network; each
     /// result is cached.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -72,6 +88,8 @@ pub enum From {
     Busybox(PathBuf),
     /// An image in an OCI / Docker registry (`oci:alpine:3.20`, `oci:host:5000/x@sha256:...`).
     Oci(crate::source::oci::Reference),
+    /// A Debian suite bootstrapped by jig itself.
+    Debian(Name),
 }
 
 impl fmt::Display for From {
@@ -80,6 +98,7 @@ impl fmt::Display for From {
             From::Rootfs(p) => write!(f, "rootfs:{}", p.display()),
             From::Busybox(p) => write!(f, "busybox:{}", p.display()),
             From::Oci(r) => write!(f, "oci:{r}"),
+            From::Debian(s) => write!(f, "debian:{s}"),
         }
     }
 }
@@ -98,8 +117,11 @@ impl std::str::FromStr for From {
                 Err("busybox: needs an absolute path, e.g. \"busybox:/bin/busybox\"".into())
             }
             "oci" => crate::source::oci::Reference::parse(rest).map(From::Oci),
+            "debian" => Name::new(rest).map(From::Debian).map_err(|_| {
+                format!("debian: needs a suite name such as \"debian:bookworm\", found \"{rest}\"")
+            }),
             _ => Err(format!(
-                "unknown image source \"{scheme}:\"; expected one of: rootfs:, busybox:, oci:"
+                "unknown image source \"{scheme}:\"; expected one of: rootfs:, debian:, oci:, busybox:"
             )),
         }
     }
@@ -139,6 +161,11 @@ pub struct Mounts {
     /// Paths relative to `$HOME`, bound read-write when they exist on the host.
     #[serde(default)]
     pub home_rw: Vec<HomePath>,
+    /// Variables naming a host path (a socket such as `SSH_AUTH_SOCK`) that is bound
+    /// read-write at the same path when it exists. System directories and the home
+    /// directory itself are never bound this way.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub from_env: Vec<EnvName>,
 }
 
 /// `[env]`.
@@ -199,6 +226,21 @@ checked_string!(
     check_home_path
 );
 checked_string!(
+    /// A Debian package name.
+    PackageName,
+    check_package_name
+);
+checked_string!(
+    /// An http(s) URL.
+    Url,
+    check_url
+);
+checked_string!(
+    /// A snapshot.debian.org timestamp, `YYYYMMDDTHHMMSSZ`.
+    Snapshot,
+    check_snapshot
+);
+checked_string!(
     /// An environment variable name.
     EnvName,
     check_env_name
@@ -237,6 +279,46 @@ fn check_home_path(s: &str) -> Result<(), String> {
         ));
     }
     Ok(())
+}
+
+fn check_package_name(s: &str) -> Result<(), String> {
+    let ok = s.len() >= 2
+        && s.as_bytes()[0].is_ascii_alphanumeric()
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"+-.".contains(&b));
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "invalid package name \"{s}\": expected lowercase letters, digits, '+', '-' and '.'"
+        ))
+    }
+}
+
+fn check_url(s: &str) -> Result<(), String> {
+    let rest = s
+        .strip_prefix("https://")
+        .or_else(|| s.strip_prefix("http://"))
+        .ok_or_else(|| format!("invalid URL \"{s}\": expected http:// or https://"))?;
+    if rest.is_empty() || rest.contains(char::is_whitespace) {
+        return Err(format!("invalid URL \"{s}\""));
+    }
+    Ok(())
+}
+
+fn check_snapshot(s: &str) -> Result<(), String> {
+    let b = s.as_bytes();
+    let ok = b.len() == 16
+        && b[8] == b'T'
+        && b[15] == b'Z'
+        && b[..8].iter().chain(&b[9..15]).all(u8::is_ascii_digit);
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "invalid snapshot \"{s}\": expected a timestamp like 20240601T000000Z"
+        ))
+    }
 }
 
 fn check_env_name(s: &str) -> Result<(), String> {
@@ -312,7 +394,17 @@ impl Loaded {
 }
 
 /// Built-in recipes, embedded at compile time from `recipes/`.
-pub const BUILTIN: &[(&str, &str)] = &[("busybox", include_str!("../recipes/busybox.toml"))];
+pub const BUILTIN: &[(&str, &str)] = &[
+    ("busybox", include_str!("../recipes/busybox.toml")),
+    ("curl", include_str!("../recipes/curl.toml")),
+    ("git", include_str!("../recipes/git.toml")),
+    ("gitk", include_str!("../recipes/gitk.toml")),
+    ("jq", include_str!("../recipes/jq.toml")),
+    ("make", include_str!("../recipes/make.toml")),
+    ("npm", include_str!("../recipes/npm.toml")),
+    ("python3", include_str!("../recipes/python3.toml")),
+    ("shellcheck", include_str!("../recipes/shellcheck.toml")),
+];
 
 /// Parses recipe text; `file` names it in error messages.
 pub fn parse(text: &str, file: &str) -> Result<Recipe> {
@@ -323,6 +415,17 @@ pub fn parse(text: &str, file: &str) -> Result<Recipe> {
 
 /// Checks that need the whole recipe.
 fn validate(r: &Recipe) -> Result<()> {
+    let img = &r.image;
+    if !matches!(img.from, From::Debian(_))
+        && (img.mirror.is_some()
+            || img.snapshot.is_some()
+            || img.insecure
+            || !img.packages.is_empty())
+    {
+        bail!(
+            "[image] mirror, snapshot, insecure and packages apply to from = \"debian:SUITE\" only\nhint: for other images install packages with a run step"
+        );
+    }
     if r.tool.shims.is_empty() && r.tool.command.is_none() {
         bail!("[tool] needs at least one entry in shims, or a command");
     }

@@ -5,7 +5,8 @@
 //! place that decides image ids and makes images appear atomically.
 
 pub mod oci;
-// Not called from the CLI yet: the image builder that uses it lands separately.
+// Parts of the archive client (control archive reader, some index fields) are not
+// used by the bootstrap yet.
 #[allow(dead_code, unused_imports)]
 pub mod debian;
 pub mod rootfs;
@@ -14,13 +15,14 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 
-use crate::recipe::From;
+use crate::recipe::{From, ImageSpec};
 use crate::store::{Image, Store};
 
-/// Produces the image for `from`, importing or fetching it as needed. `base` is the
+/// Produces the base image for `[image]`, importing, fetching or bootstrapping it as
+/// needed (`run` steps are applied afterwards by [`crate::build`]). `base` is the
 /// directory relative paths are resolved against (the recipe file's directory).
-pub fn realize(from: &From, base: Option<&Path>, store: &Store) -> Result<Image> {
-    match from {
+pub fn realize(spec: &ImageSpec, base: Option<&Path>, store: &Store) -> Result<Image> {
+    match &spec.from {
         From::Rootfs(path) => {
             let path = match base {
                 Some(b) if path.is_relative() => b.join(path),
@@ -28,6 +30,23 @@ pub fn realize(from: &From, base: Option<&Path>, store: &Store) -> Result<Image>
             };
             rootfs::import(&path, store)
                 .with_context(|| format!("importing root filesystem {}", path.display()))
+        }
+        From::Debian(suite) => {
+            let debian = debian::Spec {
+                suite: suite.to_string(),
+                mirror: spec.mirror.as_ref().map(|m| m.as_str().to_owned()),
+                snapshot: spec.snapshot.as_ref().map(|s| s.as_str().to_owned()),
+                insecure: spec.insecure,
+                keyring: None,
+                arch: None,
+            };
+            let packages: Vec<String> = spec
+                .packages
+                .iter()
+                .map(|p| p.as_str().to_owned())
+                .collect();
+            crate::bootstrap::image(store, &debian, &packages, spec.slim)
+                .with_context(|| format!("building the debian:{suite} image"))
         }
         From::Busybox(binary) => rootfs::busybox(binary, store)
             .with_context(|| format!("making a busybox image from {}", binary.display())),
