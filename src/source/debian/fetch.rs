@@ -10,13 +10,16 @@
 //! HTTP is ureq (blocking, rustls). No ureq timeout that applies to name resolution
 //! is set (global, per-call, resolve): with one, ureq resolves on a detached thread,
 //! and the caller needs the process single-threaded again once `fetch` returns.
-//! Parallel downloads use scoped threads, all joined before returning.
+//! Parallel downloads use scoped threads, all joined before returning. Host names are
+//! resolved once per [`Http`]: a bootstrap makes ~100 requests to one host, and a
+//! resolver that drops an occasional query costs a 5 s retry each time otherwise.
 
+use std::collections::HashMap;
 use std::fs::{self, File};
 use std::io::{self, IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, bail};
@@ -65,7 +68,11 @@ impl Http {
             .user_agent(concat!("jig/", env!("CARGO_PKG_VERSION")))
             .build();
         Http {
-            agent: ureq::Agent::new_with_config(config),
+            agent: ureq::Agent::with_parts(
+                config,
+                ureq::unversioned::transport::DefaultConnector::new(),
+                CachingResolver::default(),
+            ),
         }
     }
 
@@ -85,6 +92,35 @@ impl Http {
         r.read_to_end(&mut v)
             .map_err(|e| anyhow!("reading {url}: {e}\nhint: check the network and retry"))?;
         Ok(v)
+    }
+}
+
+/// ureq's resolver, remembering each answer for the life of the agent.
+#[derive(Debug, Default)]
+struct CachingResolver {
+    inner: ureq::unversioned::resolver::DefaultResolver,
+    cache: Arc<Mutex<HashMap<String, ureq::unversioned::resolver::ResolvedSocketAddrs>>>,
+}
+
+impl ureq::unversioned::resolver::Resolver for CachingResolver {
+    fn resolve(
+        &self,
+        uri: &ureq::http::Uri,
+        config: &ureq::config::Config,
+        timeout: ureq::unversioned::transport::NextTimeout,
+    ) -> Result<ureq::unversioned::resolver::ResolvedSocketAddrs, ureq::Error> {
+        let key = format!(
+            "{}://{}",
+            uri.scheme_str().unwrap_or(""),
+            uri.authority().map(|a| a.as_str()).unwrap_or("")
+        );
+        let lock = || self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(addrs) = lock().get(&key) {
+            return Ok(addrs.clone());
+        }
+        let addrs = self.inner.resolve(uri, config, timeout)?;
+        lock().insert(key, addrs.clone());
+        Ok(addrs)
     }
 }
 
