@@ -274,6 +274,15 @@ pub fn build(target: &Target, host: &Host, image: &Files, cmd: Command, depth: u
         let node = if meta.is_dir() { Node::Dir } else { Node::File };
         user.push((src, node, readonly));
     }
+    let mut ca_vars = Vec::new();
+    if recipe.mounts.host_ca && Path::new(HOST_CA_BUNDLE).is_file() {
+        user.push((HOST_CA_BUNDLE.into(), Node::File, true));
+        for var in CA_VARS {
+            if let Some(v) = host.var(var).filter(|v| *v == HOST_CA_BUNDLE) {
+                ca_vars.push((var.to_string(), v.to_string_lossy().into_owned()));
+            }
+        }
+    }
     for var in &recipe.mounts.from_env {
         let Some(path) = host.var(var.as_str()).map(PathBuf::from) else {
             continue;
@@ -299,6 +308,7 @@ pub fn build(target: &Target, host: &Host, image: &Files, cmd: Command, depth: u
         });
     }
 
+    session.env.extend(ca_vars);
     let env = environment(recipe, target.config, host, &shell, &session.env, depth);
     let search_path = env
         .iter()
@@ -329,6 +339,21 @@ pub fn build(target: &Target, host: &Host, image: &Files, cmd: Command, depth: u
 /// /dev/fd links, /dev/pts, /dev/shm, /proc and /tmp come from the store's skeleton
 /// layer ([`crate::store::Store::ensure_skeleton`]), so a launch creates none of them.
 pub const DEVICES: &[&str] = &["null", "zero", "full", "random", "urandom", "tty", "ptmx"];
+
+/// The CA bundle Debian, Ubuntu, Alpine and Arch keep (the path `update-ca-certificates`
+/// writes, and the one most TLS libraries read by default).
+pub const HOST_CA_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
+
+/// Variables that name a CA bundle for one tool or library; passed with `host_ca` when
+/// they point at [`HOST_CA_BUNDLE`], which is then visible at the same path.
+const CA_VARS: &[&str] = &[
+    "SSL_CERT_FILE",
+    "NODE_EXTRA_CA_CERTS",
+    "CURL_CA_BUNDLE",
+    "GIT_SSL_CAINFO",
+    "REQUESTS_CA_BUNDLE",
+    "PIP_CERT",
+];
 
 /// Whether a path named by a variable may be bound: absolute, normalized, and not the
 /// root, a system directory or the whole home directory.
@@ -781,6 +806,51 @@ set = { BB_MODE = "test", TERM = "dumb-override" }
         assert!(!plan.binds.iter().any(|b| b.src == Path::new("/etc")));
         assert!(!bindable_from_env(home.path(), &h));
         assert!(!bindable_from_env(Path::new("/usr/../etc/x"), &h));
+    }
+
+    #[test]
+    fn host_ca_binds_the_bundle_and_passes_variables_naming_it() {
+        let home = tempfile::tempdir().unwrap();
+        let mut r = recipe();
+        r.mounts.host_ca = true;
+        let mut h = host(home.path(), Path::new("/w"));
+        h.env.push(("SSL_CERT_FILE".into(), HOST_CA_BUNDLE.into()));
+        h.env
+            .push(("NODE_EXTRA_CA_CERTS".into(), "/elsewhere.pem".into()));
+        let target = Target {
+            recipe: &r,
+            config: &ImageConfig::default(),
+            lower: vec![],
+            scratch: PathBuf::from("/s"),
+        };
+        let plan = build(&target, &h, &Files::default(), cmd(), 0);
+        let env = env_of(&plan);
+        let bound = plan
+            .binds
+            .iter()
+            .any(|b| b.src == Path::new(HOST_CA_BUNDLE) && b.readonly && b.node == Node::File);
+        assert_eq!(bound, Path::new(HOST_CA_BUNDLE).is_file());
+        assert_eq!(env.get("SSL_CERT_FILE").is_some(), bound);
+        assert!(!env.contains_key("NODE_EXTRA_CA_CERTS"), "points elsewhere");
+        // Off by default.
+        let plain = recipe();
+        let plan = build(
+            &Target {
+                recipe: &plain,
+                ..target
+            },
+            &h,
+            &Files::default(),
+            cmd(),
+            0,
+        );
+        assert!(
+            !plan
+                .binds
+                .iter()
+                .any(|b| b.src == Path::new(HOST_CA_BUNDLE))
+        );
+        assert!(!env_of(&plan).contains_key("SSL_CERT_FILE"));
     }
 
     #[test]

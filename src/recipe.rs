@@ -166,6 +166,12 @@ pub struct Mounts {
     /// directory itself are never bound this way.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub from_env: Vec<EnvName>,
+    /// Trust the host's certificate authorities: the host's CA bundle is bound
+    /// read-only over the image's, so TLS through a company proxy works inside as it
+    /// does outside, and variables pointing at that bundle (SSL_CERT_FILE,
+    /// NODE_EXTRA_CA_CERTS, ...) are passed.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub host_ca: bool,
 }
 
 /// `[env]`.
