@@ -830,7 +830,7 @@ set = { BB_MODE = "test", TERM = "dumb-override" }
             .iter()
             .any(|b| b.src == Path::new(HOST_CA_BUNDLE) && b.readonly && b.node == Node::File);
         assert_eq!(bound, Path::new(HOST_CA_BUNDLE).is_file());
-        assert_eq!(env.get("SSL_CERT_FILE").is_some(), bound);
+        assert_eq!(env.contains_key("SSL_CERT_FILE"), bound);
         assert!(!env.contains_key("NODE_EXTRA_CA_CERTS"), "points elsewhere");
         // Off by default.
         let plain = recipe();
