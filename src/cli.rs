@@ -30,10 +30,12 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Install a recipe (built-in name or path to a .toml): get its image, write its shims.
+    /// Install recipes (built-in names or paths to .toml files): get their images, write
+    /// their shims.
     Install {
-        /// Built-in recipe name, or path to a recipe file.
-        recipe: String,
+        /// Built-in recipe names, or paths to recipe files.
+        #[arg(required = true)]
+        recipes: Vec<String>,
         /// Take over shim names that another recipe owns.
         #[arg(long)]
         force: bool,
@@ -151,20 +153,26 @@ pub fn print_error(e: &anyhow::Error) {
 fn dispatch(cli: Cli) -> Result<i32> {
     let dirs = Dirs::from_env()?;
     match cli.command {
-        Command::Install { recipe, force } => {
-            let loaded = recipe::load(&recipe)?;
-            eprintln!(
-                "jig: installing {} {}",
-                loaded.recipe.name, loaded.recipe.version
-            );
-            let done = install::install(&dirs, &loaded, force)?;
-            eprintln!(
-                "jig: installed {} {} (image {}); shims: {}",
-                done.name,
-                done.version,
-                done.entry.image.short(),
-                done.shims.join(", ")
-            );
+        Command::Install { recipes, force } => {
+            // Parse every recipe before building any, so a typo fails fast.
+            let loaded = recipes
+                .iter()
+                .map(|r| recipe::load(r))
+                .collect::<Result<Vec<_>>>()?;
+            for loaded in &loaded {
+                eprintln!(
+                    "jig: installing {} {}",
+                    loaded.recipe.name, loaded.recipe.version
+                );
+                let done = install::install(&dirs, loaded, force)?;
+                eprintln!(
+                    "jig: installed {} {} (image {}); shims: {}",
+                    done.name,
+                    done.version,
+                    done.entry.image.short(),
+                    done.shims.join(", ")
+                );
+            }
             warn_if_not_on_path(&dirs);
             Ok(0)
         }

@@ -2,11 +2,13 @@
 //!
 //! It lives in `$JIG_HOME/config.toml` when `JIG_HOME` is set, else in the XDG config
 //! directory (`~/.config/jig/config.toml`). Only things that cannot live in a recipe
-//! go here: which registries may be spoken to over plain HTTP and registry
-//! credentials. A missing file is an empty configuration.
+//! go here: which registries may be spoken to over plain HTTP, registry credentials,
+//! and which OpenPGP keyring verifies Debian indexes. A missing file is an empty
+//! configuration.
 //!
 //! ```toml
 //! insecure_registries = ["registry.lan:5000"]
+//! debian_keyring = "/etc/jig/debian-archive-keyring.gpg"   # default: the host's
 //!
 //! [auths."ghcr.io"]
 //! username = "me"
@@ -30,6 +32,10 @@ pub struct Config {
     /// Credentials per registry host.
     #[serde(default)]
     pub auths: BTreeMap<String, RegistryAuth>,
+    /// Keyring (binary or armored OpenPGP) that Debian `InRelease` files must be
+    /// signed with; default `/usr/share/keyrings/debian-archive-keyring.gpg`.
+    #[serde(default)]
+    pub debian_keyring: Option<PathBuf>,
 }
 
 /// Credentials for one registry: `username` + `password`, or `auth` as Docker stores it.

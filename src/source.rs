@@ -37,7 +37,7 @@ pub fn realize(spec: &ImageSpec, base: Option<&Path>, store: &Store) -> Result<I
                 mirror: spec.mirror.as_ref().map(|m| m.as_str().to_owned()),
                 snapshot: spec.snapshot.as_ref().map(|s| s.as_str().to_owned()),
                 insecure: spec.insecure,
-                keyring: None,
+                keyring: crate::config::load()?.debian_keyring,
                 arch: None,
             };
             let packages: Vec<String> = spec

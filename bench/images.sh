@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Build benchmark for the built-in Debian recipes: for each, a cold build (empty
+# JIG_HOME: index, downloads, bootstrap) and a warm rebuild (nothing changed: no work
+# beyond checking the signed index), plus the image size and package count.
+#
+# Usage: bench/images.sh [RECIPE...]   (default: every built-in Debian recipe)
+# Writes target/bench/images.md and prints it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+jig=$(script/build-release)
+recipes=("$@")
+[[ ${#recipes[@]} -gt 0 ]] || recipes=(git npm gitk jq curl python3 make shellcheck)
+work=$(mktemp -d "${TMPDIR:-/tmp}/jig-bench-images.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+
+now() { date +%s.%N; }
+rows=()
+for r in "${recipes[@]}"; do
+  export JIG_HOME=$work/$r
+  t0=$(now)
+  "$jig" install "$r" >"$work/$r.log" 2>&1 || { cat "$work/$r.log" >&2; exit 1; }
+  t1=$(now)
+  "$jig" install "$r" >"$work/$r.warm.log" 2>&1
+  t2=$(now)
+  grep -q "up to date" "$work/$r.warm.log" || { echo "$r: warm rebuild did work" >&2; exit 1; }
+  pkgs=$(sed -n 's/.*bootstrapping debian:[a-z]* with \([0-9]*\) packages.*/\1/p' "$work/$r.log")
+  boot=$(sed -n 's/.* built in \([0-9.]*\) s.*/\1/p' "$work/$r.log")
+  size=$("$jig" images | awk -v r="$r" 'NR > 1 && index($0, r "@") { print $2, $3 }')
+  rows+=("| $r | $pkgs | $(printf %.1f "$(echo "$t1 - $t0" | bc)") | $boot | $(printf %.2f "$(echo "$t2 - $t1" | bc)") | $size |")
+  rm -rf "$JIG_HOME"
+done
+
+mkdir -p target/bench
+{
+  echo "Machine: $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1), $(nproc) cores, Linux $(uname -r)"
+  echo
+  echo "| recipe | packages | cold install (s) | of which dpkg bootstrap (s) | warm rebuild (s) | image size |"
+  echo "|---|---:|---:|---:|---:|---:|"
+  printf '%s\n' "${rows[@]}"
+} | tee target/bench/images.md
