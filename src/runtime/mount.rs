@@ -121,43 +121,43 @@ pub fn root(
     Ok(Root { path: root, fd })
 }
 
-fn make_upper_dir(upper: &Path, dir: &Path) -> Result<(), LaunchError> {
+/// Places `dst` (a path inside the container) in the upper directory, creating its
+/// parents (0755), and returns the host path. The upper directory is a fresh tmpfs
+/// directory only this process sees, so plain path operations are safe here.
+fn in_upper(upper: &Path, dst: &Path) -> std::io::Result<PathBuf> {
     use std::os::unix::fs::DirBuilderExt;
-    let path = upper.join(rel(dir));
-    let err =
-        |e: std::io::Error| LaunchError::setup(format!("cannot create {}: {e}", dir.display()));
+    let path = upper.join(rel(dst));
     if let Some(parent) = path.parent() {
         std::fs::DirBuilder::new()
             .recursive(true)
             .mode(0o755)
-            .create(parent)
-            .map_err(err)?;
+            .create(parent)?;
     }
-    match std::fs::DirBuilder::new().mode(0o700).create(&path) {
-        Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => Err(err(e)),
-        _ => Ok(()),
-    }
+    Ok(path)
+}
+
+fn make_upper_dir(upper: &Path, dir: &Path) -> Result<(), LaunchError> {
+    use std::os::unix::fs::DirBuilderExt;
+    let made = in_upper(upper, dir).and_then(|path| {
+        match std::fs::DirBuilder::new().mode(0o700).create(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => Err(e),
+            _ => Ok(()),
+        }
+    });
+    made.map_err(|e| LaunchError::setup(format!("cannot create {}: {e}", dir.display())))
 }
 
 fn write_upper(upper: &Path, f: &File) -> Result<(), LaunchError> {
-    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
-    let path = upper.join(rel(&f.dst));
-    let err =
-        |e: std::io::Error| LaunchError::setup(format!("cannot write {}: {e}", f.dst.display()));
-    if let Some(parent) = path.parent() {
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o755)
-            .create(parent)
-            .map_err(err)?;
-    }
-    std::fs::File::options()
-        .write(true)
-        .create_new(true)
-        .mode(f.mode)
-        .open(&path)
-        .and_then(|mut file| file.write_all(&f.contents))
-        .map_err(err)
+    use std::os::unix::fs::OpenOptionsExt;
+    let written = in_upper(upper, &f.dst).and_then(|path| {
+        std::fs::File::options()
+            .write(true)
+            .create_new(true)
+            .mode(f.mode)
+            .open(&path)
+            .and_then(|mut file| file.write_all(&f.contents))
+    });
+    written.map_err(|e| LaunchError::setup(format!("cannot write {}: {e}", f.dst.display())))
 }
 
 impl Root {
