@@ -92,6 +92,22 @@ pub fn run(dirs: &Dirs) -> i32 {
         ),
     }
 
+    let keyring = crate::config::load()
+        .ok()
+        .and_then(|c| c.debian_keyring)
+        .unwrap_or_else(|| crate::source::debian::DEFAULT_KEYRING.into());
+    if keyring.is_file() {
+        r.ok(&format!(
+            "Debian archive keyring {} (for debian: images)",
+            keyring.display()
+        ));
+    } else {
+        r.warn(
+            &format!("no Debian archive keyring at {}: debian: images cannot be verified", keyring.display()),
+            "install the debian-archive-keyring package, or set debian_keyring in jig's config.toml",
+        );
+    }
+
     let path = std::env::var_os("PATH").unwrap_or_default();
     let entries: Vec<_> = std::env::split_paths(&path).collect();
     match entries.iter().position(|d| d == &dirs.shims) {
