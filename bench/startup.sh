@@ -40,6 +40,13 @@ from = "rootfs:rootfs"
 shims = ["true"]
 TOML
 "$jig" install "$work/bench.toml" >/dev/null 2>&1
+# A realistic installed index: eight more recipes beside the one measured.
+for i in 1 2 3 4 5 6 7 8; do
+  sed -e "s/^name = .*/name = \"extra$i\"/" -e "s/^shims = .*/shims = [\"extra$i\", \"tool$i\"]/" \
+    -e 's/^description = .*/description = "another installed recipe, so the index has a realistic size"/' \
+    "$work/bench.toml" >"$work/extra$i.toml"
+  "$jig" install "$work/extra$i.toml" >/dev/null 2>&1
+done
 shim=$JIG_HOME/shims/true
 
 # The project directory every launch binds: the benchmark runs from it.

@@ -3,15 +3,15 @@
 //!
 //! [`crate::source::debian`] resolves and downloads the packages. This module does what
 //! debootstrap's two stages do, in jig's own runtime:
-//! 1. extract every package's data archive into a merged-/usr skeleton, which yields
-//!    a tree where `sh` and `dpkg` run;
+//! 1. extract the data archives of the Essential packages and their dependencies into
+//!    a merged-/usr skeleton, which yields a tree where `sh` and `dpkg` run;
 //! 2. run `dpkg --install` inside it as fake root ([`crate::build::run_in`]), first for
 //!    the Essential set and its dependencies, then for everything else in dependency
-//!    order, then `dpkg --configure -a`. dpkg unpacks again, runs the maintainer
-//!    scripts and writes its database, so afterwards `dpkg -l` and `apt` work in the
-//!    image. Both passes use `--force-depends`: dpkg does not order the archives of one
-//!    call by Pre-Depends (apt would), and every file is already in place from step 1,
-//!    so the scripts can run in any order; the final `dpkg --audit` must come back
+//!    order, then `dpkg --configure -a`. dpkg unpacks (again, for the Essential set),
+//!    runs the maintainer scripts and writes its database, so afterwards `dpkg -l` and
+//!    `apt` work in the image. Both passes use `--force-depends`: dpkg does not order
+//!    the archives of one call by Pre-Depends (apt would), and the Essential tools the
+//!    scripts rely on are in place from step 1; the final `dpkg --audit` must come back
 //!    empty, which proves every package ended up installed and configured;
 //! 3. optionally slim the result (documentation, manuals, locales, apt lists).
 //!
@@ -71,7 +71,10 @@ pub fn image(store: &Store, spec: &Spec, packages: &[String], slim: bool) -> Res
     let temp = store.temp_image()?;
     let root = temp.rootfs();
     debian::merged_usr_skeleton(&root, &fetched.index.arch)?;
-    for deb in &fetched.debs {
+    let (essential, rest) = split_essential(&fetched.debs);
+    // Only what dpkg needs to run (the Essential closure) is extracted by jig; dpkg
+    // unpacks the rest itself, so no archive is decompressed more than twice.
+    for deb in &essential {
         debian::extract_data(&deb.path, &root)
             .with_context(|| format!("extracting {} {}", deb.name, deb.version))?;
     }
@@ -89,7 +92,6 @@ pub fn image(store: &Store, spec: &Spec, packages: &[String], slim: bool) -> Res
         node: Node::Dir,
         readonly: true,
     }];
-    let (essential, rest) = split_essential(&fetched.debs);
     let mut script = String::from("set -e\n");
     for (what, set) in [("essential", &essential), ("remaining", &rest)] {
         if set.is_empty() {
