@@ -1,0 +1,1066 @@
+//! The built-in Debian recipes for real: git, npm and gitk images bootstrapped from the
+//! Debian mirror, npm talking to the npm registry, gitk drawing on an Xvfb display.
+//! Every test runs once per identity (see `common`).
+//!
+//! The images are built once per identity and per jig binary, and shared on disk by
+//! every test thread and test process (nextest runs each test in its own process):
+//! `$TMPDIR/jig-debian-<uid>-<hash of the jig binary>/`, owned by the identity, holds a
+//! copy of jig, a `JIG_HOME` in which `jig install git`, `jig install npm` and
+//! `jig install gitk` ran, and a `ready` stamp. `build.lock` (flock) lets the first
+//! process build while the others wait; `use.lock` is held shared while a process uses
+//! the directory. The directory stays after the run so the next run with the same jig
+//! binary starts warm; directories of other jig binaries unused for an hour are
+//! removed. `rm -rf /tmp/jig-debian-*` resets everything (the next run builds again).
+//!
+//! Each test gets its own `Env` (home and project) and uses the shared `JIG_HOME`.
+//!
+//! Environment notes: when the test process has `NODE_EXTRA_CA_CERTS` (a host behind a
+//! TLS-inspecting proxy), the npm tests copy that bundle into the project and point
+//! npm at it; the image's own CA bundle does not know such a proxy.
+
+mod common;
+
+use std::fs::{self, File, OpenOptions};
+use std::io;
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant, SystemTime};
+
+use sha2::{Digest, Sha256};
+
+use common::*;
+
+/// The recipes every shared `JIG_HOME` has installed, in build order.
+const TOOLS: &[&str] = &["git", "npm", "gitk"];
+
+/// Shared directories of other jig binaries unused for this long are removed.
+const SWEEP_AFTER: Duration = Duration::from_secs(3600);
+
+// ---------------------------------------------------------------------------------
+// The shared images
+// ---------------------------------------------------------------------------------
+
+/// One identity's shared, already-installed `JIG_HOME`.
+struct Shared {
+    who: Identity,
+    /// `$TMPDIR/jig-debian-<uid>-<hash>`, owned by `who`.
+    dir: PathBuf,
+    /// The copy of jig inside `dir` that the shims point at.
+    jig: PathBuf,
+    /// Held (shared flock) for the life of the test process: keeps sweepers away.
+    _in_use: File,
+}
+
+impl Shared {
+    fn jig_home(&self) -> PathBuf {
+        self.dir.join("jig-home")
+    }
+    fn shims(&self) -> PathBuf {
+        self.jig_home().join("shims")
+    }
+}
+
+static SHARED: OnceLock<Vec<Shared>> = OnceLock::new();
+
+/// The shared state of every identity, built (in parallel, one thread per identity) or
+/// found on first use.
+fn shared_all() -> &'static [Shared] {
+    SHARED.get_or_init(|| {
+        let threads: Vec<_> = Identity::all()
+            .into_iter()
+            .map(|who| std::thread::spawn(move || Shared::get(who)))
+            .collect();
+        threads
+            .into_iter()
+            .map(|t| t.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect()
+    })
+}
+
+/// A short digest naming the jig binary under test (path, inode, size, mtime: cargo
+/// writes a new file for every build, and hashing 100 MB of debug binary in every
+/// test process would cost seconds).
+fn jig_binary_hash() -> String {
+    let path = env!("CARGO_BIN_EXE_jig");
+    let m = fs::metadata(path).expect("the jig binary");
+    let text = format!(
+        "{path}\0{}\0{}\0{}.{}",
+        m.ino(),
+        m.size(),
+        m.mtime(),
+        m.mtime_nsec()
+    );
+    let digest = Sha256::digest(text.as_bytes());
+    digest[..8].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn flock(file: &File, op: libc::c_int) -> io::Result<()> {
+    loop {
+        // SAFETY: flock on a descriptor we own.
+        if unsafe { libc::flock(file.as_raw_fd(), op) } == 0 {
+            return Ok(());
+        }
+        let e = io::Error::last_os_error();
+        if e.kind() != io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    }
+}
+
+/// Opens (creating) a lock file inside a directory owned by `who`, never following
+/// a symlink.
+fn open_lock(path: &Path, who: &Identity) -> File {
+    let f = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o644)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)
+        .unwrap_or_else(|e| panic!("open {}: {e}", path.display()));
+    if who.switch {
+        let _ = std::os::unix::fs::fchown(&f, Some(who.uid), Some(who.gid));
+    }
+    f
+}
+
+fn chown_to(path: &Path, who: &Identity) {
+    if who.switch {
+        std::os::unix::fs::lchown(path, Some(who.uid), Some(who.gid))
+            .unwrap_or_else(|e| panic!("chown {}: {e}", path.display()));
+    }
+}
+
+impl Shared {
+    /// Finds or builds `who`'s shared directory. Blocks while another process builds it.
+    fn get(who: Identity) -> Shared {
+        let prefix = format!("jig-debian-{}-", who.uid);
+        let dir = std::env::temp_dir().join(format!("{prefix}{}", jig_binary_hash()));
+        let build_lock = loop {
+            match fs::create_dir(&dir) {
+                Ok(()) => {
+                    fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).unwrap();
+                    chown_to(&dir, &who);
+                }
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+                Err(e) => panic!("mkdir {}: {e}", dir.display()),
+            }
+            let m = fs::symlink_metadata(&dir).unwrap();
+            assert!(
+                m.is_dir() && m.uid() == who.uid,
+                "{} is not a directory owned by uid {}; remove it",
+                dir.display(),
+                who.uid
+            );
+            let path = dir.join("build.lock");
+            let f = open_lock(&path, &who);
+            flock(&f, libc::LOCK_EX).expect("flock build.lock");
+            // A sweeper may have removed the directory while we waited: start over.
+            let same =
+                fs::symlink_metadata(&path).is_ok_and(|p| p.ino() == f.metadata().unwrap().ino());
+            if same {
+                break f;
+            }
+        };
+
+        let jig = dir.join("bin/jig");
+        let ready = dir.join("ready");
+        if ready.exists() {
+            eprintln!(
+                "jig tests: reusing the Debian images in {} (rm -rf {}* rebuilds them)",
+                dir.display(),
+                std::env::temp_dir().join("jig-debian-").display()
+            );
+        } else {
+            Self::build(&who, &dir, &jig, &ready);
+        }
+        let used = dir.join("used");
+        if fs::write(&used, b"").is_ok() {
+            chown_to(&used, &who);
+        }
+        let in_use = open_lock(&dir.join("use.lock"), &who);
+        flock(&in_use, libc::LOCK_SH).expect("flock use.lock");
+        drop(build_lock);
+        sweep(&prefix, &dir);
+        Shared {
+            who,
+            dir,
+            jig,
+            _in_use: in_use,
+        }
+    }
+
+    /// Copies jig in and installs every tool, then writes the `ready` stamp.
+    fn build(who: &Identity, dir: &Path, jig: &Path, ready: &Path) {
+        let bin = dir.join("bin");
+        fs::create_dir_all(&bin).unwrap();
+        fs::set_permissions(&bin, fs::Permissions::from_mode(0o755)).unwrap();
+        chown_to(&bin, who);
+        let tmp = bin.join(format!(".jig.{}", std::process::id()));
+        fs::copy(env!("CARGO_BIN_EXE_jig"), &tmp).expect("copy the jig binary");
+        fs::set_permissions(&tmp, fs::Permissions::from_mode(0o755)).unwrap();
+        chown_to(&tmp, who);
+        fs::rename(&tmp, jig).unwrap();
+
+        // A scratch Env supplies HOME, the project directory and the identity switch.
+        let env = Env::new(who.clone());
+        let mut report = String::new();
+        for tool in TOOLS {
+            let started = Instant::now();
+            let mut c = env.command(jig);
+            c.arg("install")
+                .arg(tool)
+                .env("JIG_HOME", dir.join("jig-home"));
+            let out = run(c);
+            assert_ok(
+                &out,
+                &format!("{} jig install {tool} (shared build)", env.label()),
+            );
+            let line = format!(
+                "{tool}: {:.1} s as {}\n",
+                started.elapsed().as_secs_f64(),
+                who.name
+            );
+            eprint!("jig tests: built {line}");
+            report.push_str(&line);
+        }
+        fs::write(ready, report).unwrap();
+        chown_to(ready, who);
+    }
+}
+
+/// Removes the shared directories of other jig binaries (same uid) that nobody uses
+/// and nobody used for [`SWEEP_AFTER`].
+fn sweep(prefix: &str, keep: &Path) {
+    let Ok(entries) = fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let path = e.path();
+        let is_ours = e
+            .file_name()
+            .to_str()
+            .is_some_and(|n| n.starts_with(prefix));
+        if !is_ours || path == keep {
+            continue;
+        }
+        let stamp = fs::metadata(path.join("used")).or_else(|_| fs::metadata(&path));
+        let idle = stamp
+            .ok()
+            .and_then(|m| m.modified().ok())
+            .and_then(|t| SystemTime::now().duration_since(t).ok())
+            .is_some_and(|d| d > SWEEP_AFTER);
+        if !idle {
+            continue;
+        }
+        let try_lock = |name: &str| {
+            let f = File::open(path.join(name)).ok()?;
+            flock(&f, libc::LOCK_EX | libc::LOCK_NB).ok()?;
+            Some(f)
+        };
+        let (Some(_b), Some(_u)) = (try_lock("build.lock"), try_lock("use.lock")) else {
+            continue;
+        };
+        if fs::remove_dir_all(&path).is_err() {
+            // Image trees may hold read-only directories: open them up and retry.
+            make_writable(&path);
+            let _ = fs::remove_dir_all(&path);
+        }
+        eprintln!("jig tests: removed the unused {}", path.display());
+    }
+}
+
+fn make_writable(dir: &Path) {
+    let Ok(m) = fs::symlink_metadata(dir) else {
+        return;
+    };
+    if !m.is_dir() {
+        return;
+    }
+    let _ = fs::set_permissions(dir, fs::Permissions::from_mode(0o700));
+    if let Ok(entries) = fs::read_dir(dir) {
+        for e in entries.flatten() {
+            make_writable(&e.path());
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------
+// One test's view: a fresh Env (home, project) using a shared JIG_HOME
+// ---------------------------------------------------------------------------------
+
+struct T {
+    env: Env,
+    shared: &'static Shared,
+}
+
+/// One fresh environment per identity, each with its identity's shared images.
+fn setups() -> Vec<T> {
+    shared_all()
+        .iter()
+        .map(|shared| T {
+            env: Env::new(shared.who.clone()),
+            shared,
+        })
+        .collect()
+}
+
+impl T {
+    fn label(&self) -> String {
+        self.env.label()
+    }
+    fn project(&self) -> PathBuf {
+        self.env.project()
+    }
+    fn home(&self) -> PathBuf {
+        self.env.home()
+    }
+
+    /// A command as this identity in the project, with the shared `JIG_HOME` and the
+    /// shim directory first on PATH (as `jig activate` arranges).
+    fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        let mut c = self.env.command(program);
+        c.env("JIG_HOME", self.shared.jig_home()).env(
+            "PATH",
+            format!("{}:/usr/bin:/bin", self.shared.shims().display()),
+        );
+        c
+    }
+    fn jig_cmd(&self, args: &[&str]) -> Command {
+        let mut c = self.command(&self.shared.jig);
+        c.args(args);
+        c
+    }
+    fn jig(&self, args: &[&str]) -> Output {
+        run(self.jig_cmd(args))
+    }
+    fn shim_cmd(&self, name: &str, args: &[&str]) -> Command {
+        let mut c = self.command(self.shared.shims().join(name));
+        c.args(args);
+        c
+    }
+    fn shim(&self, name: &str, args: &[&str]) -> Output {
+        run(self.shim_cmd(name, args))
+    }
+    fn git(&self, args: &[&str]) -> Output {
+        self.shim("git", args)
+    }
+    /// `git ARGS`, which must succeed; returns its stdout.
+    fn git_ok(&self, args: &[&str]) -> String {
+        let out = self.git(args);
+        assert_ok(&out, &format!("{} git {}", self.label(), args.join(" ")));
+        stdout(&out)
+    }
+    /// A host shell running SCRIPT (the shims come first on its PATH).
+    fn host_sh(&self, script: &str) -> Output {
+        let mut c = self.command("/bin/sh");
+        c.arg("-c").arg(script);
+        run(c)
+    }
+
+    /// The full image id (`sha256:...`) `jig which TOOL` reports.
+    fn image_id(&self, tool: &str) -> String {
+        let out = self.jig(&["which", tool]);
+        assert_ok(&out, &format!("{} jig which {tool}", self.label()));
+        stdout(&out)
+            .lines()
+            .find_map(|l| l.strip_prefix("image:"))
+            .and_then(|l| l.split_whitespace().next())
+            .expect("an image: line")
+            .to_owned()
+    }
+
+    /// `~/.gitconfig` with a user identity and a default branch name.
+    fn write_gitconfig(&self) {
+        self.env.write(
+            &self.home().join(".gitconfig"),
+            "[user]\n\tname = Jig Tester\n\temail = jig-tester@example.invalid\n\
+             [init]\n\tdefaultBranch = trunk\n",
+        );
+    }
+
+    /// A git repository in the project with `n` commits `c1..cn`, each adding a file.
+    fn repo_with_commits(&self, n: usize) {
+        self.write_gitconfig();
+        self.git_ok(&["init", "-q"]);
+        for i in 1..=n {
+            let name = format!("file{i}.txt");
+            self.env
+                .write(&self.project().join(&name), format!("content {i}\n"));
+            self.git_ok(&["add", &name]);
+            self.git_ok(&["commit", "-q", "-m", &format!("c{i}")]);
+        }
+    }
+
+    /// Asserts that everything below `root` (and `root`) belongs to this identity;
+    /// returns how many entries there are.
+    fn assert_owned_tree(&self, root: &Path) -> usize {
+        let l = self.label();
+        let mut count = 0;
+        let mut todo = vec![root.to_owned()];
+        while let Some(p) = todo.pop() {
+            let m = fs::symlink_metadata(&p).unwrap_or_else(|e| panic!("{l} {p:?}: {e}"));
+            assert_eq!(
+                (m.uid(), m.gid()),
+                (self.env.who.uid, self.env.who.gid),
+                "{l} {} has the wrong owner",
+                p.display()
+            );
+            count += 1;
+            if m.is_dir() {
+                for e in fs::read_dir(&p).unwrap() {
+                    todo.push(e.unwrap().path());
+                }
+            }
+        }
+        count
+    }
+}
+
+// ---------------------------------------------------------------------------------
+// git
+// ---------------------------------------------------------------------------------
+
+#[test]
+fn git_commits_as_the_gitconfig_user_and_leaves_files_owned_by_the_caller() {
+    for t in setups() {
+        let l = t.label();
+        t.write_gitconfig();
+        let out = t.git(&["init"]);
+        assert_ok(&out, &format!("{l} git init"));
+        assert!(
+            stdout(&out).contains(&format!(
+                "Initialized empty Git repository in {}/.git/",
+                t.project().display()
+            )),
+            "{l} {}",
+            stdout(&out)
+        );
+        // init.defaultBranch from ~/.gitconfig was read.
+        assert_eq!(t.git_ok(&["symbolic-ref", "HEAD"]), "refs/heads/trunk\n");
+
+        t.env.write(&t.project().join("hello.txt"), "hello\n");
+        t.git_ok(&["add", "hello.txt"]);
+        t.git_ok(&["commit", "-m", "first commit"]);
+        assert_eq!(
+            t.git_ok(&["log", "--format=%an <%ae>|%cn <%ce>|%s"]),
+            "Jig Tester <jig-tester@example.invalid>|Jig Tester <jig-tester@example.invalid>|first commit\n",
+            "{l}"
+        );
+
+        // A file git itself writes into the work tree.
+        fs::remove_file(t.project().join("hello.txt")).unwrap();
+        t.git_ok(&["checkout", "--", "hello.txt"]);
+        assert_eq!(
+            fs::read_to_string(t.project().join("hello.txt")).unwrap(),
+            "hello\n",
+            "{l}"
+        );
+        t.git_ok(&["branch", "side"]);
+
+        // Everything in .git and the work tree is the caller's.
+        let n = t.assert_owned_tree(&t.project());
+        assert!(n > 20, "{l} only {n} entries in the project");
+        for p in [
+            ".git/HEAD",
+            ".git/index",
+            ".git/refs/heads/side",
+            "hello.txt",
+        ] {
+            assert!(t.project().join(p).exists(), "{l} {p} missing");
+        }
+
+        // git status, clean and dirty.
+        let status = t.git_ok(&["status"]);
+        assert!(
+            status.contains("On branch trunk")
+                && status.contains("nothing to commit, working tree clean"),
+            "{l} {status}"
+        );
+        t.env.write(&t.project().join("hello.txt"), "changed\n");
+        t.env.write(&t.project().join("new.txt"), "new\n");
+        assert_eq!(
+            t.git_ok(&["status", "--porcelain"]),
+            " M hello.txt\n?? new.txt\n",
+            "{l}"
+        );
+        let status = t.git_ok(&["status"]);
+        assert!(status.contains("modified:   hello.txt"), "{l} {status}");
+    }
+}
+
+#[test]
+fn git_log_pipes_into_host_commands_without_escape_codes() {
+    for t in setups() {
+        let l = t.label();
+        t.repo_with_commits(3);
+
+        // A host shell finds git through the shim directory and pipes it on.
+        let out = t.host_sh("command -v git; git log --oneline | wc -l");
+        assert_ok(&out, &format!("{l} host pipeline"));
+        let text = stdout(&out);
+        let lines: Vec<&str> = text.lines().map(str::trim).collect();
+        let shim = t.shared.shims().join("git");
+        assert_eq!(lines, [shim.to_str().unwrap(), "3"], "{l} {text}");
+        let out = t.host_sh("git log --format=%s | sort -r | tr '\\n' ,");
+        assert_ok(&out, &format!("{l} host pipeline"));
+        assert_eq!(stdout(&out), "c3,c2,c1,", "{l}");
+
+        // Not a terminal: no pager, no colours, even with TERM set and the defaults.
+        for args in [
+            &["log"][..],
+            &["log", "--oneline", "--decorate", "--graph"],
+            &["branch", "-a"],
+            &["show", "--stat"],
+        ] {
+            let out = t.git(args);
+            assert_ok(&out, &format!("{l} git {args:?}"));
+            let text = stdout(&out);
+            assert!(!text.is_empty(), "{l} git {args:?} printed nothing");
+            assert!(
+                !text.contains('\x1b'),
+                "{l} git {args:?} wrote escape codes into a pipe: {text:?}"
+            );
+        }
+        assert!(
+            t.git_ok(&["log"]).contains("Author: Jig Tester"),
+            "{l} git log"
+        );
+        // The check above can see escape codes when git does write them.
+        assert!(
+            t.git_ok(&["log", "--oneline", "--color=always"])
+                .contains('\x1b'),
+            "{l} --color=always wrote no escape codes"
+        );
+    }
+}
+
+#[test]
+fn git_failures_return_gits_own_exit_codes() {
+    for t in setups() {
+        let l = t.label();
+        t.write_gitconfig();
+
+        // Outside a repository.
+        let out = t.git(&["status"]);
+        assert_code(&out, 128, &format!("{l} git status outside a repo"));
+        assert!(
+            stderr(&out).contains("not a git repository"),
+            "{l} {}",
+            stderr(&out)
+        );
+
+        t.repo_with_commits(1);
+        let out = t.git(&["rev-parse", "--verify", "nosuchref"]);
+        assert_code(&out, 128, &format!("{l} git rev-parse --verify nosuchref"));
+        assert_eq!(
+            stderr(&out),
+            "fatal: Needed a single revision\n",
+            "{l} stderr"
+        );
+        assert_eq!(stdout(&out), "", "{l} stdout");
+
+        let out = t.git(&["rev-parse", "--verify", "--quiet", "nosuchref"]);
+        assert_code(&out, 1, &format!("{l} git rev-parse --verify --quiet"));
+
+        t.env.write(&t.project().join("file1.txt"), "changed\n");
+        let out = t.git(&["diff", "--exit-code", "--quiet"]);
+        assert_code(&out, 1, &format!("{l} git diff --exit-code with a change"));
+
+        let out = t.git(&["nosuchcommand"]);
+        assert_code(&out, 1, &format!("{l} git nosuchcommand"));
+        assert!(
+            stderr(&out).contains("'nosuchcommand' is not a git command"),
+            "{l} {}",
+            stderr(&out)
+        );
+
+        // Through a host shell too.
+        let out = t.host_sh("git rev-parse --verify nosuchref 2>/dev/null; echo rc=$?");
+        assert_ok(&out, &l);
+        assert_eq!(stdout(&out), "rc=128\n", "{l}");
+    }
+}
+
+// ---------------------------------------------------------------------------------
+// The image itself
+// ---------------------------------------------------------------------------------
+
+#[test]
+fn second_install_is_up_to_date_and_keeps_the_image() {
+    for t in setups() {
+        let l = t.label();
+        let before = t.image_id("git");
+        let images_before = fs::read_dir(t.shared.jig_home().join("store/images"))
+            .unwrap()
+            .count();
+        let install = || {
+            let started = Instant::now();
+            let out = t.jig(&["install", "git"]);
+            (out, started.elapsed())
+        };
+        let (mut out, mut took) = install();
+        assert_ok(&out, &format!("{l} jig install git again"));
+        if stderr(&out).contains("bootstrapping") {
+            // The mirror published a new package index since the shared build (a
+            // point release): that rebuild is legitimate. The next one must not be.
+            eprintln!("{l} the Debian index changed since the shared build; installing again");
+            (out, took) = install();
+            assert_ok(&out, &format!("{l} jig install git a third time"));
+        }
+        let after = t.image_id("git");
+        let err = stderr(&out);
+        let short = after.strip_prefix("sha256:").unwrap_or(&after)[..12].to_owned();
+        assert!(
+            err.contains(&format!(
+                "jig: debian:bookworm image is up to date ({short})"
+            )),
+            "{l} no up-to-date message: {err}"
+        );
+        assert!(!err.contains("bootstrapping"), "{l} rebuilt: {err}");
+        assert!(
+            took < Duration::from_secs(20),
+            "{l} an up-to-date install took {took:?}"
+        );
+        let images_after = fs::read_dir(t.shared.jig_home().join("store/images"))
+            .unwrap()
+            .count();
+        assert_eq!(images_after, images_before, "{l} a new image appeared");
+        assert_eq!(before, after, "{l} the image id changed");
+        // The shim still works after the reinstall.
+        let out = t.git(&["--version"]);
+        assert_ok(&out, &l);
+        assert!(stdout(&out).starts_with("git version 2.39."), "{l}");
+    }
+}
+
+#[test]
+fn apt_and_dpkg_work_in_the_image() {
+    for t in setups() {
+        let l = t.label();
+        let out = t.jig(&["exec", "git", "--", "sh", "-c", "dpkg --audit; dpkg -l git"]);
+        assert_ok(&out, &format!("{l} dpkg --audit; dpkg -l git"));
+        let text = stdout(&out);
+        let row = text
+            .lines()
+            .find(|r| r.split_whitespace().nth(1) == Some("git"))
+            .unwrap_or_else(|| panic!("{l} no git row in dpkg -l: {text}"));
+        assert!(row.starts_with("ii "), "{l} git is not installed: {row}");
+        assert!(
+            text.lines()
+                .next()
+                .unwrap_or_default()
+                .starts_with("Desired="),
+            "{l} dpkg --audit printed something: {text}"
+        );
+
+        let out = t.jig(&["exec", "git", "--", "apt-get", "check"]);
+        assert_ok(&out, &format!("{l} apt-get check"));
+        assert!(
+            stdout(&out).contains("Reading package lists"),
+            "{l} {}",
+            stdout(&out)
+        );
+
+        // dpkg knows every file of git, and the binary the shim runs is one of them.
+        let out = t.jig(&["exec", "git", "--", "dpkg", "-S", "/usr/bin/git"]);
+        assert_ok(&out, &format!("{l} dpkg -S"));
+        assert_eq!(stdout(&out), "git: /usr/bin/git\n", "{l}");
+
+        // A package that is not installed is reported as such (exit 1).
+        let out = t.jig(&["exec", "git", "--", "dpkg", "-s", "nodejs"]);
+        assert_code(&out, 1, &format!("{l} dpkg -s nodejs in the git image"));
+    }
+}
+
+#[test]
+fn tools_write_files_as_the_caller_and_tmp_does_not_persist() {
+    for t in setups() {
+        let l = t.label();
+        let marker = format!("jig-dtests-{}-{}", std::process::id(), t.env.who.uid);
+        let script = format!(
+            "echo inside > made-inside && mkdir -p sub/dir && touch sub/dir/f && \
+             echo x > /tmp/{marker} && cat /tmp/{marker} && echo y > /etc/{marker}"
+        );
+        let out = t.jig(&["exec", "git", "--", "sh", "-c", &script]);
+        assert_ok(&out, &format!("{l} writing inside"));
+        assert_eq!(stdout(&out), "x\n", "{l}");
+        let n = t.assert_owned_tree(&t.project());
+        assert_eq!(n, 5, "{l} project, made-inside, sub, sub/dir, sub/dir/f");
+        assert_eq!(
+            fs::read_to_string(t.project().join("made-inside")).unwrap(),
+            "inside\n"
+        );
+
+        // Gone at the next launch, and never on the host.
+        let out = t.jig(&[
+            "exec",
+            "git",
+            "--",
+            "sh",
+            "-c",
+            &format!("test -e /tmp/{marker} || test -e /etc/{marker}"),
+        ]);
+        assert_code(&out, 1, &format!("{l} /tmp write survived the launch"));
+        assert!(
+            !Path::new("/tmp").join(&marker).exists(),
+            "{l} /tmp write reached the host"
+        );
+        let rootfs = PathBuf::from(t.image_id("git").replace("sha256:", ""));
+        let image = t.shared.jig_home().join("store/images").join(rootfs);
+        assert!(image.join("rootfs/usr/bin/git").exists(), "{l} image path");
+        assert!(
+            !image.join("rootfs/etc").join(&marker).exists(),
+            "{l} the write reached the stored image"
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------
+// npm
+// ---------------------------------------------------------------------------------
+
+/// `npm` as a command; with the host's extra CA bundle when the host needs one.
+fn npm(t: &T, args: &[&str]) -> Output {
+    let mut c = t.shim_cmd("npm", args);
+    if let Some(ca) = std::env::var_os("NODE_EXTRA_CA_CERTS").filter(|p| Path::new(p).is_file()) {
+        let copy = t.project().join(".host-ca.pem");
+        if !copy.exists() {
+            t.env.write(&copy, fs::read(ca).unwrap());
+        }
+        c.env("NODE_EXTRA_CA_CERTS", copy);
+    }
+    c.env("NPM_CONFIG_UPDATE_NOTIFIER", "false")
+        .env("NPM_CONFIG_FUND", "false")
+        .env("NPM_CONFIG_AUDIT", "false");
+    run(c)
+}
+
+/// `npm init -y && npm install is-number` in the project, then node loads it from there.
+fn npm_install_is_number(t: &T) {
+    let l = t.label();
+    let out = npm(t, &["init", "-y"]);
+    assert_ok(&out, &format!("{l} npm init -y"));
+    let out = npm(t, &["install", "is-number"]);
+    assert_ok(&out, &format!("{l} npm install is-number"));
+    assert!(
+        stdout(&out).contains("added 1 package"),
+        "{l} {}",
+        stdout(&out)
+    );
+
+    let module = t.project().join("node_modules/is-number");
+    let manifest = fs::read_to_string(module.join("package.json"))
+        .unwrap_or_else(|e| panic!("{l} node_modules/is-number/package.json: {e}"));
+    assert!(manifest.contains("\"name\": \"is-number\""), "{l}");
+    let package = fs::read_to_string(t.project().join("package.json")).unwrap();
+    assert!(package.contains("\"is-number\""), "{l} {package}");
+    t.assert_owned_tree(&t.project().join("node_modules"));
+    t.assert_owned_tree(&t.project().join("package.json"));
+    t.assert_owned_tree(&t.project().join("package-lock.json"));
+
+    // Debian ships its own is-number (npm depends on it): resolve must name ours.
+    let out = t.shim(
+        "node",
+        &[
+            "-e",
+            "console.log(require('is-number')(5)); console.log(require.resolve('is-number'))",
+        ],
+    );
+    assert_ok(&out, &format!("{l} node -e"));
+    assert_eq!(
+        stdout(&out),
+        format!("true\n{}/index.js\n", module.display()),
+        "{l}"
+    );
+}
+
+#[test]
+fn npm_installs_into_the_project_with_the_host_cache() {
+    for t in setups() {
+        let l = t.label();
+        let cache = t.home().join(".npm");
+        t.env.mkdir(&cache);
+        npm_install_is_number(&t);
+        // The cache went to the host's ~/.npm, as the caller.
+        let cacache = cache.join("_cacache");
+        assert!(cacache.is_dir(), "{l} no ~/.npm/_cacache on the host");
+        let n = t.assert_owned_tree(&cache);
+        assert!(n > 5, "{l} ~/.npm has {n} entries");
+        let left: Vec<_> = fs::read_dir(t.home())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(left, [".npm"], "{l} home gained entries");
+    }
+}
+
+#[test]
+fn npm_works_without_a_host_cache() {
+    for t in setups() {
+        let l = t.label();
+        npm_install_is_number(&t);
+        // The cache lived in the ephemeral home; nothing reached the host's.
+        let left: Vec<_> = fs::read_dir(t.home()).unwrap().collect();
+        assert!(left.is_empty(), "{l} home gained entries: {left:?}");
+        let out = t.host_sh("test -e \"$HOME/.npm\"");
+        assert_code(&out, 1, &format!("{l} ~/.npm appeared"));
+    }
+}
+
+// ---------------------------------------------------------------------------------
+// gitk on Xvfb
+// ---------------------------------------------------------------------------------
+
+/// An Xvfb server run as the identity, with a cookie file of its own.
+struct Xvfb {
+    child: Child,
+    number: u32,
+    /// The cookie file the server trusts (not ~/.Xauthority: the path must be passed).
+    auth: PathBuf,
+    log: PathBuf,
+}
+
+static NEXT_DISPLAY: AtomicU32 = AtomicU32::new(0);
+
+fn random_hex() -> String {
+    let mut bytes = [0u8; 16];
+    use std::io::Read;
+    File::open("/dev/urandom")
+        .unwrap()
+        .read_exact(&mut bytes)
+        .unwrap();
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Writes a cookie file for display `number` as the identity (`xauth add`).
+fn write_cookie(env: &Env, file: &Path, number: u32, hex: &str) {
+    let mut c = env.command("xauth");
+    c.arg("-q")
+        .arg("-f")
+        .arg(file)
+        .args(["add", &format!(":{number}"), ".", hex]);
+    assert_ok(&run(c), &format!("{} xauth add", env.label()));
+}
+
+impl Xvfb {
+    fn start(env: &Env) -> Xvfb {
+        let l = env.label();
+        let first =
+            200 + (std::process::id() * 7 + NEXT_DISPLAY.fetch_add(1, Ordering::SeqCst)) % 600;
+        for number in (first..800).chain(200..first).take(40) {
+            if Path::new(&format!("/tmp/.X{number}-lock")).exists()
+                || Path::new(&format!("/tmp/.X11-unix/X{number}")).exists()
+            {
+                continue;
+            }
+            let auth = env.dir().join(format!("xauth-{number}"));
+            let _ = fs::remove_file(&auth);
+            write_cookie(env, &auth, number, &random_hex());
+            let log = env.dir().join(format!("xvfb-{number}.log"));
+            let mut c = env.command("/usr/bin/Xvfb");
+            c.arg(format!(":{number}"))
+                .args(["-nolisten", "tcp", "-auth"])
+                .arg(&auth)
+                .stdout(Stdio::null())
+                .stderr(File::create(&log).unwrap());
+            let child = c.spawn().expect("spawn Xvfb");
+            let mut x = Xvfb {
+                child,
+                number,
+                auth,
+                log,
+            };
+            let socket = PathBuf::from(format!("/tmp/.X11-unix/X{number}"));
+            let up = poll(Duration::from_secs(15), || {
+                if x.child.try_wait().unwrap().is_some() {
+                    return Some(false);
+                }
+                socket.exists().then_some(true)
+            });
+            if up == Some(true) && x.windows_as(Some(env)).is_ok() {
+                return x;
+            }
+            eprintln!(
+                "{l} Xvfb :{number} did not start: {}",
+                fs::read_to_string(&x.log).unwrap_or_default()
+            );
+            // Drop kills it if it still runs.
+        }
+        panic!("{l} no Xvfb display could be started");
+    }
+
+    fn display(&self) -> String {
+        format!(":{}", self.number)
+    }
+
+    fn alive(&mut self) -> bool {
+        self.child.try_wait().unwrap().is_none()
+    }
+}
+
+impl Xvfb {
+    /// `xwininfo -root -tree` as `env` (or as this process) with the server's cookie.
+    fn windows_as(&self, env: Option<&Env>) -> Result<String, String> {
+        let mut c = match env {
+            Some(env) => env.command("xwininfo"),
+            None => {
+                let mut c = Command::new("xwininfo");
+                c.env_clear().env("PATH", "/usr/bin:/bin");
+                c
+            }
+        };
+        c.args(["-root", "-tree", "-display", &self.display()])
+            .env("XAUTHORITY", &self.auth)
+            .stdin(Stdio::null());
+        let out = run(c);
+        if out.status.success() {
+            Ok(stdout(&out))
+        } else {
+            Err(stderr(&out))
+        }
+    }
+}
+
+impl Drop for Xvfb {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = fs::remove_file(&self.auth);
+    }
+}
+
+/// The title of the first window whose name contains "gitk".
+fn gitk_window(tree: &str) -> Option<String> {
+    tree.lines().find_map(|line| {
+        let start = line.find('"')? + 1;
+        let end = start + line[start..].find('"')?;
+        let name = &line[start..end];
+        name.contains("gitk").then(|| name.to_owned())
+    })
+}
+
+/// Waits for a child up to `timeout`; kills it when the time is up.
+fn wait_timeout(child: &mut Child, timeout: Duration) -> Option<ExitStatus> {
+    let status = poll(timeout, || child.try_wait().unwrap());
+    if status.is_none() {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    status
+}
+
+/// The gitk shim as a background process on `x`'s display, with XAUTHORITY = `auth`.
+fn spawn_gitk(t: &T, x: &Xvfb, auth: &Path, tag: &str) -> (Child, PathBuf) {
+    let log = t.env.dir().join(format!("gitk-{tag}.log"));
+    let mut c = t.shim_cmd("gitk", &[]);
+    c.env("DISPLAY", x.display())
+        .env("XAUTHORITY", auth)
+        .stdout(Stdio::null())
+        .stderr(File::create(&log).unwrap());
+    (c.spawn().expect("spawn gitk"), log)
+}
+
+#[test]
+fn gitk_opens_a_window_on_xvfb_and_exits_on_sigterm() {
+    for t in setups() {
+        let l = t.label();
+        t.repo_with_commits(2);
+        let mut x = Xvfb::start(&t.env);
+        assert_eq!(
+            gitk_window(&x.windows_as(Some(&t.env)).unwrap()),
+            None,
+            "{l} a gitk window before gitk ran"
+        );
+
+        let auth = x.auth.clone();
+        let (mut gitk, log) = spawn_gitk(&t, &x, &auth, "ok");
+        let title = poll(Duration::from_secs(30), || {
+            if let Some(status) = gitk.try_wait().unwrap() {
+                panic!(
+                    "{l} gitk exited with {status:?} before opening a window: {}",
+                    fs::read_to_string(&log).unwrap_or_default()
+                );
+            }
+            x.windows_as(Some(&t.env))
+                .ok()
+                .and_then(|tree| gitk_window(&tree))
+        });
+        let Some(title) = title else {
+            let _ = gitk.kill();
+            let _ = gitk.wait();
+            panic!(
+                "{l} no gitk window within 30 s; gitk said: {}",
+                fs::read_to_string(&log).unwrap_or_default()
+            );
+        };
+        // The title names the repository gitk was started in: `project: All files - gitk`.
+        assert!(
+            title.contains("project") && title.ends_with("gitk"),
+            "{l} window title {title:?}"
+        );
+
+        // SIGTERM ends gitk itself (the shim is gitk's process: no wrapper in between).
+        // SAFETY: kill(2) on our own child's pid.
+        assert_eq!(
+            unsafe { libc::kill(gitk.id() as libc::pid_t, libc::SIGTERM) },
+            0
+        );
+        let status = wait_timeout(&mut gitk, Duration::from_secs(10))
+            .unwrap_or_else(|| panic!("{l} gitk ignored SIGTERM for 10 s"));
+        assert_eq!(status.signal(), Some(libc::SIGTERM), "{l} {status:?}");
+
+        // The server survives its client, and the window is gone.
+        assert!(x.alive(), "{l} Xvfb died with gitk");
+        let gone = poll(Duration::from_secs(5), || {
+            x.windows_as(Some(&t.env))
+                .ok()
+                .filter(|tree| gitk_window(tree).is_none())
+        });
+        assert!(gone.is_some(), "{l} the gitk window outlived gitk");
+        assert!(x.alive(), "{l} Xvfb died");
+    }
+}
+
+#[test]
+fn gitk_without_the_servers_cookie_cannot_connect() {
+    for t in setups() {
+        let l = t.label();
+        t.repo_with_commits(1);
+        let mut x = Xvfb::start(&t.env);
+        // The server is up and accepts its cookie.
+        x.windows_as(Some(&t.env))
+            .unwrap_or_else(|e| panic!("{l} xwininfo with the right cookie: {e}"));
+
+        // A well-formed cookie file for the same display with another cookie, and a
+        // cookie file that does not exist.
+        let wrong = t.env.dir().join("xauth-wrong");
+        write_cookie(&t.env, &wrong, x.number, &random_hex());
+        let missing = t.env.dir().join("xauth-missing");
+        for (tag, auth) in [("wrong", &wrong), ("missing", &missing)] {
+            let (mut gitk, log) = spawn_gitk(&t, &x, auth, tag);
+            let status = wait_timeout(&mut gitk, Duration::from_secs(30))
+                .unwrap_or_else(|| panic!("{l} gitk with a {tag} cookie ran for 30 s"));
+            let err = fs::read_to_string(&log).unwrap_or_default();
+            assert!(
+                !status.success(),
+                "{l} gitk with a {tag} cookie: {status:?}"
+            );
+            assert!(
+                err.contains("couldn't connect to display \":")
+                    && (err.contains("Invalid MIT-MAGIC-COOKIE-1 key")
+                        || err.contains("Authorization required")),
+                "{l} gitk with a {tag} cookie said: {err}"
+            );
+            let tree = x.windows_as(Some(&t.env)).unwrap();
+            assert_eq!(gitk_window(&tree), None, "{l} {tag} cookie: a window");
+        }
+        assert!(x.alive(), "{l} Xvfb died");
+    }
+}
