@@ -14,9 +14,9 @@
 //!
 //! Each test gets its own `Env` (home and project) and uses the shared `JIG_HOME`.
 //!
-//! Environment notes: when the test process has `NODE_EXTRA_CA_CERTS` (a host behind a
-//! TLS-inspecting proxy), the npm tests copy that bundle into the project and point
-//! npm at it; the image's own CA bundle does not know such a proxy.
+//! The npm tests reach the real npm registry. On a host behind a TLS-inspecting proxy
+//! they pass only because the `npm` recipe trusts the host's CA bundle (`host_ca`):
+//! the image's own bundle does not know the proxy's authority.
 
 mod common;
 
@@ -726,16 +726,9 @@ fn tools_write_files_as_the_caller_and_tmp_does_not_persist() {
 // npm
 // ---------------------------------------------------------------------------------
 
-/// `npm` as a command; with the host's extra CA bundle when the host needs one.
+/// `npm` as a command, with the harness's clean environment.
 fn npm(t: &T, args: &[&str]) -> Output {
     let mut c = t.shim_cmd("npm", args);
-    if let Some(ca) = std::env::var_os("NODE_EXTRA_CA_CERTS").filter(|p| Path::new(p).is_file()) {
-        let copy = t.project().join(".host-ca.pem");
-        if !copy.exists() {
-            t.env.write(&copy, fs::read(ca).unwrap());
-        }
-        c.env("NODE_EXTRA_CA_CERTS", copy);
-    }
     c.env("NPM_CONFIG_UPDATE_NOTIFIER", "false")
         .env("NPM_CONFIG_FUND", "false")
         .env("NPM_CONFIG_AUDIT", "false");
