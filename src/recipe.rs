@@ -36,7 +36,9 @@ pub struct Recipe {
     pub wayland: bool,
     /// Where the root filesystem comes from.
     pub image: ImageSpec,
-    /// What the recipe exports.
+    /// What the recipe exports (optional for `oci:` images, whose entrypoint and
+    /// command are the default).
+    #[serde(default)]
     pub tool: Tool,
     /// Host paths made visible inside.
     #[serde(default)]
@@ -141,10 +143,11 @@ impl<'de> Deserialize<'de> for From {
 }
 
 /// `[tool]`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Tool {
     /// Commands exported as shims; each runs the same-named command inside the image.
+    #[serde(default)]
     pub shims: Vec<Name>,
     /// What `jig run NAME` runs; default: the first shim, else the image's entrypoint.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -432,7 +435,8 @@ fn validate(r: &Recipe) -> Result<()> {
             "[image] mirror, snapshot, insecure and packages apply to from = \"debian:SUITE\" only\nhint: for other images install packages with a run step"
         );
     }
-    if r.tool.shims.is_empty() && r.tool.command.is_none() {
+    // An OCI image carries its own entrypoint/cmd, which `jig run` falls back to.
+    if r.tool.shims.is_empty() && r.tool.command.is_none() && !matches!(img.from, From::Oci(_)) {
         bail!("[tool] needs at least one entry in shims, or a command");
     }
     let mut seen = std::collections::BTreeSet::new();
@@ -586,6 +590,16 @@ set = { BB_MODE = "test" }
         let text = BB.replace("name = \"bb\"\n", "");
         let err = format!("{:#}", parse(&text, "bb.toml").unwrap_err());
         assert!(err.contains("missing field `name`"), "{err}");
+    }
+
+    #[test]
+    fn only_oci_recipes_may_omit_the_tool() {
+        let oci = "name = \"a\"\nversion = \"1\"\n[image]\nfrom = \"oci:alpine:3.20\"\n";
+        let r = parse(oci, "a.toml").unwrap();
+        assert!(r.tool.shims.is_empty() && r.tool.command.is_none());
+        let rootfs = oci.replace("oci:alpine:3.20", "rootfs:r");
+        let err = format!("{:#}", parse(&rootfs, "a.toml").unwrap_err());
+        assert!(err.contains("needs at least one entry in shims"), "{err}");
     }
 
     #[test]

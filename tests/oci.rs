@@ -519,6 +519,25 @@ fn pull_by_tag_and_digest_then_install_and_run_a_shim() {
     // Not a terminal: no progress output at all.
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!err.contains("MiB/s") && !err.contains('\r'), "{err}");
+
+    // A recipe that names no command runs the image's own Cmd.
+    let bare = fresh.dir.path().join("bare.toml");
+    fs::write(
+        &bare,
+        format!("name = \"bare\"\nversion = \"1\"\n[image]\nfrom = \"oci:{reference}\"\n"),
+    )
+    .unwrap();
+    let out = fresh
+        .cmd(JIG)
+        .args(["run", bare.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "from-cmd\n");
 }
 
 #[test]
