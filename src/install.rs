@@ -8,10 +8,14 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 
+use std::collections::BTreeMap;
+
 use crate::installed::{Entry, Index, Tool};
 use crate::paths::Dirs;
 use crate::recipe::Loaded;
+use crate::recipe::Recipe;
 use crate::store::Store;
+use crate::store::{DEFAULT_PATH, ImageConfig};
 use crate::{build, source};
 
 /// What an install did.
@@ -36,12 +40,14 @@ pub fn install(dirs: &Dirs, loaded: &Loaded, force: bool) -> Result<Installed> {
     let image = build::run_steps(&store, base, &recipe.image.run)?;
     let name = recipe.name.to_string();
     let version = recipe.version.to_string();
+    let paths = command_paths(&store.rootfs_of(&image.id), recipe, &image.meta.config);
     let entry = Entry {
         image: image.id.clone(),
         recipe_hash: loaded.hash.clone(),
         origin: loaded.origin.clone(),
         config: image.meta.config.clone(),
         recipe: recipe.clone(),
+        paths,
     };
     let shims: Vec<String> = recipe.tool.shims.iter().map(|s| s.to_string()).collect();
 
@@ -91,6 +97,64 @@ pub fn install(dirs: &Dirs, loaded: &Loaded, force: bool) -> Result<Installed> {
         entry,
         shims,
     })
+}
+
+/// Finds, inside the image, the executable each shim (and the recipe's command) names,
+/// searching the PATH a launch would use. Paths are resolved with
+/// `openat2(RESOLVE_IN_ROOT)`, so the image's symlinks are followed inside the image.
+fn command_paths(rootfs: &Path, recipe: &Recipe, config: &ImageConfig) -> BTreeMap<String, String> {
+    use nix::fcntl::{OFlag, OpenHow, ResolveFlag, openat2};
+    use nix::sys::stat::{Mode, SFlag, fstat};
+    let Ok(root) = nix::fcntl::open(
+        rootfs,
+        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    ) else {
+        return BTreeMap::new();
+    };
+    let search = recipe
+        .env
+        .set
+        .iter()
+        .find(|(k, _)| k.as_str() == "PATH")
+        .map(|(_, v)| v.clone())
+        .or_else(|| {
+            config
+                .env
+                .iter()
+                .find_map(|e| e.strip_prefix("PATH=").map(str::to_owned))
+        })
+        .unwrap_or_else(|| DEFAULT_PATH.to_owned());
+    let names = recipe
+        .tool
+        .shims
+        .iter()
+        .map(|s| s.to_string())
+        .chain(recipe.tool.command.clone());
+    let mut out = BTreeMap::new();
+    for name in names {
+        if name.contains('/') {
+            continue;
+        }
+        for dir in search.split(':').filter(|d| d.starts_with('/')) {
+            let path = format!("{}/{name}", dir.trim_end_matches('/'));
+            let how = OpenHow::new()
+                .flags(OFlag::O_PATH | OFlag::O_CLOEXEC)
+                .resolve(ResolveFlag::RESOLVE_IN_ROOT);
+            let Ok(fd) = openat2(&root, path.trim_start_matches('/'), how) else {
+                continue;
+            };
+            let executable = fstat(&fd).is_ok_and(|st| {
+                SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFREG
+                    && st.st_mode & 0o111 != 0
+            });
+            if executable {
+                out.insert(name, path);
+                break;
+            }
+        }
+    }
+    out
 }
 
 /// Removes a recipe (all versions) and its shims. Images stay until `jig gc`.

@@ -57,6 +57,12 @@ pub struct Entry {
     pub config: ImageConfig,
     /// The recipe itself.
     pub recipe: Recipe,
+    /// Where each shim's command lives in the image, found once at install time so a
+    /// launch execs it directly instead of probing every PATH directory through the
+    /// overlay (each miss is a lookup in every layer). Commands not found are absent;
+    /// they are searched for at launch like any other.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub paths: BTreeMap<String, String>,
 }
 
 impl Index {

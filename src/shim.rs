@@ -54,8 +54,9 @@ fn run(name: &str, argv0: OsString, args: Vec<OsString>) -> Result<LaunchError, 
         ))
         .hint(format!("run `jig install {recipe}` again")));
     };
+    let program = entry.paths.get(name).map_or(name, String::as_str);
     let cmd = Command {
-        program: name.into(),
+        program: program.into(),
         argv0,
         args,
     };
