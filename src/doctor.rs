@@ -156,7 +156,15 @@ fn namespace_check(store: &Store) -> Result<(), String> {
         Ok(ForkResult::Child) => {
             let code = match userns::enter(uid, gid) {
                 Err(_) => 10,
-                Ok(()) => match mount::root(std::slice::from_ref(&lower), &mnt, &[], &[]) {
+                Ok(()) => match mount::root(
+                    std::slice::from_ref(&lower),
+                    &mnt,
+                    &mount::Upper {
+                        dirs: &[],
+                        files: &[],
+                        links: &[],
+                    },
+                ) {
                     Err(e) if e.message.contains("overlay") => 12,
                     Err(_) => 11,
                     Ok(_) => 0,

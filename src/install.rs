@@ -51,7 +51,6 @@ pub fn install(dirs: &Dirs, loaded: &Loaded, force: bool) -> Result<Installed> {
     };
     let shims: Vec<String> = recipe.tool.shims.iter().map(|s| s.to_string()).collect();
 
-    store.ensure_skeleton()?;
     let _lock = store.lock_exclusive()?;
     let mut index = Index::read(&dirs.index())?;
     for s in &shims {

@@ -74,7 +74,7 @@ pub struct Plan {
     pub uid: u32,
     /// Host gid, mapped to itself.
     pub gid: u32,
-    /// Read-only lower layers, top first: the skeleton, then the image's rootfs.
+    /// Read-only lower layers, top first (the image's rootfs).
     pub lower: Vec<PathBuf>,
     /// Host directory the per-launch scratch tmpfs (overlay upper/work) is mounted on.
     pub scratch: PathBuf,
@@ -82,9 +82,14 @@ pub struct Plan {
     /// overlay's upper directory before the overlay is mounted: plain tmpfs writes, no
     /// copy-up.
     pub files: Vec<File>,
-    /// Directories created in the ephemeral layer the same way: the user's home, so
-    /// `cd ~` works and tools can keep caches there for the length of the run.
-    pub dirs: Vec<PathBuf>,
+    /// Directories created in the ephemeral layer the same way, with their modes: the
+    /// mountpoints and directories every container has (/proc, /dev, /dev/pts,
+    /// /dev/shm, /tmp) and the user's home, so `cd ~` works and tools can keep caches
+    /// there for the length of the run.
+    pub dirs: Vec<(PathBuf, u32)>,
+    /// Symlinks created in the ephemeral layer (`/dev/fd`, `/dev/stdin`, ...), as
+    /// (path, target).
+    pub links: Vec<(PathBuf, PathBuf)>,
     /// Bind mounts, applied in order after the overlay is mounted.
     pub binds: Vec<Bind>,
     /// Working directory inside (the host cwd, same path).
@@ -228,7 +233,36 @@ pub fn build(target: &Target, host: &Host, image: &Files, cmd: Command, depth: u
         }
     }
 
-    let mut dirs = Vec::new();
+    // The skeleton every container has: mountpoints for /proc and the device nodes,
+    // /dev/pts, /dev/shm, /tmp and the /dev/fd links. Made in the upper layer at each
+    // launch (a few tmpfs operations) rather than kept as an extra overlay layer, which
+    // every path lookup in the container would have to pass through.
+    let mut dirs: Vec<(PathBuf, u32)> = [
+        ("/proc", 0o755),
+        ("/dev", 0o755),
+        ("/dev/pts", 0o755),
+        ("/dev/shm", 0o1777),
+        ("/tmp", 0o1777),
+    ]
+    .iter()
+    .map(|(p, m)| (PathBuf::from(p), *m))
+    .collect();
+    for dev in DEVICES {
+        files.push(File {
+            dst: format!("/dev/{dev}").into(),
+            contents: Vec::new(),
+            mode: 0o644,
+        });
+    }
+    let links = [
+        ("/dev/fd", "/proc/self/fd"),
+        ("/dev/stdin", "/proc/self/fd/0"),
+        ("/dev/stdout", "/proc/self/fd/1"),
+        ("/dev/stderr", "/proc/self/fd/2"),
+    ]
+    .iter()
+    .map(|(p, t)| (PathBuf::from(p), PathBuf::from(t)))
+    .collect();
     let mut session = crate::display::Session::default();
     for s in [
         recipe
@@ -245,9 +279,9 @@ pub fn build(target: &Target, host: &Host, image: &Files, cmd: Command, depth: u
         session.env.extend(s.env);
     }
     files.extend(session.files);
-    dirs.extend(session.dirs);
+    dirs.extend(session.dirs.into_iter().map(|d| (d, 0o700)));
     if host.home.is_absolute() && host.home != Path::new("/") && !host.cwd.starts_with(&host.home) {
-        dirs.push(host.home.clone());
+        dirs.push((host.home.clone(), 0o700));
     }
 
     // Host binds, shallow to deep (see the module docs for why).
@@ -324,6 +358,7 @@ pub fn build(target: &Target, host: &Host, image: &Files, cmd: Command, depth: u
         scratch: target.scratch.clone(),
         files,
         dirs,
+        links,
         binds,
         cwd: host.cwd.clone(),
         exec: Exec {
@@ -335,9 +370,7 @@ pub fn build(target: &Target, host: &Host, image: &Files, cmd: Command, depth: u
     }
 }
 
-/// Device nodes bound from the host into the minimal /dev. Their mountpoints, the
-/// /dev/fd links, /dev/pts, /dev/shm, /proc and /tmp come from the store's skeleton
-/// layer ([`crate::store::Store::ensure_skeleton`]), so a launch creates none of them.
+/// Device nodes bound from the host into the minimal /dev.
 pub const DEVICES: &[&str] = &["null", "zero", "full", "random", "urandom", "tty", "ptmx"];
 
 /// The CA bundle Debian, Ubuntu, Alpine and Arch keep (the path `update-ca-certificates`
@@ -521,8 +554,11 @@ impl Plan {
                 .collect::<Vec<_>>()
                 .join(" over ")
         );
-        for d in &self.dirs {
-            let _ = writeln!(s, "dir      {} (ephemeral)", d.display());
+        for (d, mode) in &self.dirs {
+            let _ = writeln!(s, "dir      {} (mode {mode:o}, ephemeral)", d.display());
+        }
+        for (l, t) in &self.links {
+            let _ = writeln!(s, "symlink  {} -> {}", l.display(), t.display());
         }
         for f in &self.files {
             let _ = writeln!(
@@ -725,7 +761,23 @@ set = { BB_MODE = "test", TERM = "dumb-override" }
         assert!(pos("/proc") < pos("/tmp/project"));
         assert!(pos("/dev/pts") < pos("/tmp/project"));
         assert!(plan.files.iter().any(|f| f.dst == Path::new("/etc/passwd")));
-        assert_eq!(plan.dirs, vec![home.path().to_owned()], "an ephemeral home");
+        assert!(
+            plan.dirs.contains(&(home.path().to_owned(), 0o700)),
+            "an ephemeral home"
+        );
+        assert!(plan.dirs.contains(&(PathBuf::from("/tmp"), 0o1777)));
+        assert!(
+            plan.links
+                .contains(&("/dev/fd".into(), "/proc/self/fd".into()))
+        );
+        // Every device bind has its mountpoint in the ephemeral layer.
+        for b in plan
+            .binds
+            .iter()
+            .filter(|b| b.dst.starts_with("/dev/") && b.node == Node::File)
+        {
+            assert!(plan.files.iter().any(|f| f.dst == b.dst), "{b:?}");
+        }
     }
 
     #[test]

@@ -9,8 +9,9 @@
 //!
 //! The sequence, each step in its own module:
 //! 1. [`userns::enter`]: `unshare(CLONE_NEWUSER | CLONE_NEWNS)`, map uid/gid to themselves.
-//! 2. [`mount::root`]: scratch tmpfs, generated files (passwd, group, resolv.conf,
-//!    hosts) in its upper directory, overlay of skeleton + image over it.
+//! 2. [`mount::root`]: scratch tmpfs; the skeleton (mountpoints, /tmp, /dev links) and
+//!    generated files (passwd, group, resolv.conf, hosts) in its upper directory; the
+//!    overlay of the image under it.
 //! 3. [`mount::bind`] for every bind of the plan: /proc, /dev nodes, cwd, home paths.
 //! 4. [`mount::pivot`]: move the new root over `/` and chroot into it.
 //! 5. [`exec::exec`]: `PR_SET_NO_NEW_PRIVS`, search PATH, `execve`.
@@ -80,7 +81,12 @@ pub fn launch(plan: &Plan) -> LaunchError {
     if let Err(e) = userns::enter(plan.uid, plan.gid) {
         return e;
     }
-    let root = match mount::root(&plan.lower, &plan.scratch, &plan.files, &plan.dirs) {
+    let upper = mount::Upper {
+        dirs: &plan.dirs,
+        files: &plan.files,
+        links: &plan.links,
+    };
+    let root = match mount::root(&plan.lower, &plan.scratch, &upper) {
         Ok(r) => r,
         Err(e) => return e,
     };

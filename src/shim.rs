@@ -99,16 +99,10 @@ pub fn start(dirs: &Dirs, entry: &Entry, cmd: Command, dry_run: bool) -> LaunchE
         Err(e) => return LaunchError::setup(format!("{e:#}")),
     };
     let files = Files::read(&lower, &host, &entry.recipe);
-    let skeleton = store.skeleton_dir();
-    if !skeleton.is_dir()
-        && let Err(e) = store.ensure_skeleton()
-    {
-        return LaunchError::setup(format!("{e:#}"));
-    }
     let target = plan::Target {
         recipe: &entry.recipe,
         config: &entry.config,
-        lower: vec![skeleton, lower],
+        lower: vec![lower],
         scratch: store.run_dir(),
     };
     let plan = plan::build(&target, &host, &files, cmd, depth);

@@ -151,48 +151,6 @@ impl Store {
         &self.root
     }
 
-    /// The skeleton layer: mountpoints every container needs (`/dev/null`, `/proc`,
-    /// `/tmp`, ...), stacked above each image so a launch creates no nodes for them.
-    /// Its name carries a version so a changed layout never meets an old copy.
-    pub fn skeleton_dir(&self) -> PathBuf {
-        self.root.join("skeleton-1")
-    }
-
-    /// Creates the skeleton layer if it is missing (temp dir + rename, so a crash or a
-    /// concurrent jig never leaves a partial one).
-    pub fn ensure_skeleton(&self) -> Result<PathBuf> {
-        use std::os::unix::fs::{PermissionsExt, symlink};
-        let dir = self.skeleton_dir();
-        if dir.is_dir() {
-            return Ok(dir);
-        }
-        let temp = self.temp_image()?;
-        let r = temp.rootfs();
-        let mode = |p: &Path, m: u32| fs::set_permissions(p, fs::Permissions::from_mode(m));
-        for d in ["dev/pts", "dev/shm", "proc", "tmp", "etc"] {
-            fs::create_dir_all(r.join(d))?;
-        }
-        mode(&r.join("dev/shm"), 0o1777)?;
-        mode(&r.join("tmp"), 0o1777)?;
-        for f in crate::plan::DEVICES {
-            fs::write(r.join("dev").join(f), "")?;
-        }
-        for (link, target) in [
-            ("fd", "/proc/self/fd"),
-            ("stdin", "/proc/self/fd/0"),
-            ("stdout", "/proc/self/fd/1"),
-            ("stderr", "/proc/self/fd/2"),
-        ] {
-            symlink(target, r.join("dev").join(link))?;
-        }
-        match fs::rename(&r, &dir) {
-            Ok(()) => {}
-            Err(_) if dir.is_dir() => {}
-            Err(e) => return Err(e).with_context(|| format!("creating {}", dir.display())),
-        }
-        Ok(dir)
-    }
-
     /// Directory the runtime mounts its per-launch scratch tmpfs on.
     pub fn run_dir(&self) -> PathBuf {
         self.root.join("run")

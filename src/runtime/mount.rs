@@ -39,12 +39,7 @@ fn fail(what: impl std::fmt::Display, e: Errno) -> LaunchError {
 /// shared mount into a slave (mount_namespaces(7)). Nothing propagates back to the
 /// host, and pivot_root(2)'s "no shared parent" rule holds. That saves a recursive
 /// walk over every host mount on each launch.
-pub fn root(
-    lower: &[PathBuf],
-    scratch: &Path,
-    files: &[File],
-    dirs: &[PathBuf],
-) -> Result<Root, LaunchError> {
+pub fn root(lower: &[PathBuf], scratch: &Path, upper: &Upper) -> Result<Root, LaunchError> {
     // All per-launch state (overlay upper and work dirs) lives in this tmpfs, so it
     // vanishes with the mount namespace when the tool exits.
     mount(
@@ -68,12 +63,17 @@ pub fn root(
     // Generated files go straight into the upper directory while it is a plain tmpfs
     // directory that only this process can see: no symlink can be in the way, and the
     // overlay shows them without a copy-up.
-    let upper = scratch.join("upper");
-    for f in files {
-        write_upper(&upper, f)?;
+    let upper_dir = scratch.join("upper");
+    for (d, mode) in upper.dirs {
+        make_upper_dir(&upper_dir, d, *mode)?;
     }
-    for d in dirs {
-        make_upper_dir(&upper, d)?;
+    for f in upper.files {
+        write_upper(&upper_dir, f)?;
+    }
+    for (link, target) in upper.links {
+        let made =
+            in_upper(&upper_dir, link).and_then(|path| std::os::unix::fs::symlink(target, path));
+        made.map_err(|e| LaunchError::setup(format!("cannot create {}: {e}", link.display())))?;
     }
     let root = scratch.join("root");
     let mut opts = Vec::new();
@@ -136,13 +136,25 @@ fn in_upper(upper: &Path, dst: &Path) -> std::io::Result<PathBuf> {
     Ok(path)
 }
 
-fn make_upper_dir(upper: &Path, dir: &Path) -> Result<(), LaunchError> {
-    use std::os::unix::fs::DirBuilderExt;
+/// What goes into the upper directory before the overlay is mounted.
+pub struct Upper<'a> {
+    /// Directories and their exact modes (created first, parents 0755).
+    pub dirs: &'a [(PathBuf, u32)],
+    /// Files with contents.
+    pub files: &'a [File],
+    /// Symlinks as (path, target).
+    pub links: &'a [(PathBuf, PathBuf)],
+}
+
+fn make_upper_dir(upper: &Path, dir: &Path, mode: u32) -> Result<(), LaunchError> {
+    use std::os::unix::fs::PermissionsExt;
     let made = in_upper(upper, dir).and_then(|path| {
-        match std::fs::DirBuilder::new().mode(0o700).create(&path) {
-            Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => Err(e),
-            _ => Ok(()),
+        match std::fs::create_dir(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => return Err(e),
+            _ => {}
         }
+        // Set explicitly: the umask must not decide, and /tmp needs its sticky bit.
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode))
     });
     made.map_err(|e| LaunchError::setup(format!("cannot create {}: {e}", dir.display())))
 }
