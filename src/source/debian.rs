@@ -327,7 +327,7 @@ fn packages_index(
     reader
         .read_to_end(&mut text)
         .with_context(|| format!("cannot decompress {dists}/{dir}/{name} (corrupt file?)"))?;
-    let got = fetch::hex(&Sha256::digest(&text));
+    let got = crate::store::tree::hex(&Sha256::digest(&text));
     if let Some((want, _)) = plain {
         if &got != want {
             bail!(

@@ -14,6 +14,7 @@
 //! resolved once per [`Http`]: a bootstrap makes ~100 requests to one host, and a
 //! resolver that drops an occasional query costs a 5 s retry each time otherwise.
 
+use crate::store::tree::hex;
 use std::collections::HashMap;
 use std::fs::{self, File};
 use std::io::{self, IsTerminal, Read, Write};
@@ -300,11 +301,6 @@ pub fn store_bytes(dir: &Path, bytes: &[u8]) -> Result<String> {
         tmp.persist(&dest)?;
     }
     Ok(hash)
-}
-
-/// Lowercase hex.
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// A temporary file in the cache, removed on drop unless persisted.

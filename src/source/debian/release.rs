@@ -11,6 +11,7 @@
 //! signatures may legitimately outlive their keys). Fields are only ever read from
 //! the verified signed text, never from outside the signed part.
 
+use crate::store::tree::hex;
 use std::collections::BTreeMap;
 use std::io::Cursor;
 use std::path::Path;
@@ -136,11 +137,6 @@ fn parse_keys(bytes: &[u8]) -> Vec<SignedPublicKey> {
             .map(|it| it.filter_map(Result::ok).collect())
             .unwrap_or_default(),
     }
-}
-
-/// Lowercase hex of key id or fingerprint bytes.
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Whether `sig` names an issuer other than `k` (no issuer named: could be anyone).
