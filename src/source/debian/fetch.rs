@@ -14,7 +14,6 @@
 //! resolved once per [`Http`]: a bootstrap makes ~100 requests to one host, and a
 //! resolver that drops an occasional query costs a 5 s retry each time otherwise.
 
-use crate::store::tree::hex;
 use std::collections::HashMap;
 use std::fs::{self, File};
 use std::io::{self, IsTerminal, Read, Write};
@@ -23,6 +22,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::store::tree::hex;
 use anyhow::{Context, Result, anyhow, bail};
 use sha2::{Digest, Sha256};
 

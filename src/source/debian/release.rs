@@ -11,7 +11,6 @@
 //! signatures may legitimately outlive their keys). Fields are only ever read from
 //! the verified signed text, never from outside the signed part.
 
-use crate::store::tree::hex;
 use std::collections::BTreeMap;
 use std::io::Cursor;
 use std::path::Path;
@@ -22,6 +21,7 @@ use pgp::packet::{Signature, SignatureType};
 use pgp::types::{KeyDetails, Tag};
 
 use super::deb822;
+use crate::store::tree::hex;
 
 /// The fields of a Release file that the bootstrap uses.
 #[derive(Debug, Clone)]
