@@ -74,10 +74,16 @@ pub fn image(store: &Store, spec: &Spec, packages: &[String], slim: bool) -> Res
     let (essential, rest) = split_essential(&fetched.debs);
     // Only what dpkg needs to run (the Essential closure) is extracted by jig; dpkg
     // unpacks the rest itself, so no archive is decompressed more than twice.
+    let phase = std::time::Instant::now();
     for deb in &essential {
         debian::extract_data(&deb.path, &root)
             .with_context(|| format!("extracting {} {}", deb.name, deb.version))?;
     }
+    eprintln!(
+        "jig: extracted {} essential packages in {:.1} s",
+        essential.len(),
+        phase.elapsed().as_secs_f64()
+    );
     prepare_dpkg(&root, slim)?;
 
     let debs_dir = fetched
@@ -113,7 +119,12 @@ pub fn image(store: &Store, spec: &Spec, packages: &[String], slim: bool) -> Res
          problems=$(dpkg --audit)\n\
          if [ -n \"$problems\" ]; then echo \"$problems\"; exit 1; fi\n",
     );
+    let phase = std::time::Instant::now();
     build::run_in(&root, &script, &binds).context("dpkg could not install the packages")?;
+    eprintln!(
+        "jig: dpkg finished in {:.1} s",
+        phase.elapsed().as_secs_f64()
+    );
     finish(&root, slim)?;
     let image = store.commit(
         temp,

@@ -12,6 +12,10 @@
 //! The alternative, a subordinate id range through the setuid `newuidmap`, keeps real
 //! owners but needs /etc/subuid entries that many machines do not have; jig images are
 //! run by one user anyway, so owners would be squashed at launch.
+//!
+//! The filter also turns the `fsync` family into no-ops: a build writes into a temp
+//! directory that is thrown away unless the build completes, and the store makes the
+//! finished image durable as a whole (`rename`), so per-file syncs only cost time.
 
 use std::collections::BTreeMap;
 
@@ -32,6 +36,13 @@ fn faked_syscalls() -> Vec<i64> {
         libc::SYS_setfsuid,
         libc::SYS_setfsgid,
         libc::SYS_mknodat,
+        // A build's output is discarded if the build does not finish, so durability
+        // inside it buys nothing; dpkg alone fsyncs its database after every package.
+        libc::SYS_fsync,
+        libc::SYS_fdatasync,
+        libc::SYS_sync,
+        libc::SYS_syncfs,
+        libc::SYS_sync_file_range,
     ];
     // The legacy variants exist only on some architectures.
     #[cfg(target_arch = "x86_64")]
