@@ -264,11 +264,13 @@ fn finish(root: &Path, slim: bool) -> Result<()> {
     let _ = fs::remove_file(root.join("usr/sbin/policy-rc.d"));
     let _ = fs::remove_dir(root.join("var/cache/jig/debs"));
     let _ = fs::remove_dir(root.join("var/cache/jig"));
-    // Logs of the build itself carry timestamps and say nothing about the image.
+    // Logs of the build itself carry timestamps and say nothing about the image;
+    // ldconfig's aux-cache records file times and is rebuilt on demand.
     for f in [
         "var/log/dpkg.log",
         "var/log/alternatives.log",
         "var/log/bootstrap.log",
+        "var/cache/ldconfig/aux-cache",
     ] {
         let _ = fs::remove_file(root.join(f));
     }

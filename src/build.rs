@@ -30,6 +30,11 @@ use crate::runtime::{fakeroot, mount, userns};
 use crate::source::rootfs::copy_tree;
 use crate::store::{Image, ImageMeta, Store};
 
+/// Tools that honour it (shadow's pwconv, Python's byte-compiler, ...) write this time
+/// instead of the clock's, so the same inputs build the same tree on any day and any
+/// machine. The value is arbitrary but fixed: 2023-11-14T22:13:20Z.
+const SOURCE_DATE_EPOCH: &str = "SOURCE_DATE_EPOCH=1700000000";
+
 /// How many trailing output lines a failure report repeats.
 const TAIL_LINES: usize = 25;
 
@@ -131,6 +136,7 @@ pub fn run_in(rootfs: &Path, script: &str, extra: &[Bind]) -> Result<()> {
         "LC_ALL=C.UTF-8",
         "DEBIAN_FRONTEND=noninteractive",
         "DEBCONF_NONINTERACTIVE_SEEN=true",
+        SOURCE_DATE_EPOCH,
     ]
     .iter()
     .map(|s| CString::new(*s).expect("no NUL"))
