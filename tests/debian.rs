@@ -640,6 +640,27 @@ fn second_install_is_up_to_date_and_keeps_the_image() {
     }
 }
 
+/// Each identity built the git image on its own, from scratch: the trees must be
+/// identical (same id), or a lock file could not promise the same image everywhere.
+#[test]
+fn independent_builds_give_the_same_tree_hash() {
+    let ids: Vec<(String, String)> = setups()
+        .iter()
+        .map(|t| (t.label(), t.image_id("git")))
+        .collect();
+    if ids.len() < 2 {
+        eprintln!("only one identity here: nothing to compare (set JIG_TEST_USER as root)");
+        return;
+    }
+    for (label, id) in &ids[1..] {
+        assert_eq!(
+            id, &ids[0].1,
+            "{label} built another tree than {}",
+            ids[0].0
+        );
+    }
+}
+
 #[test]
 fn apt_and_dpkg_work_in_the_image() {
     for t in setups() {
