@@ -1002,9 +1002,12 @@ fn gitk_opens_a_window_on_xvfb_and_exits_on_sigterm() {
                     fs::read_to_string(&log).unwrap_or_default()
                 );
             }
+            // Tk maps the window titled plain "gitk" first and gitk renames it right
+            // after: wait for the final title, which names the repository.
             x.windows_as(Some(&t.env))
                 .ok()
                 .and_then(|tree| gitk_window(&tree))
+                .filter(|title| title.contains("project"))
         });
         let Some(title) = title else {
             let _ = gitk.kill();
