@@ -650,21 +650,65 @@ fn which(dirs: &Dirs, tool: &str) -> Result<i32> {
             r.clone(),
             format!("shim '{tool}' is exported by recipe '{r}'"),
         )
-    } else if index.tools.contains_key(tool) {
+    } else if index.tools.contains_key(tool)
+        || index
+            .projects
+            .values()
+            .any(|e| e.recipe.name.as_str() == tool)
+    {
         (tool.to_owned(), format!("'{tool}' is an installed recipe"))
     } else {
         bail!(
             "'{tool}' is neither a shim nor an installed recipe\nhint: `jig list` shows what is installed"
         );
     };
-    let installed = index
-        .tools
-        .get(&recipe_name)
-        .context("installed recipe without versions")?;
     let request = request_here(&recipe_name, None)?;
     let mut out = std::io::stdout().lock();
     writeln!(out, "tool:    {tool}")?;
     let store = Store::new(dirs.store());
+    let cwd = std::env::current_dir().context("reading the current directory")?;
+    if let Some(found) = project::find(&cwd)? {
+        let asks = crate::trust::asks(&found);
+        let trusted = asks.any() && crate::trust::is_trusted(dirs, &found)?;
+        let state = match (asks.any(), trusted) {
+            (false, _) => "version pins only",
+            (true, true) => "trusted",
+            (true, false) => "NOT trusted: its additions are ignored until `jig trust`",
+        };
+        writeln!(out, "project: {} ({state})", found.path.display())?;
+        let own = found
+            .dir
+            .join(project::RECIPES_DIR)
+            .join(format!("{recipe_name}.toml"));
+        if trusted && own.is_file() {
+            let one = recipe::load_file(&own)?.at(request.version.as_deref())?;
+            let installed = index.projects.contains_key(&one.hash);
+            writeln!(
+                out,
+                "recipe:  {recipe_name} (project recipe {})",
+                own.display()
+            )?;
+            writeln!(out, "version: {} ({})", one.recipe.version, request.why)?;
+            writeln!(
+                out,
+                "image:   {}",
+                if installed {
+                    index.projects[&one.hash].image.to_string()
+                } else {
+                    "not installed yet (installed on first use)".to_owned()
+                }
+            )?;
+            writeln!(out, "why:     {why}")?;
+            return Ok(0);
+        }
+    }
+    let Some(installed) = index.tools.get(&recipe_name) else {
+        writeln!(
+            out,
+            "recipe:  {recipe_name} (only a project recipe elsewhere)"
+        )?;
+        return Ok(0);
+    };
     match resolve::pick(&recipe_name, installed, &request) {
         resolve::Pick::Installed(version, entry) => {
             let source = store
