@@ -28,6 +28,7 @@ mod installed;
 mod paths;
 mod plan;
 mod recipe;
+mod repo;
 mod runtime;
 mod shim;
 mod source;

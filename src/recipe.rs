@@ -5,7 +5,8 @@
 //! the file, line and column it sits at (the `toml` crate attaches the span).
 //!
 //! Built-in recipes live in the repository's `recipes/` directory and are embedded in
-//! the binary; any other recipe is given by path.
+//! the binary; others come from recipe repositories (`crate::repo`) or are given by
+//! path.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -370,6 +371,15 @@ pub enum Origin {
         /// Absolute path of the recipe file.
         path: PathBuf,
     },
+    /// `recipes/NAME.toml` of a recipe repository (`jig repo add`).
+    Repo {
+        /// Repository name.
+        repo: String,
+        /// The pin it was read at: a git commit or a directory's `sha256:` content hash.
+        commit: String,
+        /// Recipe name.
+        name: String,
+    },
 }
 
 impl fmt::Display for Origin {
@@ -377,6 +387,11 @@ impl fmt::Display for Origin {
         match self {
             Origin::Builtin { name } => write!(f, "built-in recipe {name}"),
             Origin::File { path } => write!(f, "{}", path.display()),
+            Origin::Repo { repo, commit, name } => write!(
+                f,
+                "recipe {name} of repository {repo} at {}",
+                crate::repo::short(commit)
+            ),
         }
     }
 }
@@ -397,7 +412,8 @@ impl Loaded {
     pub fn base_dir(&self) -> Option<&Path> {
         match &self.origin {
             Origin::File { path } => path.parent(),
-            Origin::Builtin { .. } => None,
+            // Repository recipes may not name host paths (see `repo::parse`).
+            Origin::Builtin { .. } | Origin::Repo { .. } => None,
         }
     }
 }
@@ -451,10 +467,20 @@ fn validate(r: &Recipe) -> Result<()> {
     Ok(())
 }
 
-/// Loads a built-in recipe by name or a recipe file by path. An argument containing a
-/// `/` or ending in `.toml` is a path; anything else is a built-in name.
+/// True if a recipe argument names a file: it ends in `.toml` or starts with `/`, `./`
+/// or `../`. Anything else is a name (`NAME`, or `REPO/NAME` for a repository's
+/// recipe; see `repo::find`).
+pub fn is_path(spec: &str) -> bool {
+    spec.ends_with(".toml")
+        || spec.starts_with('/')
+        || spec.starts_with("./")
+        || spec.starts_with("../")
+}
+
+/// Loads a built-in recipe by name or a recipe file by path (see [`is_path`]).
+/// Repository recipes are found by `repo::find`.
 pub fn load(name_or_path: &str) -> Result<Loaded> {
-    if name_or_path.contains('/') || name_or_path.ends_with(".toml") {
+    if is_path(name_or_path) {
         return load_file(Path::new(name_or_path));
     }
     let Some((_, text)) = BUILTIN.iter().find(|(n, _)| *n == name_or_path) else {
@@ -619,6 +645,38 @@ set = { BB_MODE = "test" }
         assert!(!glob_match("A*B*C", "AxxBxx"));
         assert!(glob_match("TERM", "TERM"));
         assert!(!glob_match("TERM", "TERMX"));
+    }
+
+    #[test]
+    fn paths_and_names() {
+        for p in ["./x.toml", "x.toml", "dir/x.toml", "/abs/x", "./x", "../x"] {
+            assert!(is_path(p), "{p}");
+        }
+        for n in ["git", "repo/git", "git@1.0", "repo/git@1.0"] {
+            assert!(!is_path(n), "{n}");
+        }
+        let e = format!("{:#}", load("repo/git").unwrap_err());
+        assert!(e.contains("no built-in recipe"), "{e}");
+    }
+
+    #[test]
+    fn origins_keep_their_json_form() {
+        let b = Origin::Builtin { name: "git".into() };
+        assert_eq!(
+            serde_json::to_string(&b).unwrap(),
+            r#"{"kind":"builtin","name":"git"}"#
+        );
+        let r = Origin::Repo {
+            repo: "r".into(),
+            commit: "c".into(),
+            name: "t".into(),
+        };
+        let json = serde_json::to_string(&r).unwrap();
+        assert_eq!(
+            json,
+            r#"{"kind":"repo","repo":"r","commit":"c","name":"t"}"#
+        );
+        assert_eq!(serde_json::from_str::<Origin>(&json).unwrap(), r);
     }
 
     #[test]
