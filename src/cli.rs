@@ -18,7 +18,7 @@ use crate::recipe;
 use crate::runtime::EXIT_JIG_FAILED;
 use crate::source::oci::{self, Reference};
 use crate::store::Store;
-use crate::{doctor, install, shim};
+use crate::{doctor, install, repo, shim};
 
 /// Run developer tools in fast, daemon-less, ephemeral containers.
 #[derive(Parser, Debug)]
@@ -33,7 +33,7 @@ enum Command {
     /// Install recipes (built-in names or paths to .toml files): get their images, write
     /// their shims.
     Install {
-        /// Built-in recipe names, or paths to recipe files.
+        /// Recipe names (`NAME`, `REPO/NAME`), or paths to recipe files.
         #[arg(required = true)]
         recipes: Vec<String>,
         /// Take over shim names that another recipe owns.
@@ -105,6 +105,43 @@ enum Command {
     },
     /// Check that this machine can run jig (user namespaces, overlayfs, PATH).
     Doctor,
+    /// Manage shared recipe repositories (git repositories or directories of
+    /// `recipes/NAME.toml`), each pinned to a commit.
+    Repo {
+        #[command(subcommand)]
+        command: RepoCommand,
+    },
+    /// List recipes of jig and of every repository: name, versions, source, description.
+    Search {
+        /// Case-insensitive text to find in names and descriptions (default: list all).
+        term: Option<String>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum RepoCommand {
+    /// Register a repository and pin it to the commit its ref names now.
+    Add {
+        /// Name used in `REPO/NAME` and `recipe_order`.
+        name: String,
+        /// Git URL, local git repository or local directory.
+        location: String,
+        /// Branch, tag or commit to follow (default: the remote's default branch).
+        #[arg(long = "ref", value_name = "REV")]
+        rev: Option<String>,
+    },
+    /// List repositories: name, kind, location, ref, pinned commit or content hash.
+    List,
+    /// Move pins to what the refs name now and show which recipes changed.
+    Update {
+        /// Repository (default: all).
+        name: Option<String>,
+    },
+    /// Unregister a repository (installed recipes stay installed).
+    Remove {
+        /// Repository name.
+        name: String,
+    },
 }
 
 /// Runs the CLI and returns the process exit status.
@@ -157,7 +194,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
             // Parse every recipe before building any, so a typo fails fast.
             let loaded = recipes
                 .iter()
-                .map(|r| recipe::load(r))
+                .map(|r| repo::find(&dirs, r))
                 .collect::<Result<Vec<_>>>()?;
             for loaded in &loaded {
                 eprintln!(
@@ -266,7 +303,100 @@ fn dispatch(cli: Cli) -> Result<i32> {
         Command::Gc => gc(&dirs),
         Command::Activate { shell } => activate(&dirs, shell.as_deref()),
         Command::Doctor => Ok(doctor::run(&dirs)),
+        Command::Repo { command } => repo_command(&dirs, command),
+        Command::Search { term } => search(&dirs, term.as_deref()),
     }
+}
+
+fn repo_command(dirs: &Dirs, command: RepoCommand) -> Result<i32> {
+    match command {
+        RepoCommand::Add {
+            name,
+            location,
+            rev,
+        } => {
+            eprintln!("jig: adding repository {name} from {location}");
+            let added = repo::add(dirs, &name, &location, rev.as_deref())?;
+            for (path, why) in &added.contents.refused {
+                eprintln!("jig: warning: {name}:{path}: {why}");
+            }
+            eprintln!(
+                "jig: added repository {name} ({} {}) pinned at {}: {} recipe(s)",
+                added.repo.source.kind(),
+                added.repo.source.location(),
+                added.repo.pin,
+                added.contents.files.len()
+            );
+            Ok(0)
+        }
+        RepoCommand::List => {
+            let repos = repo::Repos::read(dirs)?;
+            let mut out = std::io::stdout().lock();
+            for (name, r) in &repos.repos {
+                writeln!(
+                    out,
+                    "{name}\t{}\t{}\t{}\t{}",
+                    r.source.kind(),
+                    r.source.location(),
+                    r.rev.as_deref().unwrap_or("-"),
+                    r.pin
+                )?;
+            }
+            Ok(0)
+        }
+        RepoCommand::Update { name } => {
+            let updated = repo::update(dirs, name.as_deref())?;
+            let mut out = std::io::stdout().lock();
+            for u in &updated {
+                for (path, why) in &u.refused {
+                    eprintln!("jig: warning: {}:{path}: {why}", u.name);
+                }
+                if u.old == u.new {
+                    writeln!(out, "{}: up to date at {}", u.name, repo::short(&u.new))?;
+                } else {
+                    writeln!(
+                        out,
+                        "{}: {}..{}",
+                        u.name,
+                        repo::short(&u.old),
+                        repo::short(&u.new)
+                    )?;
+                }
+                for c in &u.changes {
+                    writeln!(out, "  {c}")?;
+                }
+            }
+            Ok(0)
+        }
+        RepoCommand::Remove { name } => {
+            let r = repo::remove(dirs, &name)?;
+            eprintln!(
+                "jig: removed repository {name} ({}); recipes installed from it stay installed",
+                r.source.location()
+            );
+            Ok(0)
+        }
+    }
+}
+
+/// `jig search`: tab-separated data on stdout; unreadable recipes as warnings.
+fn search(dirs: &Dirs, term: Option<&str>) -> Result<i32> {
+    let (found, problems) = repo::search(dirs, term)?;
+    for p in &problems {
+        eprintln!("jig: warning: {p:#}");
+    }
+    let mut out = std::io::stdout().lock();
+    for f in &found {
+        writeln!(
+            out,
+            "{}\t{}\t{}\t{}",
+            f.name,
+            f.versions.join(","),
+            f.source,
+            f.description
+        )?;
+    }
+    Ok(0)
 }
 
 fn launch(dirs: &Dirs, entry: &Entry, cmd: Cmd, dry_run: bool) -> i32 {
@@ -309,16 +439,33 @@ fn default_command(
     Ok((program.clone(), program, it.collect()))
 }
 
-/// Finds the installed entry for `NAME[@VERSION]`, or installs a built-in or file
-/// recipe on first use.
+/// Finds the installed entry for `[REPO/]NAME[@VERSION]`, or installs the recipe
+/// (built-in, repository or file) on first use.
 fn entry_for(dirs: &Dirs, spec: &str) -> Result<(Entry, String)> {
-    let is_path = spec.contains('/') || spec.ends_with(".toml");
+    let is_path = recipe::is_path(spec);
     let (name, version) = match spec.rsplit_once('@') {
         Some((n, v)) if !is_path => (n, Some(v)),
         _ => (spec, None),
     };
+    // `REPO/NAME` uses the installed recipe only if it came from that place.
+    let (place, bare) = match name.split_once('/') {
+        Some((r, n)) if !is_path => (Some(r), n),
+        _ => (None, name),
+    };
     let index = Index::read(&dirs.index())?;
-    if !is_path && let Some(tool) = index.tools.get(name) {
+    let from_place = |tool: &crate::installed::Tool| {
+        let origin = tool.versions.get(&tool.default).map(|e| &e.origin);
+        match (place, origin) {
+            (None, _) => true,
+            (Some(p), Some(recipe::Origin::Builtin { .. })) => p == repo::BUILTIN,
+            (Some(p), Some(recipe::Origin::Repo { repo, .. })) => p == repo,
+            _ => false,
+        }
+    };
+    if !is_path
+        && let Some(tool) = index.tools.get(bare)
+        && from_place(tool)
+    {
         let v = version.unwrap_or(&tool.default);
         let Some(entry) = tool.versions.get(v) else {
             let have: Vec<_> = tool.versions.keys().cloned().collect();
@@ -329,7 +476,7 @@ fn entry_for(dirs: &Dirs, spec: &str) -> Result<(Entry, String)> {
         };
         return Ok((entry.clone(), v.to_owned()));
     }
-    let loaded = recipe::load(name)?;
+    let loaded = repo::find(dirs, name)?;
     if let Some(v) = version
         && v != loaded.recipe.version.as_str()
     {
