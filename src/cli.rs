@@ -18,7 +18,7 @@ use crate::recipe;
 use crate::runtime::EXIT_JIG_FAILED;
 use crate::source::oci::{self, Reference};
 use crate::store::Store;
-use crate::{doctor, install, repo, shim};
+use crate::{doctor, install, project, repo, resolve, shim};
 
 /// Run developer tools in fast, daemon-less, ephemeral containers.
 #[derive(Parser, Debug)]
@@ -33,22 +33,41 @@ enum Command {
     /// Install recipes (built-in names or paths to .toml files): get their images, write
     /// their shims.
     Install {
-        /// Recipe names (`NAME`, `REPO/NAME`), or paths to recipe files.
+        /// Recipe names (`NAME`, `REPO/NAME`) or paths to recipe files, each optionally
+        /// with @VERSION.
         #[arg(required = true)]
         recipes: Vec<String>,
         /// Take over shim names that another recipe owns.
         #[arg(long)]
         force: bool,
+        /// Approve what the recipes ask for (home paths, variables, sockets) without asking.
+        #[arg(short, long)]
+        yes: bool,
     },
-    /// Remove an installed recipe and its shims (images stay until `jig gc`).
+    /// Remove an installed recipe (NAME, or one version: NAME@VERSION) and the shims
+    /// nothing else exports (images stay until `jig gc`).
     Uninstall {
-        /// Recipe name.
+        /// NAME or NAME@VERSION.
         name: String,
     },
+    /// Pin a tool's version in the nearest jig.toml (created in the current directory
+    /// when there is none).
+    Pin {
+        /// TOOL@VERSION.
+        spec: String,
+        /// Pin it in your global jig.toml instead.
+        #[arg(long)]
+        global: bool,
+    },
+    /// Recreate the shims of every installed recipe and remove stale ones.
+    Reshim,
     /// List installed recipes.
     List,
     /// Run a recipe's default command with ARGS.
     Run {
+        /// Approve what the recipe asks for if it has to be installed first.
+        #[arg(short, long)]
+        yes: bool,
         /// Recipe name (optionally NAME@VERSION), built-in name or recipe path.
         recipe: String,
         /// Arguments for the command.
@@ -60,6 +79,9 @@ enum Command {
         /// Print the launch plan instead of running.
         #[arg(long)]
         dry_run: bool,
+        /// Approve what the recipe asks for if it has to be installed first.
+        #[arg(short, long)]
+        yes: bool,
         /// Recipe name (optionally NAME@VERSION), built-in name or recipe path.
         recipe: String,
         /// The command and its arguments (after `--`).
@@ -68,6 +90,9 @@ enum Command {
     },
     /// Start an interactive shell inside a recipe's image.
     Shell {
+        /// Approve what the recipe asks for if it has to be installed first.
+        #[arg(short, long)]
+        yes: bool,
         /// Recipe name (optionally NAME@VERSION).
         recipe: String,
     },
@@ -190,18 +215,26 @@ pub fn print_error(e: &anyhow::Error) {
 fn dispatch(cli: Cli) -> Result<i32> {
     let dirs = Dirs::from_env()?;
     match cli.command {
-        Command::Install { recipes, force } => {
+        Command::Install {
+            recipes,
+            force,
+            yes,
+        } => {
             // Parse every recipe before building any, so a typo fails fast.
             let loaded = recipes
                 .iter()
-                .map(|r| repo::find(&dirs, r))
+                .map(|r| {
+                    let (name, version) = split_spec(r);
+                    let l = repo::find(&dirs, name)?;
+                    l.at(version)?;
+                    Ok((l, version))
+                })
                 .collect::<Result<Vec<_>>>()?;
-            for loaded in &loaded {
-                eprintln!(
-                    "jig: installing {} {}",
-                    loaded.recipe.name, loaded.recipe.version
-                );
-                let done = install::install(&dirs, loaded, force)?;
+            let opts = install::Options { force, yes };
+            for (loaded, version) in &loaded {
+                let v = loaded.at(*version)?.recipe.version;
+                eprintln!("jig: installing {} {v}", loaded.recipe.name);
+                let done = install::install(&dirs, loaded, *version, &opts)?;
                 eprintln!(
                     "jig: installed {} {} (image {}); shims: {}",
                     done.name,
@@ -214,10 +247,26 @@ fn dispatch(cli: Cli) -> Result<i32> {
             Ok(0)
         }
         Command::Uninstall { name } => {
-            let shims = install::uninstall(&dirs, &name)?;
+            let (name, version) = split_spec(&name);
+            let shims = install::uninstall(&dirs, name, version)?;
+            let what = version.map_or(name.to_owned(), |v| format!("{name} {v}"));
             eprintln!(
-                "jig: uninstalled {name}; removed shims: {}",
-                shims.join(", ")
+                "jig: uninstalled {what}; removed shims: {}",
+                if shims.is_empty() {
+                    "none".to_owned()
+                } else {
+                    shims.join(", ")
+                }
+            );
+            Ok(0)
+        }
+        Command::Pin { spec, global } => pin(&dirs, &spec, global),
+        Command::Reshim => {
+            let (created, removed) = install::reshim(&dirs)?;
+            eprintln!(
+                "jig: shims created: {}; removed: {}",
+                list_or_none(&created),
+                list_or_none(&removed)
             );
             Ok(0)
         }
@@ -240,8 +289,8 @@ fn dispatch(cli: Cli) -> Result<i32> {
             }
             Ok(0)
         }
-        Command::Run { recipe, args } => {
-            let (entry, _) = entry_for(&dirs, &recipe)?;
+        Command::Run { recipe, args, yes } => {
+            let (entry, _) = entry_for(&dirs, &recipe, yes)?;
             let (program, argv0, args) = default_command(&entry, args)?;
             Ok(launch(
                 &dirs,
@@ -258,8 +307,9 @@ fn dispatch(cli: Cli) -> Result<i32> {
             recipe,
             command,
             dry_run,
+            yes,
         } => {
-            let (entry, _) = entry_for(&dirs, &recipe)?;
+            let (entry, _) = entry_for(&dirs, &recipe, yes)?;
             let mut command = command.into_iter();
             let program = command.next().context("no command given after --")?;
             let argv0 = program.clone();
@@ -274,8 +324,8 @@ fn dispatch(cli: Cli) -> Result<i32> {
                 dry_run,
             ))
         }
-        Command::Shell { recipe } => {
-            let (entry, _) = entry_for(&dirs, &recipe)?;
+        Command::Shell { recipe, yes } => {
+            let (entry, _) = entry_for(&dirs, &recipe, yes)?;
             let store = Store::new(dirs.store());
             let rootfs = store.rootfs_of(&entry.image);
             let host_shell = crate::host::Host::probe()?.shell.unwrap_or_default();
@@ -439,22 +489,55 @@ fn default_command(
     Ok((program.clone(), program, it.collect()))
 }
 
-/// Finds the installed entry for `[REPO/]NAME[@VERSION]`, or installs the recipe
-/// (built-in, repository or file) on first use.
-fn entry_for(dirs: &Dirs, spec: &str) -> Result<(Entry, String)> {
-    let is_path = recipe::is_path(spec);
-    let (name, version) = match spec.rsplit_once('@') {
-        Some((n, v)) if !is_path => (n, Some(v)),
+/// Splits `NAME@VERSION` (or `path/to/recipe.toml@VERSION`) into its parts. A spec
+/// naming an existing file is a path, whatever it contains.
+fn split_spec(spec: &str) -> (&str, Option<&str>) {
+    match spec.rsplit_once('@') {
+        Some((n, v)) if !n.is_empty() && !v.is_empty() && !v.contains('/') => {
+            if std::path::Path::new(spec).is_file() {
+                (spec, None)
+            } else {
+                (n, Some(v))
+            }
+        }
         _ => (spec, None),
-    };
-    // `REPO/NAME` uses the installed recipe only if it came from that place.
-    let (place, bare) = match name.split_once('/') {
+    }
+}
+
+fn list_or_none(names: &[String]) -> String {
+    if names.is_empty() {
+        "none".into()
+    } else {
+        names.join(", ")
+    }
+}
+
+/// The version request for a recipe named on the command line: `@VERSION` if given,
+/// else what the project and user pin.
+fn request_here(name: &str, version: Option<&str>) -> Result<resolve::Request> {
+    let cwd = std::env::current_dir().context("reading the current directory")?;
+    let found = project::find(&cwd)?;
+    resolve::request(name, version, found.as_ref())
+}
+
+/// Finds the installed entry for `[REPO/]NAME[@VERSION]` (the version pinned here when
+/// none is given), or installs a recipe (built-in, repository or file) on first use.
+fn entry_for(dirs: &Dirs, spec: &str, yes: bool) -> Result<(Entry, String)> {
+    let (spec_name, version) = split_spec(spec);
+    let is_path = recipe::is_path(spec_name);
+    // `REPO/NAME` uses an installed recipe only if it came from that place.
+    let (place, name) = match spec_name.split_once('/') {
         Some((r, n)) if !is_path => (Some(r), n),
-        _ => (None, name),
+        _ => (None, spec_name),
     };
     let index = Index::read(&dirs.index())?;
+    let opts = install::Options { force: false, yes };
     let from_place = |tool: &crate::installed::Tool| {
-        let origin = tool.versions.get(&tool.default).map(|e| &e.origin);
+        let origin = tool
+            .versions
+            .get(&tool.default)
+            .or_else(|| tool.versions.values().next())
+            .map(|e| &e.origin);
         match (place, origin) {
             (None, _) => true,
             (Some(p), Some(recipe::Origin::Builtin { .. })) => p == repo::BUILTIN,
@@ -463,41 +546,86 @@ fn entry_for(dirs: &Dirs, spec: &str) -> Result<(Entry, String)> {
         }
     };
     if !is_path
-        && let Some(tool) = index.tools.get(bare)
+        && let Some(tool) = index.tools.get(name)
         && from_place(tool)
     {
-        let v = version.unwrap_or(&tool.default);
-        let Some(entry) = tool.versions.get(v) else {
-            let have: Vec<_> = tool.versions.keys().cloned().collect();
-            bail!(
-                "version {v} of '{name}' is not installed (installed: {})",
-                have.join(", ")
-            );
+        let request = request_here(name, version)?;
+        let version = match resolve::pick(name, tool, &request) {
+            resolve::Pick::Installed(v, e) => return Ok((e.clone(), v.to_owned())),
+            resolve::Pick::Missing(v) => v,
+            resolve::Pick::Unknown(message) => bail!(message),
         };
-        return Ok((entry.clone(), v.to_owned()));
-    }
-    let loaded = repo::find(dirs, name)?;
-    if let Some(v) = version
-        && v != loaded.recipe.version.as_str()
-    {
-        bail!(
-            "recipe '{}' offers version {}, not {v}",
-            loaded.recipe.name,
-            loaded.recipe.version
+        let origin = tool
+            .versions
+            .values()
+            .next()
+            .map_or_else(|| name.to_owned(), shim::install_arg);
+        let loaded = repo::find(dirs, &origin)?;
+        eprintln!(
+            "jig: installing {name} {version} ({}; first use)",
+            request.why
         );
+        let done = install::install(dirs, &loaded, Some(&version), &opts)?;
+        return Ok((done.entry, done.version));
     }
-    // A recipe file that is already installed unchanged is used as is.
-    if let Some((v, e)) = index.default_entry(loaded.recipe.name.as_str())
-        && e.recipe_hash == loaded.hash
+    let loaded = repo::find(dirs, spec_name)?;
+    let request = request_here(loaded.recipe.name.as_str(), version)?;
+    let one = loaded.at(request.version.as_deref())?;
+    // A recipe that is already installed unchanged is used as is.
+    if let Some(e) = index
+        .tools
+        .get(one.recipe.name.as_str())
+        .and_then(|t| t.versions.get(one.recipe.version.as_str()))
+        && e.recipe_hash == one.hash
     {
-        return Ok((e.clone(), v.to_owned()));
+        return Ok((e.clone(), one.recipe.version.to_string()));
     }
     eprintln!(
         "jig: installing {} {} (first use)",
-        loaded.recipe.name, loaded.recipe.version
+        one.recipe.name, one.recipe.version
     );
-    let done = install::install(dirs, &loaded, false)?;
+    let done = install::install(dirs, &loaded, request.version.as_deref(), &opts)?;
     Ok((done.entry, done.version))
+}
+
+fn pin(dirs: &Dirs, spec: &str, global: bool) -> Result<i32> {
+    let Some((tool, version)) = spec
+        .rsplit_once('@')
+        .filter(|(t, v)| !t.is_empty() && !v.is_empty())
+    else {
+        bail!("expected TOOL@VERSION, e.g. git@2.39, found '{spec}'");
+    };
+    let index = Index::read(&dirs.index())?;
+    // A shim name stands for the recipe that exports it.
+    let name = index.shims.get(tool).map_or(tool, String::as_str);
+    // Check the version against what the recipe offers, so a typo is caught now.
+    let offered = match index.tools.get(name) {
+        Some(t) => {
+            let mut o = t.offered.clone();
+            o.extend(t.versions.keys().cloned());
+            o
+        }
+        None => repo::find(dirs, name)?.recipe.offered(),
+    };
+    if recipe::select_from(&offered, version).is_none() {
+        bail!(
+            "recipe '{name}' offers no version {version} (it offers: {})",
+            offered.join(", ")
+        );
+    }
+    let path = if global {
+        let p = project::global_path().context("cannot find your configuration directory")?;
+        if let Some(d) = p.parent() {
+            std::fs::create_dir_all(d).with_context(|| format!("creating {}", d.display()))?;
+        }
+        p
+    } else {
+        let cwd = std::env::current_dir().context("reading the current directory")?;
+        project::find_path(&cwd).unwrap_or_else(|| cwd.join(project::FILE))
+    };
+    project::write_pin(&path, name, version)?;
+    eprintln!("jig: pinned {name} = \"{version}\" in {}", path.display());
+    Ok(0)
 }
 
 fn which(dirs: &Dirs, tool: &str) -> Result<i32> {
@@ -514,20 +642,35 @@ fn which(dirs: &Dirs, tool: &str) -> Result<i32> {
             "'{tool}' is neither a shim nor an installed recipe\nhint: `jig list` shows what is installed"
         );
     };
-    let (version, entry) = index
-        .default_entry(&recipe_name)
-        .context("installed recipe without a default version")?;
-    let store = Store::new(dirs.store());
-    let source = store
-        .image(&entry.image)?
-        .map(|i| i.meta.source)
-        .unwrap_or_else(|| "missing from the store!".into());
+    let installed = index
+        .tools
+        .get(&recipe_name)
+        .context("installed recipe without versions")?;
+    let request = request_here(&recipe_name, None)?;
     let mut out = std::io::stdout().lock();
     writeln!(out, "tool:    {tool}")?;
-    writeln!(out, "recipe:  {recipe_name} ({})", entry.origin)?;
-    writeln!(out, "version: {version} (the installed default)")?;
-    writeln!(out, "image:   {} ({source})", entry.image)?;
-    writeln!(out, "rootfs:  {}", store.rootfs_of(&entry.image).display())?;
+    let store = Store::new(dirs.store());
+    match resolve::pick(&recipe_name, installed, &request) {
+        resolve::Pick::Installed(version, entry) => {
+            let source = store
+                .image(&entry.image)?
+                .map(|i| i.meta.source)
+                .unwrap_or_else(|| "missing from the store!".into());
+            writeln!(out, "recipe:  {recipe_name} ({})", entry.origin)?;
+            writeln!(out, "version: {version} ({})", request.why)?;
+            writeln!(out, "image:   {} ({source})", entry.image)?;
+            writeln!(out, "rootfs:  {}", store.rootfs_of(&entry.image).display())?;
+        }
+        resolve::Pick::Missing(version) => {
+            writeln!(out, "recipe:  {recipe_name}")?;
+            writeln!(out, "version: {version} ({})", request.why)?;
+            writeln!(out, "image:   not installed yet (installed on first use)")?;
+        }
+        resolve::Pick::Unknown(message) => {
+            writeln!(out, "recipe:  {recipe_name}")?;
+            writeln!(out, "version: none: {message}")?;
+        }
+    }
     writeln!(out, "why:     {why}")?;
     Ok(0)
 }

@@ -16,7 +16,7 @@ use crate::recipe::Loaded;
 use crate::recipe::Recipe;
 use crate::store::Store;
 use crate::store::{DEFAULT_PATH, ImageConfig};
-use crate::{build, source};
+use crate::{build, permissions, source};
 
 /// What an install did.
 #[derive(Debug)]
@@ -31,15 +31,45 @@ pub struct Installed {
     pub shims: Vec<String>,
 }
 
-/// Installs a loaded recipe: builds or imports its image and writes its shims.
-/// `force` lets it take over shim names owned by another recipe.
-pub fn install(dirs: &Dirs, loaded: &Loaded, force: bool) -> Result<Installed> {
+/// How to install.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Take over shim names that another recipe owns.
+    pub force: bool,
+    /// Approve the recipe's requests without asking.
+    pub yes: bool,
+}
+
+/// Installs one version of a loaded recipe (`request` as in [`Loaded::at`]; `None` for
+/// its default): asks the user to approve what it requests, builds or imports its
+/// image, records it and writes its shims. The recipe's default version stays the one
+/// shims run when nothing pins another.
+pub fn install(
+    dirs: &Dirs,
+    full: &Loaded,
+    request: Option<&str>,
+    opts: &Options,
+) -> Result<Installed> {
+    let loaded = full.at(request)?;
     let recipe = &loaded.recipe;
+    let name = recipe.name.to_string();
+    let version = recipe.version.to_string();
+    {
+        // What the user approved for this recipe before: this version's, else the
+        // default's, else any installed version's.
+        let index = Index::read(&dirs.index())?;
+        let before = index.tools.get(&name).and_then(|t| {
+            t.versions
+                .get(&version)
+                .or_else(|| t.versions.get(&t.default))
+                .or_else(|| t.versions.values().next())
+        });
+        let before = before.map(|e| permissions::of(&e.recipe));
+        permissions::confirm(recipe, before.as_ref(), opts.yes)?;
+    }
     let store = Store::new(dirs.store());
     let base = source::realize(&recipe.image, loaded.base_dir(), &store)?;
     let image = build::run_steps(&store, base, &recipe.image.run)?;
-    let name = recipe.name.to_string();
-    let version = recipe.version.to_string();
     let paths = command_paths(&store.rootfs_of(&image.id), recipe, &image.meta.config);
     let entry = Entry {
         image: image.id.clone(),
@@ -56,39 +86,25 @@ pub fn install(dirs: &Dirs, loaded: &Loaded, force: bool) -> Result<Installed> {
     for s in &shims {
         if let Some(owner) = index.shims.get(s)
             && owner != &name
-            && !force
+            && !opts.force
         {
             bail!(
                 "shim '{s}' already belongs to recipe '{owner}'\nhint: `jig uninstall {owner}` first, or pass --force to move '{s}' to '{name}'"
             );
         }
     }
-    // Shims this recipe no longer exports go away.
-    let stale: Vec<String> = index
-        .shims
-        .iter()
-        .filter(|(s, owner)| **owner == name && !shims.contains(s))
-        .map(|(s, _)| s.clone())
-        .collect();
-    for s in &stale {
-        index.shims.remove(s);
-        remove_shim(&dirs.shims, s)?;
-    }
     let tool = index.tools.entry(name.clone()).or_insert_with(|| Tool {
-        default: version.clone(),
+        default: full.recipe.version.to_string(),
+        offered: Vec::new(),
         versions: Default::default(),
     });
-    tool.default = version.clone();
+    tool.default = full.recipe.version.to_string();
+    tool.offered = full.recipe.offered();
     tool.versions.insert(version.clone(), entry.clone());
     for s in &shims {
         index.shims.insert(s.clone(), name.clone());
     }
-    fs::create_dir_all(&dirs.shims)
-        .with_context(|| format!("creating {}", dirs.shims.display()))?;
-    let exe = jig_exe()?;
-    for s in &shims {
-        write_shim(&dirs.shims, s, &exe)?;
-    }
+    write_shims(dirs, &mut index)?;
     index.write(&dirs.index())?;
     Ok(Installed {
         name,
@@ -96,6 +112,61 @@ pub fn install(dirs: &Dirs, loaded: &Loaded, force: bool) -> Result<Installed> {
         entry,
         shims,
     })
+}
+
+/// Makes the shim directory match the index: a shim for every command some installed
+/// version of a recipe exports, none for anything else. Index entries for shims that no
+/// installed version exports any more are dropped. Returns (created, removed) names.
+pub fn write_shims(dirs: &Dirs, index: &mut Index) -> Result<(Vec<String>, Vec<String>)> {
+    let mut wanted: BTreeMap<String, String> = BTreeMap::new();
+    for (name, tool) in &index.tools {
+        for entry in tool.versions.values() {
+            for s in &entry.recipe.tool.shims {
+                // The recipe the index already names keeps a shim it shares with another.
+                let owner = match index.shims.get(s.as_str()) {
+                    Some(o) if index.tools.contains_key(o) => o.clone(),
+                    _ => name.clone(),
+                };
+                wanted.insert(s.to_string(), owner);
+            }
+        }
+    }
+    let mut removed: Vec<String> = index
+        .shims
+        .keys()
+        .filter(|s| !wanted.contains_key(*s))
+        .cloned()
+        .collect();
+    for s in &removed {
+        remove_shim(&dirs.shims, s)?;
+    }
+    fs::create_dir_all(&dirs.shims)
+        .with_context(|| format!("creating {}", dirs.shims.display()))?;
+    let exe = jig_exe()?;
+    let mut created = Vec::new();
+    for s in wanted.keys() {
+        if write_shim(&dirs.shims, s, &exe)? {
+            created.push(s.clone());
+        }
+    }
+    // Stale shims left behind by earlier versions of jig or by hand: symlinks to jig
+    // in the shim directory that nothing exports.
+    if let Ok(rd) = fs::read_dir(&dirs.shims) {
+        for e in rd.flatten() {
+            let n = e.file_name().to_string_lossy().into_owned();
+            if !n.starts_with('.')
+                && !wanted.contains_key(&n)
+                && fs::read_link(e.path()).is_ok_and(|t| t == exe)
+            {
+                remove_shim(&dirs.shims, &n)?;
+                if !removed.contains(&n) {
+                    removed.push(n);
+                }
+            }
+        }
+    }
+    index.shims = wanted;
+    Ok((created, removed))
 }
 
 /// Finds, inside the image, the executable each shim (and the recipe's command) names,
@@ -156,12 +227,13 @@ fn command_paths(rootfs: &Path, recipe: &Recipe, config: &ImageConfig) -> BTreeM
     out
 }
 
-/// Removes a recipe (all versions) and its shims. Images stay until `jig gc`.
-pub fn uninstall(dirs: &Dirs, name: &str) -> Result<Vec<String>> {
+/// Removes a recipe (all versions, or one with `version`) and the shims nothing else
+/// exports any more. Images stay until `jig gc`. Returns the removed shims.
+pub fn uninstall(dirs: &Dirs, name: &str, version: Option<&str>) -> Result<Vec<String>> {
     let store = Store::new(dirs.store());
     let _lock = store.lock_exclusive()?;
     let mut index = Index::read(&dirs.index())?;
-    if index.tools.remove(name).is_none() {
+    let Some(tool) = index.tools.get_mut(name) else {
         let names: Vec<_> = index.tools.keys().cloned().collect();
         bail!(
             "'{name}' is not installed (installed: {})",
@@ -171,19 +243,37 @@ pub fn uninstall(dirs: &Dirs, name: &str) -> Result<Vec<String>> {
                 names.join(", ")
             }
         );
+    };
+    match version {
+        Some(v) => {
+            if tool.versions.remove(v).is_none() {
+                let have: Vec<_> = tool.versions.keys().cloned().collect();
+                bail!(
+                    "version {v} of '{name}' is not installed (installed: {})",
+                    have.join(", ")
+                );
+            }
+            if tool.versions.is_empty() {
+                index.tools.remove(name);
+            }
+        }
+        None => {
+            index.tools.remove(name);
+        }
     }
-    let shims: Vec<String> = index
-        .shims
-        .iter()
-        .filter(|(_, owner)| *owner == name)
-        .map(|(s, _)| s.clone())
-        .collect();
-    for s in &shims {
-        index.shims.remove(s);
-        remove_shim(&dirs.shims, s)?;
-    }
+    let (_, removed) = write_shims(dirs, &mut index)?;
     index.write(&dirs.index())?;
-    Ok(shims)
+    Ok(removed)
+}
+
+/// Regenerates every shim from the installed index (`jig reshim`).
+pub fn reshim(dirs: &Dirs) -> Result<(Vec<String>, Vec<String>)> {
+    let store = Store::new(dirs.store());
+    let _lock = store.lock_exclusive()?;
+    let mut index = Index::read(&dirs.index())?;
+    let changed = write_shims(dirs, &mut index)?;
+    index.write(&dirs.index())?;
+    Ok(changed)
 }
 
 /// The jig binary shims should point at.
@@ -191,21 +281,22 @@ pub fn jig_exe() -> Result<PathBuf> {
     std::env::current_exe().context("cannot find the jig executable (/proc/self/exe)")
 }
 
-/// Creates or updates the symlink `dir/name -> exe` atomically.
-fn write_shim(dir: &Path, name: &str, exe: &Path) -> Result<()> {
+/// Creates or updates the symlink `dir/name -> exe` atomically; true when it changed.
+fn write_shim(dir: &Path, name: &str, exe: &Path) -> Result<bool> {
     let path = dir.join(name);
     match fs::symlink_metadata(&path) {
         Ok(m) if !m.file_type().is_symlink() => bail!(
             "{} exists and is not a jig shim; move it away and install again",
             path.display()
         ),
-        Ok(_) if fs::read_link(&path).is_ok_and(|t| t == exe) => return Ok(()),
+        Ok(_) if fs::read_link(&path).is_ok_and(|t| t == exe) => return Ok(false),
         _ => {}
     }
     let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
     let _ = fs::remove_file(&tmp);
     symlink(exe, &tmp).with_context(|| format!("creating {}", tmp.display()))?;
-    fs::rename(&tmp, &path).with_context(|| format!("creating shim {}", path.display()))
+    fs::rename(&tmp, &path).with_context(|| format!("creating shim {}", path.display()))?;
+    Ok(true)
 }
 
 /// Removes the shim `dir/name` if it is a symlink (never a user's own file).

@@ -36,8 +36,13 @@ pub struct Index {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Tool {
-    /// The version shims run when nothing pins another.
+    /// The recipe's default version: what shims run when nothing pins another.
     pub default: String,
+    /// Every version the recipe offered when it was last installed, so a pin such as
+    /// `20` can be matched to `20.11` (and installed on first use) without reading the
+    /// recipe.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub offered: Vec<String>,
     /// Installed versions.
     pub versions: BTreeMap<String, Entry>,
 }

@@ -47,6 +47,125 @@ pub struct Recipe {
     /// Environment handling.
     #[serde(default)]
     pub env: EnvSpec,
+    /// Further versions this recipe offers. Each `[versions."V"]` table overrides keys
+    /// of the top-level tables for version V (`[versions."2".image] from = ...` replaces
+    /// `from` and keeps the other `[image]` keys). Resolved recipes (see
+    /// [`Recipe::for_version`]) have none.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub versions: BTreeMap<Name, Override>,
+}
+
+/// One `[versions."V"]` table: what differs from the top level for version V.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Override {
+    /// Replaces `description`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Replaces `x11`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub x11: Option<bool>,
+    /// Replaces `wayland`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wayland: Option<bool>,
+    /// Keys replacing those of `[image]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<toml::Table>,
+    /// Keys replacing those of `[tool]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool: Option<toml::Table>,
+    /// Keys replacing those of `[mounts]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mounts: Option<toml::Table>,
+    /// Keys replacing those of `[env]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub env: Option<toml::Table>,
+}
+
+impl Recipe {
+    /// The versions this recipe offers, the default first, the others in version order.
+    pub fn offered(&self) -> Vec<String> {
+        let mut others: Vec<String> = self.versions.keys().map(|v| v.to_string()).collect();
+        others.sort_by(|a, b| crate::source::debian::version::compare(a, b));
+        let mut all = vec![self.version.to_string()];
+        all.extend(others);
+        all
+    }
+
+    /// Picks the offered version a request names: the exact version, else the highest
+    /// offered version that starts with `REQUEST.` (`20` picks `20.11` over `20.9`).
+    pub fn select(&self, request: &str) -> Result<String> {
+        let offered = self.offered();
+        select_from(&offered, request).with_context(|| {
+            format!(
+                "recipe '{}' offers no version {request} (it offers: {})",
+                self.name,
+                offered.join(", ")
+            )
+        })
+    }
+
+    /// The recipe as it applies to `version` (one of [`Recipe::offered`]): overrides
+    /// merged in, `version` set, no `versions` table left.
+    pub fn for_version(&self, version: &str) -> Result<Recipe> {
+        let mut base = self.clone();
+        let overrides = std::mem::take(&mut base.versions);
+        if version == self.version.as_str() {
+            return Ok(base);
+        }
+        let Some(ov) = overrides
+            .iter()
+            .find(|(v, _)| v.as_str() == version)
+            .map(|(_, o)| o)
+        else {
+            bail!(
+                "recipe '{}' offers no version {version} (it offers: {})",
+                self.name,
+                self.offered().join(", ")
+            );
+        };
+        let mut value = toml::Table::try_from(&base).context("serializing the recipe")?;
+        value.insert("version".into(), version.into());
+        let scalars = [
+            ("description", ov.description.clone().map(toml::Value::from)),
+            ("x11", ov.x11.map(toml::Value::from)),
+            ("wayland", ov.wayland.map(toml::Value::from)),
+        ];
+        for (key, v) in scalars {
+            if let Some(v) = v {
+                value.insert(key.into(), v);
+            }
+        }
+        for (key, table) in [
+            ("image", &ov.image),
+            ("tool", &ov.tool),
+            ("mounts", &ov.mounts),
+            ("env", &ov.env),
+        ] {
+            let Some(table) = table else { continue };
+            let slot = value
+                .entry(key)
+                .or_insert_with(|| toml::Value::Table(Default::default()));
+            if let toml::Value::Table(t) = slot {
+                for (k, v) in table {
+                    t.insert(k.clone(), v.clone());
+                }
+            }
+        }
+        let recipe: Recipe = toml::Value::Table(value)
+            .try_into()
+            .map_err(|e| anyhow::anyhow!("[versions.\"{version}\"]: {e}"))?;
+        validate(&recipe).with_context(|| format!("[versions.\"{version}\"]"))?;
+        Ok(recipe)
+    }
+
+    /// sha256 of the resolved recipe's canonical form: what `jig.lock` and the
+    /// installed index record, independent of comments, formatting and the other
+    /// versions in the file.
+    pub fn content_hash(&self) -> String {
+        let json = serde_json::to_vec(self).expect("a recipe always serializes");
+        sha256_hex(&json)
+    }
 }
 
 fn is_false(b: &bool) -> bool {
@@ -408,6 +527,22 @@ pub struct Loaded {
 }
 
 impl Loaded {
+    /// This recipe resolved for one version: the default with `None`, else the version
+    /// `request` selects ([`Recipe::select`]). The result's `hash` is the resolved
+    /// recipe's [`Recipe::content_hash`].
+    pub fn at(&self, request: Option<&str>) -> Result<Loaded> {
+        let version = match request {
+            Some(r) => self.recipe.select(r)?,
+            None => self.recipe.version.to_string(),
+        };
+        let recipe = self.recipe.for_version(&version)?;
+        Ok(Loaded {
+            hash: recipe.content_hash(),
+            recipe,
+            origin: self.origin.clone(),
+        })
+    }
+
     /// Directory that relative paths in the recipe are resolved against.
     pub fn base_dir(&self) -> Option<&Path> {
         match &self.origin {
@@ -435,6 +570,16 @@ pub const BUILTIN: &[(&str, &str)] = &[
 pub fn parse(text: &str, file: &str) -> Result<Recipe> {
     let recipe: Recipe = toml::from_str(text).map_err(|e| anyhow::anyhow!("{file}: {e}"))?;
     validate(&recipe).with_context(|| format!("{file}: invalid recipe"))?;
+    for v in recipe.versions.keys() {
+        if v == &recipe.version {
+            bail!(
+                "{file}: [versions.\"{v}\"] repeats the default version; put its settings at the top level"
+            );
+        }
+        recipe
+            .for_version(v.as_str())
+            .with_context(|| format!("{file}: invalid recipe"))?;
+    }
     Ok(recipe)
 }
 
@@ -511,6 +656,20 @@ pub fn load_file(path: &Path) -> Result<Loaded> {
         origin: Origin::File { path: abs },
         hash: sha256_hex(text.as_bytes()),
     })
+}
+
+/// The version of `offered` that `request` names: itself, else the highest one that
+/// starts with `REQUEST.` (`20` picks `20.11` over `20.9`).
+pub fn select_from(offered: &[String], request: &str) -> Option<String> {
+    if offered.iter().any(|v| v == request) {
+        return Some(request.to_owned());
+    }
+    let prefix = format!("{request}.");
+    offered
+        .iter()
+        .filter(|v| v.starts_with(&prefix))
+        .max_by(|a, b| crate::source::debian::version::compare(a, b))
+        .cloned()
 }
 
 /// sha256 of bytes as lowercase hex.
@@ -632,6 +791,74 @@ set = { BB_MODE = "test" }
     fn duplicate_shim_is_rejected() {
         let text = BB.replace("\"echo\", \"id\"", "\"echo\", \"echo\"");
         assert!(parse(&text, "bb.toml").is_err());
+    }
+
+    const BBV: &str = r#"
+name = "bbv"
+version = "1"
+[image]
+from = "rootfs:v1"
+[tool]
+shims = ["cat"]
+[mounts]
+home = [".bbrc"]
+[versions."2".image]
+from = "rootfs:v2"
+[versions."2.10"]
+description = "two-ten"
+[versions."2.10".mounts]
+home_rw = [".cache"]
+[versions."2.9".tool]
+shims = ["cat", "ls"]
+"#;
+
+    #[test]
+    fn versions_override_top_level_keys() {
+        let r = parse(BBV, "bbv.toml").unwrap();
+        assert_eq!(r.offered(), ["1", "2", "2.9", "2.10"]);
+        let v1 = r.for_version("1").unwrap();
+        assert!(v1.versions.is_empty());
+        assert_eq!(v1.image.from, From::Rootfs("v1".into()));
+        let v2 = r.for_version("2").unwrap();
+        assert_eq!(v2.version.as_str(), "2");
+        assert_eq!(v2.image.from, From::Rootfs("v2".into()));
+        assert_eq!(v2.tool, v1.tool);
+        // Keys of a table not named in the override stay.
+        let v210 = r.for_version("2.10").unwrap();
+        assert_eq!(v210.image.from, From::Rootfs("v1".into()));
+        assert_eq!(v210.mounts.home, v1.mounts.home);
+        assert_eq!(v210.mounts.home_rw[0].as_str(), ".cache");
+        assert_eq!(v210.description, "two-ten");
+        assert_eq!(r.for_version("2.9").unwrap().tool.shims.len(), 2);
+        assert_ne!(v1.content_hash(), v2.content_hash());
+        let err = format!("{:#}", r.for_version("3").unwrap_err());
+        assert!(err.contains("offers: 1, 2, 2.9, 2.10"), "{err}");
+    }
+
+    #[test]
+    fn version_requests_pick_exact_then_highest_prefix() {
+        let r = parse(BBV, "bbv.toml").unwrap();
+        assert_eq!(r.select("2").unwrap(), "2");
+        assert_eq!(r.select("2.9").unwrap(), "2.9");
+        let text = BBV.replace("[versions.\"2\".image]", "[versions.\"3\".image]");
+        let r = parse(&text, "bbv.toml").unwrap();
+        assert_eq!(r.select("2").unwrap(), "2.10");
+        assert!(r.select("4").is_err());
+    }
+
+    #[test]
+    fn bad_version_tables_are_errors() {
+        let text = BBV.replace("from = \"rootfs:v2\"", "form = \"rootfs:v2\"");
+        let err = format!("{:#}", parse(&text, "bbv.toml").unwrap_err());
+        assert!(
+            err.contains("[versions.\"2\"]") && err.contains("form"),
+            "{err}"
+        );
+        let text = BBV.replace("[versions.\"2\".image]", "[versions.\"1\".image]");
+        assert!(parse(&text, "bbv.toml").is_err());
+        let text = BBV.replace("description = \"two-ten\"", "descr = 1");
+        let err = format!("{:#}", parse(&text, "bbv.toml").unwrap_err());
+        assert!(err.contains("line 13") && err.contains("descr"), "{err}");
     }
 
     #[test]

@@ -458,7 +458,12 @@ pub fn parse(repo: &str, file: &RecipeFile) -> Result<Recipe> {
             r.name
         );
     }
-    if matches!(r.image.from, recipe::From::Rootfs(_)) {
+    let rootfs = |r: &Recipe| matches!(r.image.from, recipe::From::Rootfs(_));
+    let any_rootfs = rootfs(&r)
+        || r.offered()
+            .iter()
+            .any(|v| r.for_version(v).is_ok_and(|one| rootfs(&one)));
+    if any_rootfs {
         bail!(
             "{label}: rootfs: images cannot come from a repository (they would read host paths)\nhint: use oci:, debian: or busybox: images in shared recipes"
         );
@@ -581,7 +586,7 @@ pub fn find(dirs: &Dirs, spec: &str) -> Result<Loaded> {
 
 /// The versions a recipe offers, default first.
 pub fn versions(r: &Recipe) -> Vec<String> {
-    vec![r.version.to_string()]
+    r.offered()
 }
 
 /// One line of `jig search`.
@@ -902,6 +907,12 @@ mod tests {
             "{err}"
         );
         let text = recipe_text("t", "1").replace("busybox:/bin/busybox", "rootfs:/home");
+        let err = format!("{:#}", parse("r", &file("t", &text)).unwrap_err());
+        assert!(err.contains("rootfs:"), "{err}");
+        let text = format!(
+            "{}[versions.\"2\".image]\nfrom = \"rootfs:/\"\n",
+            recipe_text("t", "1")
+        );
         let err = format!("{:#}", parse("r", &file("t", &text)).unwrap_err());
         assert!(err.contains("rootfs:"), "{err}");
         let text = recipe_text("t", "1").replace("version", "versio");

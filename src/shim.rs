@@ -9,11 +9,16 @@ use std::ffi::OsString;
 use std::path::Path;
 
 use crate::host::Host;
-use crate::installed::{Entry, Index};
+use std::os::fd::AsFd;
+use std::os::unix::process::CommandExt;
+
+use crate::installed::{Entry, Index, Tool};
 use crate::paths::Dirs;
 use crate::plan::{self, Command, Files};
+use crate::resolve::{self, Pick};
 use crate::runtime::{self, EXIT_NOT_FOUND, LaunchError};
 use crate::store::Store;
+use crate::{install, project};
 
 /// Deepest nesting of shims calling shims before jig assumes a loop.
 pub const MAX_DEPTH: u32 = 8;
@@ -36,23 +41,33 @@ pub fn main(name: &str, argv0: OsString, args: Vec<OsString>) -> i32 {
 }
 
 fn run(name: &str, argv0: OsString, args: Vec<OsString>) -> Result<LaunchError, LaunchError> {
-    let dirs = Dirs::from_env().map_err(|e| LaunchError::setup(format!("{e:#}")))?;
-    let index = Index::read(&dirs.index()).map_err(|e| LaunchError::setup(format!("{e:#}")))?;
+    let setup = |e: anyhow::Error| LaunchError::setup(format!("{e:#}"));
+    let dirs = Dirs::from_env().map_err(setup)?;
+    let index = Index::read(&dirs.index()).map_err(setup)?;
     let Some(recipe) = index.shims.get(name) else {
         return Err(LaunchError {
             code: EXIT_NOT_FOUND,
             message: format!("no installed recipe provides '{name}'"),
             hint: Some(format!(
-                "this shim in {} is stale: `jig install RECIPE` a recipe that exports '{name}', or delete the shim",
+                "this shim in {} is stale: `jig install RECIPE` a recipe that exports '{name}', or run `jig reshim`",
                 dirs.shims.display()
             )),
         });
     };
-    let Some((_, entry)) = index.default_entry(recipe) else {
+    let Some(tool) = index.tools.get(recipe) else {
         return Err(LaunchError::setup(format!(
-            "recipe '{recipe}' owns this shim but has no installed version"
+            "recipe '{recipe}' owns this shim but is not installed"
         ))
         .hint(format!("run `jig install {recipe}` again")));
+    };
+    let cwd = std::env::current_dir()
+        .map_err(|e| LaunchError::setup(format!("cannot read the current directory: {e}")))?;
+    let project = project::find(&cwd).map_err(setup)?;
+    let request = resolve::request(recipe, None, project.as_ref()).map_err(setup)?;
+    let entry = match resolve::pick(recipe, tool, &request) {
+        Pick::Installed(_, e) => e,
+        Pick::Missing(version) => &lazy_install(&dirs, recipe, tool, &version, &request)?,
+        Pick::Unknown(message) => return Err(LaunchError::setup(message)),
     };
     let program = entry.paths.get(name).map_or(name, String::as_str);
     let cmd = Command {
@@ -61,6 +76,64 @@ fn run(name: &str, argv0: OsString, args: Vec<OsString>) -> Result<LaunchError, 
         args,
     };
     Ok(start(&dirs, entry, cmd, false))
+}
+
+/// Installs a version a pin asks for on first use (in a child `jig install`, so this
+/// process stays single-threaded for the launch), or, with `JIG_NO_LAZY=1`, says what
+/// to install.
+fn lazy_install(
+    dirs: &Dirs,
+    recipe: &str,
+    tool: &Tool,
+    version: &str,
+    request: &resolve::Request,
+) -> Result<Entry, LaunchError> {
+    let arg = tool
+        .versions
+        .values()
+        .next()
+        .map_or_else(|| recipe.to_owned(), install_arg);
+    let spec = format!("{arg}@{version}");
+    if std::env::var_os("JIG_NO_LAZY").is_some_and(|v| !v.is_empty() && v != "0") {
+        return Err(LaunchError::setup(format!(
+            "{recipe} {version} ({}) is not installed, and JIG_NO_LAZY forbids installing it now",
+            request.why
+        ))
+        .hint(format!("run `jig install {spec}`")));
+    }
+    eprintln!(
+        "jig: {recipe} {version} ({}) is not installed yet; installing it",
+        request.why
+    );
+    let status = install::jig_exe()
+        .and_then(|exe| {
+            // The child's stdout is our stderr: this process's stdout belongs to the tool.
+            let stderr = std::io::stderr().as_fd().try_clone_to_owned()?;
+            std::process::Command::new(exe)
+                .arg0("jig")
+                .args(["install", &spec])
+                .stdout(stderr)
+                .status()
+                .map_err(anyhow::Error::from)
+        })
+        .map_err(|e| LaunchError::setup(format!("cannot run jig install: {e:#}")))?;
+    if !status.success() {
+        return Err(
+            LaunchError::setup(format!("installing {recipe} {version} failed"))
+                .hint(format!("see above, then run `jig install {spec}`")),
+        );
+    }
+    let index = Index::read(&dirs.index()).map_err(|e| LaunchError::setup(format!("{e:#}")))?;
+    index
+        .tools
+        .get(recipe)
+        .and_then(|t| t.versions.get(version))
+        .cloned()
+        .ok_or_else(|| {
+            LaunchError::setup(format!(
+                "{recipe} {version} is still not installed after installing it"
+            ))
+        })
 }
 
 /// The recursion depth recorded by an enclosing jig launch, if any.

@@ -397,6 +397,7 @@ impl Env {
         let mut c = Command::new(program);
         c.env("JIG_HOME", self.jig_home())
             .env("HOME", self.home())
+            .env("JIG_YES", "1")
             .env_remove("DOCKER_CONFIG")
             .env_remove("XDG_CONFIG_HOME")
             .current_dir(self.dir.path())

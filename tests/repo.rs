@@ -95,7 +95,11 @@ fn git_repository_is_pinned_until_updated() {
             "team-recipes",
             &[
                 ("hello.toml", recipe("hello", "1.0", "one")),
-                ("old.toml", recipe("old", "0.1", "old")),
+                (
+                    "old.toml",
+                    recipe("old", "0.1", "old").replace("[\"sh\"]", "[\"cat\"]")
+                        + "[versions.\"0.2\"]\ndescription = \"newer\"\n",
+                ),
             ],
         );
         let c1 = git(&env, &src, &["rev-parse", "HEAD"]);
@@ -115,7 +119,7 @@ fn git_repository_is_pinned_until_updated() {
         );
         let all = ok(&env, &["search"]);
         assert!(all.lines().any(|x| x.starts_with("git\t")), "{l} {all}");
-        assert!(all.contains("team/old\t0.1\t"), "{l} {all}");
+        assert!(all.contains("team/old\t0.1,0.2\t"), "{l} {all}");
         assert_eq!(ok(&env, &["search", "no-such-thing"]), "", "{l}");
 
         // Installed from the repository, and its shim runs.
@@ -123,6 +127,19 @@ fn git_repository_is_pinned_until_updated() {
         let out = env.sh("echo $GREETING");
         assert_ok(&out, &l);
         assert_eq!(stdout(&out), "one\n", "{l}");
+        ok(&env, &["install", "team/old@0.2"]);
+        let out = ok(
+            &env,
+            &["exec", "team/old@0.2", "--", "sh", "-c", "echo $GREETING"],
+        );
+        assert_eq!(out, "old\n", "{l}");
+        // A shim asked for a version not installed installs it from the repository.
+        let mut c = env.shim_cmd("cat", &["/etc/group"]);
+        c.env("JIG_OLD_VERSION", "0.1");
+        let out = run(c);
+        assert_ok(&out, &l);
+        assert!(stderr(&out).contains("installing"), "{l} {}", stderr(&out));
+        ok(&env, &["uninstall", "old"]);
         let which = ok(&env, &["which", "sh"]);
         assert!(
             which.contains(&format!("repository team at {}", &c1[..12])),
@@ -153,7 +170,7 @@ fn git_repository_is_pinned_until_updated() {
         assert_eq!(
             report,
             format!(
-                "team: {}..{}\n  added    extra 2.0\n  changed  hello 1.0 -> 1.1\n  removed  old 0.1\n",
+                "team: {}..{}\n  added    extra 2.0\n  changed  hello 1.0 -> 1.1\n  removed  old 0.1,0.2\n",
                 &c1[..12],
                 &c2[..12]
             ),

@@ -310,6 +310,8 @@ impl Env {
             .env("TERM", "xterm-256color")
             .env("LANG", "C.UTF-8")
             .env("SHELL", "/bin/sh")
+            // Installs approve the recipe's requests; the prompt itself is tested on its own.
+            .env("JIG_YES", "1")
             .current_dir(self.project())
             .stdin(Stdio::null());
         c
