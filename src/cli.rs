@@ -188,6 +188,15 @@ pub fn main() -> i32 {
 /// Prints an error chain: `error: top`, then `  caused by: ...`, and `hint:` lines
 /// that messages carry after a newline.
 pub fn print_error(e: &anyhow::Error) {
+    print_chain("error", e);
+}
+
+/// Prints an error chain that did not stop the command, as `jig: warning: ...`.
+fn print_warning(e: &anyhow::Error) {
+    print_chain("jig: warning", e);
+}
+
+fn print_chain(label: &str, e: &anyhow::Error) {
     let mut out = std::io::stderr().lock();
     let mut hints = Vec::new();
     for (i, cause) in e.chain().enumerate() {
@@ -195,7 +204,7 @@ pub fn print_error(e: &anyhow::Error) {
         let mut lines = text.lines();
         let first = lines.next().unwrap_or_default();
         if i == 0 {
-            let _ = writeln!(out, "error: {first}");
+            let _ = writeln!(out, "{label}: {first}");
         } else {
             let _ = writeln!(out, "  caused by: {first}");
         }
@@ -433,7 +442,7 @@ fn repo_command(dirs: &Dirs, command: RepoCommand) -> Result<i32> {
 fn search(dirs: &Dirs, term: Option<&str>) -> Result<i32> {
     let (found, problems) = repo::search(dirs, term)?;
     for p in &problems {
-        eprintln!("jig: warning: {p:#}");
+        print_warning(p);
     }
     let mut out = std::io::stdout().lock();
     for f in &found {

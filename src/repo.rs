@@ -759,13 +759,21 @@ pub fn update(dirs: &Dirs, name: Option<&str>) -> Result<Vec<Updated>> {
     let mut out = Vec::new();
     for name in names {
         let repo = repos.repos[&name].clone();
-        let old = contents(dirs, &name, &repo)?;
+        // Data lost from jig's directory is fetched again; the report then lists every
+        // recipe as added.
+        let old = contents(dirs, &name, &repo).unwrap_or_default();
         let (pin, new) = match &repo.source {
             Source::Git(url) => {
                 let git = Git::find(&dirs.shims)?;
                 let gd = git_dir(dirs, &name);
+                if !gd.join("objects").is_dir() {
+                    let _ = fs::remove_dir_all(&gd);
+                    git.init_bare(&gd)?;
+                }
                 let commit = match repo.rev.as_deref() {
-                    Some(r) if git::is_full_commit(r) => repo.pin.clone(),
+                    Some(r) if git::is_full_commit(r) && git.commit_of(&gd, r).is_ok() => {
+                        repo.pin.clone()
+                    }
                     rev => git.fetch(&gd, url, rev).with_context(|| {
                         format!(
                             "updating '{name}': fetching {} from {url}",

@@ -266,25 +266,10 @@ impl Git {
         .map(drop)
     }
 
-    /// The entries directly under `dir/` in `commit`'s tree.
+    /// The entries directly under `dir/` in `commit`'s tree (none if there is no such
+    /// directory).
     pub fn ls_tree(&self, git_dir: &Path, commit: &str, dir: &str) -> Result<Vec<TreeEntry>> {
-        let spec = format!("{commit}:{dir}");
-        // A commit without that directory lists nothing rather than failing.
-        let exists = self
-            .run(
-                Some(git_dir),
-                &[
-                    "cat-file".as_ref(),
-                    "-e".as_ref(),
-                    "--end-of-options".as_ref(),
-                    spec.as_ref(),
-                ],
-                None,
-            )
-            .is_ok();
-        if !exists {
-            return Ok(Vec::new());
-        }
+        // A commit without that directory lists nothing; a missing commit is an error.
         let out = self.run(
             Some(git_dir),
             &[
