@@ -211,6 +211,35 @@ fn git_repository_is_pinned_until_updated() {
         );
         assert!(report.contains("changed  hello 1.1 -> 1.2"), "{l} {report}");
 
+        // A `git` shim (jig itself, here running a busybox image without git) and another
+        // link to jig, both first on PATH: repo commands skip them for the host's git.
+        let fake = recipe("fakegit", "1", "fake").replace("[\"sh\"]", "[\"git\"]");
+        commit(&env, &src, &[("fakegit.toml", fake)], &[], "fake git");
+        ok(&env, &["repo", "update", "branch"]);
+        ok(&env, &["install", "branch/fakegit"]);
+        assert!(env.shim_path("git").is_symlink(), "{l}");
+        let links = env.dir().join("links");
+        env.mkdir(&links);
+        symlink(&fixture().jig, links.join("git")).unwrap();
+        env.own(&links.join("git"));
+        let path = format!(
+            "{}:{}:/usr/bin:/bin",
+            links.display(),
+            env.shims().display()
+        );
+        let c4 = commit(
+            &env,
+            &src,
+            &[("hello.toml", recipe("hello", "1.3", "four"))],
+            &[],
+            "fourth",
+        );
+        let mut c = env.jig_cmd(&["repo", "update", "branch"]);
+        c.env("PATH", &path);
+        let out = run(c);
+        assert_ok(&out, &l);
+        assert!(stdout(&out).contains(&c4[..12]), "{l} {}", stdout(&out));
+
         // Removal unregisters and deletes the fetched data; the installed tool stays.
         ok(&env, &["repo", "remove", "team"]);
         let list = ok(&env, &["repo", "list"]);

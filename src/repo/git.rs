@@ -69,33 +69,21 @@ impl Git {
     /// (a `git` shim is jig, and running it would start a container).
     pub fn find(shims: &Path) -> Result<Git> {
         let path_var = std::env::var_os("PATH").unwrap_or_default();
-        let me = std::env::current_exe()
-            .ok()
-            .and_then(|e| e.canonicalize().ok());
+        let me = std::env::current_exe().ok();
         let shims = shims.canonicalize().unwrap_or_else(|_| shims.to_owned());
         let dirs: Vec<PathBuf> = std::env::split_paths(&path_var)
             .filter(|d| d.is_absolute())
-            .filter(|d| d.canonicalize().map_or(true, |c| c != shims) && *d != shims)
+            .filter(|d| *d != shims && d.canonicalize().map_or(true, |c| c != shims))
             .collect();
-        let path = std::env::join_paths(&dirs).unwrap_or_default();
-        for dir in &dirs {
-            let candidate = dir.join("git");
-            let Ok(real) = candidate.canonicalize() else {
-                continue;
-            };
-            let executable = real
-                .metadata()
-                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0);
-            if executable && Some(&real) != me.as_ref() {
-                return Ok(Git {
-                    program: candidate,
-                    path,
-                });
-            }
-        }
-        bail!(
-            "git is needed for recipe repositories, and none was found on PATH (outside jig's shims)\nhint: install git with the host's package manager, or add the recipes as a local directory"
-        )
+        let Some(program) = pick(&dirs, me.as_deref()) else {
+            bail!(
+                "git is needed for recipe repositories, and none was found on PATH (outside jig's shims)\nhint: install git with the host's package manager, or add the recipes as a local directory"
+            );
+        };
+        Ok(Git {
+            program,
+            path: std::env::join_paths(&dirs).unwrap_or_default(),
+        })
     }
 
     /// A git command with jig's fixed environment and options.
@@ -310,6 +298,20 @@ impl Git {
     }
 }
 
+/// The first executable `git` in `dirs` that is not the jig binary `me` (through any
+/// symlink).
+fn pick(dirs: &[PathBuf], me: Option<&Path>) -> Option<PathBuf> {
+    let me = me.and_then(|m| m.canonicalize().ok());
+    dirs.iter().map(|d| d.join("git")).find(|candidate| {
+        candidate.canonicalize().is_ok_and(|real| {
+            let executable = real
+                .metadata()
+                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0);
+            executable && Some(&real) != me.as_ref()
+        })
+    })
+}
+
 /// True for a full 40-digit (sha1) or 64-digit (sha256) lowercase hex object id.
 pub fn is_full_commit(s: &str) -> bool {
     (s.len() == 40 || s.len() == 64)
@@ -394,6 +396,33 @@ mod tests {
         );
         assert!(parse_batch(b"aa missing\n", 1).is_err());
         assert!(parse_batch(b"aa blob 9\nabc\n", 1).is_err());
+    }
+
+    #[test]
+    fn picks_a_git_that_is_not_jig() {
+        let base = std::env::temp_dir().join(format!("jig-git-pick-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&base);
+        let (me, shim_like, plain, real) = (
+            base.join("jig"),
+            base.join("a"),
+            base.join("b"),
+            base.join("c"),
+        );
+        for d in [&shim_like, &plain, &real] {
+            std::fs::create_dir_all(d).unwrap();
+        }
+        std::fs::write(&me, "").unwrap();
+        std::fs::set_permissions(&me, std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::os::unix::fs::symlink(&me, shim_like.join("git")).unwrap();
+        std::fs::write(plain.join("git"), "").unwrap(); // not executable
+        std::fs::write(real.join("git"), "").unwrap();
+        std::fs::set_permissions(real.join("git"), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let dirs = [shim_like.clone(), plain.clone(), real.clone()];
+        assert_eq!(pick(&dirs, Some(&me)), Some(real.join("git")));
+        assert_eq!(pick(&dirs[..2], Some(&me)), None);
+        // Without knowing itself, jig would take the first.
+        assert_eq!(pick(&dirs, None), Some(shim_like.join("git")));
+        std::fs::remove_dir_all(&base).unwrap();
     }
 
     #[test]
