@@ -18,9 +18,9 @@ rows=()
 for r in "${recipes[@]}"; do
   export JIG_HOME=$work/$r
   t0=$(now)
-  "$jig" install "$r" >"$work/$r.log" 2>&1 || { cat "$work/$r.log" >&2; exit 1; }
+  "$jig" install --yes "$r" >"$work/$r.log" 2>&1 || { cat "$work/$r.log" >&2; exit 1; }
   t1=$(now)
-  "$jig" install "$r" >"$work/$r.warm.log" 2>&1
+  "$jig" install --yes "$r" >"$work/$r.warm.log" 2>&1
   t2=$(now)
   grep -q "up to date" "$work/$r.warm.log" || { echo "$r: warm rebuild did work" >&2; exit 1; }
   pkgs=$(sed -n 's/.*bootstrapping debian:[a-z]* with \([0-9]*\) packages.*/\1/p' "$work/$r.log")

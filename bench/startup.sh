@@ -7,6 +7,8 @@
 #   jig      the jig shim `true`, image cached (what users get on every call)
 #   bwrap    bubblewrap with equivalent mounts (image root read-only, /proc, /dev,
 #            /tmp, cwd bound at its own path)
+#   pinned   the jig shim five directories below a jig.toml that pins its version,
+#            with a jig.lock beside it (version resolution + lock check on every call)
 # and reports medians, jig - native, jig / bwrap, and the shim's peak RSS.
 # Targets (ARCHITECTURE.md): jig <= native + 1.5 ms at the median, <= 0.7x bwrap,
 # peak RSS <= 4 MiB.
@@ -39,13 +41,13 @@ from = "rootfs:rootfs"
 [tool]
 shims = ["true"]
 TOML
-"$jig" install "$work/bench.toml" >/dev/null 2>&1
+"$jig" install --yes "$work/bench.toml" >/dev/null 2>&1
 # A realistic installed index: eight more recipes beside the one measured.
 for i in 1 2 3 4 5 6 7 8; do
   sed -e "s/^name = .*/name = \"extra$i\"/" -e "s/^shims = .*/shims = [\"extra$i\", \"tool$i\"]/" \
     -e 's/^description = .*/description = "another installed recipe, so the index has a realistic size"/' \
     "$work/bench.toml" >"$work/extra$i.toml"
-  "$jig" install "$work/extra$i.toml" >/dev/null 2>&1
+  "$jig" install --yes "$work/extra$i.toml" >/dev/null 2>&1
 done
 shim=$JIG_HOME/shims/true
 
@@ -58,11 +60,20 @@ cd "$project"
 native="/bin/busybox true"
 floor="unshare -U /bin/busybox true"
 bwrap="bwrap --unshare-user --ro-bind $root / --ro-bind /proc /proc --dev /dev --tmpfs /tmp --bind $project $project --chdir $project /bin/true"
-$shim && $bwrap || { echo "a command under test fails" >&2; exit 1; }
+# A pinned project: jig.toml and jig.lock five directories above the cwd.
+pinned=$work/pinned
+deep=$pinned/a/b/c/d/e
+mkdir -p "$deep" "$root$deep"
+printf '[tools]\nbench = "1"\n' >"$pinned/jig.toml"
+(cd "$pinned" && "$jig" lock --yes >/dev/null 2>&1)
+pinned_cmd="env -C $deep $shim"
+flat_cmd="env -C $project $shim"
+$shim && $bwrap && $pinned_cmd || { echo "a command under test fails" >&2; exit 1; }
 
 out=$PWD/../hyperfine.json
 hyperfine -N --warmup 100 --min-runs "$runs" --export-json "$out" \
-  -n native "$native" -n unshare "$floor" -n jig "$shim" -n bwrap "$bwrap" >&2
+  -n native "$native" -n unshare "$floor" -n jig "$shim" -n bwrap "$bwrap" \
+  -n "env -C project jig" "$flat_cmd" -n "env -C pinned jig" "$pinned_cmd" >&2
 
 # Peak RSS of the shim process (it execs busybox true, so this is the larger of the
 # two images' peaks), max over 50 runs, and of native busybox for comparison.
@@ -81,13 +92,15 @@ print(f"Machine: {cpu}, {os.cpu_count()} cores, Linux {platform.release()}")
 print()
 print("| command | median (ms) | mean (ms) | vs native |")
 print("|---|---:|---:|---:|")
-for name in ["native", "unshare", "jig", "bwrap"]:
+for name in ["native", "unshare", "jig", "bwrap", "env -C project jig", "env -C pinned jig"]:
     print(f"| {name} | {med[name]:.2f} | {mean[name]:.2f} | {med[name] / med['native']:.2f}x |")
 print()
 d = med["jig"] - med["native"]
 r = med["jig"] / med["bwrap"]
 print(f"- jig - native (median): {d:.2f} ms (target <= 1.5 ms): {'met' if d <= 1.5 else 'NOT met'}")
 print(f"- jig / bwrap (median): {r:.2f} (target <= 0.7): {'met' if r <= 0.7 else 'NOT met'}")
+p = med["env -C pinned jig"] - med["env -C project jig"]
+print(f"- version resolution with jig.toml + jig.lock 5 directories up: {p:+.2f} ms (both through `env -C`)")
 print(f"- shim peak RSS: {rss_jig / 1024:.1f} MiB (native busybox: {rss_native / 1024:.1f} MiB; target <= 4 MiB): {'met' if rss_jig <= 4096 else 'NOT met'}")
 PY
 )

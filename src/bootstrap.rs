@@ -29,7 +29,7 @@ use crate::build;
 use crate::plan::{Bind, Node};
 use crate::recipe::sha256_hex;
 use crate::source::debian::{self, Deb, Fetched, Spec};
-use crate::store::{DEFAULT_PATH, Image, ImageConfig, ImageMeta, Store};
+use crate::store::{DEFAULT_PATH, Image, ImageConfig, ImageMeta, PackagePin, Store};
 
 /// Where the package cache is visible inside the build container.
 const DEBS_INSIDE: &str = "/var/cache/jig/debs";
@@ -131,6 +131,15 @@ pub fn image(store: &Store, spec: &Spec, packages: &[String], slim: bool) -> Res
         ImageMeta {
             source: format!("debian:{} ({})", spec.suite, fetched.index.mirror),
             source_digest: Some(format!("sha256:{}", fetched.index.packages_sha256)),
+            packages: fetched
+                .debs
+                .iter()
+                .map(|d| PackagePin {
+                    name: d.name.clone(),
+                    version: d.version.clone(),
+                    sha256: d.sha256.clone(),
+                })
+                .collect(),
             config: ImageConfig {
                 env: vec![format!("PATH={DEFAULT_PATH}")],
                 ..ImageConfig::default()

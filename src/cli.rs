@@ -24,6 +24,10 @@ use crate::{doctor, install, project, repo, resolve, shim};
 #[derive(Parser, Debug)]
 #[command(name = "jig", version, about, long_about = None)]
 struct Cli {
+    /// Refuse to run or install a tool that does not match the project's jig.lock
+    /// (the same as JIG_LOCKED=1).
+    #[arg(long, global = true)]
+    locked: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -41,6 +45,19 @@ enum Command {
         #[arg(long)]
         force: bool,
         /// Approve what the recipes ask for (home paths, variables, sockets) without asking.
+        #[arg(short, long)]
+        yes: bool,
+        /// Install as a project recipe (used by shims in trusted projects).
+        #[arg(long, hide = true)]
+        project: bool,
+    },
+    /// Trust the jig.toml of this project (and its .jig/recipes/) as it is now, so
+    /// what it adds beyond version pins takes effect; installs the project's recipes.
+    Trust {
+        /// Forget the trust instead.
+        #[arg(long)]
+        revoke: bool,
+        /// Approve the project's recipes' requests without asking.
         #[arg(short, long)]
         yes: bool,
     },
@@ -61,6 +78,17 @@ enum Command {
     },
     /// Recreate the shims of every installed recipe and remove stale ones.
     Reshim,
+    /// Write jig.lock beside the project's jig.toml: each tool's version, recipe hash,
+    /// source digests and image tree hash. Installs what is missing.
+    Lock {
+        /// Resolve every tool afresh (new tag digests, new Debian packages) instead of
+        /// keeping what the lock has.
+        #[arg(long)]
+        upgrade: bool,
+        /// Approve what the recipes ask for without asking.
+        #[arg(short, long)]
+        yes: bool,
+    },
     /// List installed recipes.
     List,
     /// Run a recipe's default command with ARGS.
@@ -222,12 +250,18 @@ fn print_chain(label: &str, e: &anyhow::Error) {
 }
 
 fn dispatch(cli: Cli) -> Result<i32> {
+    if cli.locked {
+        // SAFETY: jig is single-threaded here; the variable carries --locked to the
+        // checks below and to child jig processes.
+        unsafe { std::env::set_var("JIG_LOCKED", "1") };
+    }
     let dirs = Dirs::from_env()?;
     match cli.command {
         Command::Install {
             recipes,
             force,
             yes,
+            project,
         } => {
             // Parse every recipe before building any, so a typo fails fast.
             let loaded = recipes
@@ -239,7 +273,12 @@ fn dispatch(cli: Cli) -> Result<i32> {
                     Ok((l, version))
                 })
                 .collect::<Result<Vec<_>>>()?;
-            let opts = install::Options { force, yes };
+            let opts = install::Options {
+                force,
+                yes,
+                project,
+                upgrade: false,
+            };
             for (loaded, version) in &loaded {
                 let v = loaded.at(*version)?.recipe.version;
                 eprintln!("jig: installing {} {v}", loaded.recipe.name);
@@ -270,6 +309,8 @@ fn dispatch(cli: Cli) -> Result<i32> {
             Ok(0)
         }
         Command::Pin { spec, global } => pin(&dirs, &spec, global),
+        Command::Trust { revoke, yes } => trust(&dirs, revoke, yes),
+        Command::Lock { upgrade, yes } => lock(&dirs, upgrade, yes),
         Command::Reshim => {
             let (created, removed) = install::reshim(&dirs)?;
             eprintln!(
@@ -540,7 +581,10 @@ fn entry_for(dirs: &Dirs, spec: &str, yes: bool) -> Result<(Entry, String)> {
         _ => (None, spec_name),
     };
     let index = Index::read(&dirs.index())?;
-    let opts = install::Options { force: false, yes };
+    let opts = install::Options {
+        yes,
+        ..Default::default()
+    };
     let from_place = |tool: &crate::installed::Tool| {
         let origin = tool
             .versions
@@ -595,6 +639,129 @@ fn entry_for(dirs: &Dirs, spec: &str, yes: bool) -> Result<(Entry, String)> {
     );
     let done = install::install(dirs, &loaded, request.version.as_deref(), &opts)?;
     Ok((done.entry, done.version))
+}
+
+fn lock(dirs: &Dirs, upgrade: bool, yes: bool) -> Result<i32> {
+    use crate::lock::{FORMAT, LockFile};
+    let cwd = std::env::current_dir().context("reading the current directory")?;
+    let Some(found) = project::find(&cwd)? else {
+        bail!(
+            "no jig.toml here or in any parent directory of {}\nhint: `jig pin TOOL@VERSION` creates one",
+            cwd.display()
+        );
+    };
+    let path = found.lock_path();
+    let old = LockFile::read(&path)?;
+    let trusted = crate::trust::is_trusted(dirs, &found)?;
+    let index = Index::read(&dirs.index())?;
+    let mut new = LockFile {
+        lock_version: FORMAT,
+        tools: Default::default(),
+    };
+    for (tool, pin) in &found.file.tools {
+        let own = found
+            .dir
+            .join(project::RECIPES_DIR)
+            .join(format!("{tool}.toml"));
+        let project_recipe = trusted && own.is_file();
+        let loaded = if project_recipe {
+            recipe::load_file(&own)?
+        } else {
+            let origin = index
+                .tools
+                .get(tool)
+                .and_then(|t| t.versions.values().next())
+                .map_or_else(|| tool.clone(), shim::install_arg);
+            repo::find(dirs, &origin)?
+        };
+        let opts = install::Options {
+            yes,
+            project: project_recipe,
+            upgrade,
+            force: false,
+        };
+        eprintln!("jig: locking {tool}");
+        let done = install::install(dirs, &loaded, pin.version(), &opts)?;
+        new.tools.insert(
+            tool.clone(),
+            crate::lock::entry_of(&done.entry, &done.entry.recipe, &done.base),
+        );
+    }
+    if old.as_ref() == Some(&new) {
+        eprintln!("jig: {} is up to date", path.display());
+        return Ok(0);
+    }
+    new.write(&path)?;
+    for (tool, l) in &new.tools {
+        let before = old.as_ref().and_then(|o| o.tools.get(tool));
+        let what = match before {
+            None => "added".to_owned(),
+            Some(b) if b == l => continue,
+            Some(b) if b.version != l.version => format!("{} -> {}", b.version, l.version),
+            Some(_) => "re-resolved".to_owned(),
+        };
+        eprintln!("jig: {tool} {} ({}): {what}", l.version, l.image);
+    }
+    for tool in old.iter().flat_map(|o| o.tools.keys()) {
+        if !new.tools.contains_key(tool) {
+            eprintln!("jig: {tool}: removed");
+        }
+    }
+    eprintln!("jig: wrote {}", path.display());
+    Ok(0)
+}
+
+fn trust(dirs: &Dirs, revoke: bool, yes: bool) -> Result<i32> {
+    let cwd = std::env::current_dir().context("reading the current directory")?;
+    let Some(found) = project::find(&cwd)? else {
+        bail!(
+            "no jig.toml here or in any parent directory of {}",
+            cwd.display()
+        );
+    };
+    if revoke {
+        crate::trust::set(dirs, &found, true)?;
+        eprintln!("jig: no longer trusting {}", found.path.display());
+        return Ok(0);
+    }
+    let asks = crate::trust::asks(&found);
+    if !asks.any() {
+        eprintln!(
+            "jig: {} only pins versions; it needs no trust",
+            found.path.display()
+        );
+        return Ok(0);
+    }
+    eprintln!("jig: trusting {}, which adds:", found.path.display());
+    for l in &asks.lines {
+        eprintln!("  {l}");
+    }
+    // The project's recipes are installed now, so their requests are shown (and
+    // approved) here rather than at some later shim call.
+    let opts = install::Options {
+        yes,
+        project: true,
+        ..Default::default()
+    };
+    let loaded = asks
+        .recipes
+        .iter()
+        .map(|r| recipe::load_file(r))
+        .collect::<Result<Vec<_>>>()?;
+    for l in &loaded {
+        let request = request_here(l.recipe.name.as_str(), None)?;
+        let done = install::install(dirs, l, request.version.as_deref(), &opts)?;
+        eprintln!(
+            "jig: installed project recipe {} {} (image {}); shims: {}",
+            done.name,
+            done.version,
+            done.entry.image.short(),
+            list_or_none(&done.shims)
+        );
+    }
+    crate::trust::set(dirs, &found, false)?;
+    eprintln!("jig: trusted {}", found.path.display());
+    Ok(0)
 }
 
 fn pin(dirs: &Dirs, spec: &str, global: bool) -> Result<i32> {

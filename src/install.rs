@@ -14,9 +14,10 @@ use crate::installed::{Entry, Index, Tool};
 use crate::paths::Dirs;
 use crate::recipe::Loaded;
 use crate::recipe::Recipe;
+use crate::store::ImageMeta;
 use crate::store::Store;
 use crate::store::{DEFAULT_PATH, ImageConfig};
-use crate::{build, permissions, source};
+use crate::{build, lock, permissions, source};
 
 /// What an install did.
 #[derive(Debug)]
@@ -29,6 +30,8 @@ pub struct Installed {
     pub entry: Entry,
     /// Shims created or kept.
     pub shims: Vec<String>,
+    /// What the image was made from (the base image's metadata, before build steps).
+    pub base: ImageMeta,
 }
 
 /// How to install.
@@ -38,6 +41,10 @@ pub struct Options {
     pub force: bool,
     /// Approve the recipe's requests without asking.
     pub yes: bool,
+    /// Install as a project recipe (kept by content hash, see [`Index::projects`]).
+    pub project: bool,
+    /// Ignore the project's `jig.lock` and resolve afresh (`jig lock --upgrade`).
+    pub upgrade: bool,
 }
 
 /// Installs one version of a loaded recipe (`request` as in [`Loaded::at`]; `None` for
@@ -67,9 +74,55 @@ pub fn install(
         let before = before.map(|e| permissions::of(&e.recipe));
         permissions::confirm(recipe, before.as_ref(), opts.yes)?;
     }
+    let pinned = if opts.upgrade {
+        None
+    } else {
+        lock_pin(&loaded)?
+    };
+    let mut spec = recipe.image.clone();
+    if let (Some(p), crate::recipe::From::Oci(r)) = (&pinned, &spec.from)
+        && let Some(d) = &p.digest
+        && r.digest.is_none()
+    {
+        // Built from the lock: the image the lock names, wherever the tag points now.
+        let mut r = r.clone();
+        r.digest = Some(d.clone());
+        spec.from = crate::recipe::From::Oci(r);
+    }
     let store = Store::new(dirs.store());
-    let base = source::realize(&recipe.image, loaded.base_dir(), &store)?;
+    let base = source::realize(&spec, loaded.base_dir(), &store)?;
+    if let Some(p) = &pinned
+        && !p.packages.is_empty()
+    {
+        let diffs = lock::package_differences(&p.packages, &base.meta.packages);
+        if !diffs.is_empty() {
+            bail!(
+                "{name} {version}: the Debian packages resolved now differ from jig.lock:\n  {}\nhint: pin `snapshot` in the recipe to rebuild the locked set later, or run `jig lock --upgrade` to accept the new one",
+                diffs
+                    .iter()
+                    .take(12)
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join("\n  ")
+            );
+        }
+    }
+    let base_meta = base.meta.clone();
     let image = build::run_steps(&store, base, &recipe.image.run)?;
+    if let Some(p) = &pinned
+        && p.image != image.id.to_string()
+    {
+        let msg = format!(
+            "{name} {version}: built image {} but jig.lock has {}",
+            image.id, p.image
+        );
+        if lock::locked_from_env() {
+            bail!(
+                "{msg}\nhint: the build is not reproducible from the lock here; `jig lock --upgrade` accepts the new image"
+            );
+        }
+        eprintln!("jig: warning: {msg}");
+    }
     let paths = command_paths(&store.rootfs_of(&image.id), recipe, &image.meta.config);
     let entry = Entry {
         image: image.id.clone(),
@@ -93,6 +146,21 @@ pub fn install(
             );
         }
     }
+    if opts.project {
+        index.projects.insert(loaded.hash.clone(), entry.clone());
+        for s in &shims {
+            index.shims.entry(s.clone()).or_insert_with(|| name.clone());
+        }
+        write_shims(dirs, &mut index)?;
+        index.write(&dirs.index())?;
+        return Ok(Installed {
+            name,
+            version,
+            entry,
+            shims,
+            base: base_meta,
+        });
+    }
     let tool = index.tools.entry(name.clone()).or_insert_with(|| Tool {
         default: full.recipe.version.to_string(),
         offered: Vec::new(),
@@ -111,7 +179,44 @@ pub fn install(
         version,
         entry,
         shims,
+        base: base_meta,
     })
+}
+
+/// The lock entry an install in the current directory must reproduce: the project's
+/// `jig.lock` entry for this recipe and version, if its recipe hash matches. A lock made
+/// from another recipe text is stale: reported, or refused in locked mode.
+fn lock_pin(loaded: &Loaded) -> Result<Option<lock::Locked>> {
+    let Ok(cwd) = std::env::current_dir() else {
+        return Ok(None);
+    };
+    let Some(found) = crate::project::find(&cwd)? else {
+        return Ok(None);
+    };
+    let path = found.lock_path();
+    let Some(file) = lock::LockFile::read(&path)? else {
+        return Ok(None);
+    };
+    let name = loaded.recipe.name.as_str();
+    let Some(locked) = file.tools.get(name) else {
+        return Ok(None);
+    };
+    if locked.version != loaded.recipe.version.as_str() {
+        return Ok(None);
+    }
+    if locked.recipe != format!("sha256:{}", loaded.hash) {
+        let msg = format!(
+            "{name} {}: the recipe differs from the one {} was made from",
+            locked.version,
+            path.display()
+        );
+        if lock::locked_from_env() {
+            bail!("{msg}\nhint: run `jig lock` to lock the new recipe");
+        }
+        eprintln!("jig: warning: {msg}; building without the lock (run `jig lock`)");
+        return Ok(None);
+    }
+    Ok(Some(locked.clone()))
 }
 
 /// Makes the shim directory match the index: a shim for every command some installed
@@ -119,16 +224,22 @@ pub fn install(
 /// installed version exports any more are dropped. Returns (created, removed) names.
 pub fn write_shims(dirs: &Dirs, index: &mut Index) -> Result<(Vec<String>, Vec<String>)> {
     let mut wanted: BTreeMap<String, String> = BTreeMap::new();
-    for (name, tool) in &index.tools {
-        for entry in tool.versions.values() {
-            for s in &entry.recipe.tool.shims {
-                // The recipe the index already names keeps a shim it shares with another.
-                let owner = match index.shims.get(s.as_str()) {
-                    Some(o) if index.tools.contains_key(o) => o.clone(),
-                    _ => name.clone(),
-                };
-                wanted.insert(s.to_string(), owner);
-            }
+    let known = |o: &String| {
+        index.tools.contains_key(o) || index.projects.values().any(|e| e.recipe.name.as_str() == o)
+    };
+    let entries = index
+        .tools
+        .values()
+        .flat_map(|t| t.versions.values())
+        .chain(index.projects.values());
+    for entry in entries {
+        for s in &entry.recipe.tool.shims {
+            // The recipe the index already names keeps a shim it shares with another.
+            let owner = match index.shims.get(s.as_str()) {
+                Some(o) if known(o) => o.clone(),
+                _ => entry.recipe.name.to_string(),
+            };
+            wanted.insert(s.to_string(), owner);
         }
     }
     let mut removed: Vec<String> = index

@@ -30,6 +30,10 @@ pub struct Index {
     /// Recipe name → installed versions.
     #[serde(default)]
     pub tools: BTreeMap<String, Tool>,
+    /// Installed project recipes (`.jig/recipes/` of trusted projects), by the resolved
+    /// recipe's content hash: a project's `git` never replaces the user's own.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub projects: BTreeMap<String, Entry>,
 }
 
 /// One installed recipe.
@@ -110,6 +114,12 @@ impl Index {
                     .or_default()
                     .push(format!("{name}@{version}"));
             }
+        }
+        for entry in self.projects.values() {
+            used.entry(entry.image.clone()).or_default().push(format!(
+                "{}@{} ({})",
+                entry.recipe.name, entry.recipe.version, entry.origin
+            ));
         }
         used
     }

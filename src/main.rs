@@ -25,6 +25,7 @@ mod doctor;
 mod host;
 mod install;
 mod installed;
+mod lock;
 mod paths;
 mod permissions;
 mod plan;
@@ -36,6 +37,7 @@ mod runtime;
 mod shim;
 mod source;
 mod store;
+mod trust;
 mod unpack;
 
 /// The process entry point, called by the C runtime. glibc hands argv to Rust's std

@@ -12,13 +12,13 @@ use crate::host::Host;
 use std::os::fd::AsFd;
 use std::os::unix::process::CommandExt;
 
-use crate::installed::{Entry, Index, Tool};
+use crate::installed::{Entry, Index};
 use crate::paths::Dirs;
 use crate::plan::{self, Command, Files};
 use crate::resolve::{self, Pick};
 use crate::runtime::{self, EXIT_NOT_FOUND, LaunchError};
 use crate::store::Store;
-use crate::{install, project};
+use crate::{install, lock, project, recipe, trust};
 
 /// Deepest nesting of shims calling shims before jig assumes a loop.
 pub const MAX_DEPTH: u32 = 8;
@@ -54,21 +54,35 @@ fn run(name: &str, argv0: OsString, args: Vec<OsString>) -> Result<LaunchError, 
             )),
         });
     };
-    let Some(tool) = index.tools.get(recipe) else {
-        return Err(LaunchError::setup(format!(
-            "recipe '{recipe}' owns this shim but is not installed"
-        ))
-        .hint(format!("run `jig install {recipe}` again")));
-    };
     let cwd = std::env::current_dir()
         .map_err(|e| LaunchError::setup(format!("cannot read the current directory: {e}")))?;
     let project = project::find(&cwd).map_err(setup)?;
     let request = resolve::request(recipe, None, project.as_ref()).map_err(setup)?;
-    let entry = match resolve::pick(recipe, tool, &request) {
-        Pick::Installed(_, e) => e,
-        Pick::Missing(version) => &lazy_install(&dirs, recipe, tool, &version, &request)?,
-        Pick::Unknown(message) => return Err(LaunchError::setup(message)),
+    let trusted = match &project {
+        Some(found) => trusted(&dirs, found).map_err(setup)?,
+        None => false,
     };
+    let from_project = match &project {
+        Some(found) if trusted => project_recipe(&dirs, &index, found, recipe, &request)?,
+        _ => None,
+    };
+    let mut entry = match from_project {
+        Some(e) => e,
+        None => global_entry(&dirs, &index, recipe, &request)?,
+    };
+    if let Some(found) = &project {
+        check_lock(found, recipe, &entry)?;
+    }
+    if trusted
+        && let Some(found) = &project
+        && let Some(w) = found.file.tools.get(recipe).and_then(|p| p.widening())
+    {
+        let m = &mut entry.recipe.mounts;
+        m.home.extend(w.home.iter().cloned());
+        m.home_rw.extend(w.home_rw.iter().cloned());
+        entry.recipe.env.pass.extend(w.pass.iter().cloned());
+    }
+    let entry = &entry;
     let program = entry.paths.get(name).map_or(name, String::as_str);
     let cmd = Command {
         program: program.into(),
@@ -78,62 +92,198 @@ fn run(name: &str, argv0: OsString, args: Vec<OsString>) -> Result<LaunchError, 
     Ok(start(&dirs, entry, cmd, false))
 }
 
+/// The installed entry of the user's own recipe `recipe` for `request`, installed on
+/// first use.
+fn global_entry(
+    dirs: &Dirs,
+    index: &Index,
+    recipe: &str,
+    request: &resolve::Request,
+) -> Result<Entry, LaunchError> {
+    let Some(tool) = index.tools.get(recipe) else {
+        let hint = if index
+            .projects
+            .values()
+            .any(|e| e.recipe.name.as_str() == recipe)
+        {
+            "it is a project recipe: run it inside its (trusted) project".to_owned()
+        } else {
+            format!("run `jig install {recipe}` again")
+        };
+        return Err(LaunchError::setup(format!(
+            "recipe '{recipe}' owns this shim but is not installed"
+        ))
+        .hint(hint));
+    };
+    match resolve::pick(recipe, tool, request) {
+        Pick::Installed(_, e) => Ok(e.clone()),
+        Pick::Missing(version) => {
+            let arg = tool
+                .versions
+                .values()
+                .next()
+                .map_or_else(|| recipe.to_owned(), install_arg);
+            lazy_install(dirs, recipe, &format!("{arg}@{version}"), false, request)?;
+            let index =
+                Index::read(&dirs.index()).map_err(|e| LaunchError::setup(format!("{e:#}")))?;
+            index
+                .tools
+                .get(recipe)
+                .and_then(|t| t.versions.get(&version))
+                .cloned()
+                .ok_or_else(|| {
+                    LaunchError::setup(format!(
+                        "{recipe} {version} is still not installed after installing it"
+                    ))
+                })
+        }
+        Pick::Unknown(message) => Err(LaunchError::setup(message)),
+    }
+}
+
+/// Compares the entry about to run with the project's `jig.lock`, for tools the
+/// project's `jig.toml` lists: a difference is a warning, or an error in locked mode.
+fn check_lock(found: &project::Found, recipe: &str, entry: &Entry) -> Result<(), LaunchError> {
+    if !found.file.tools.contains_key(recipe) {
+        return Ok(());
+    }
+    let path = found.lock_path();
+    let locked_mode = lock::locked_from_env();
+    let file = match lock::LockFile::read(&path) {
+        Ok(Some(f)) => f,
+        Ok(None) if locked_mode => {
+            return Err(LaunchError::setup(format!(
+                "JIG_LOCKED is set but {} does not exist",
+                path.display()
+            ))
+            .hint("run `jig lock` in the project and commit jig.lock"));
+        }
+        Ok(None) => return Ok(()),
+        Err(e) => return Err(LaunchError::setup(format!("{e:#}"))),
+    };
+    let diffs = match file.tools.get(recipe) {
+        Some(l) => lock::differences(l, entry.recipe.version.as_str(), entry),
+        None => vec!["the lock has no entry for it".to_owned()],
+    };
+    if diffs.is_empty() {
+        return Ok(());
+    }
+    let report = lock::report(recipe, &path, &diffs);
+    if locked_mode {
+        return Err(LaunchError::setup(report).hint(format!(
+            "`jig install --locked {recipe}@{}` in the project builds what the lock names; `jig lock` locks what is installed",
+            entry.recipe.version
+        )));
+    }
+    eprintln!("jig: warning: {report}\njig: hint: run `jig lock` to update the lock");
+    Ok(())
+}
+
+/// Whether the project asks for trust and has it; says so on stderr when it asks and
+/// does not have it.
+fn trusted(dirs: &Dirs, found: &project::Found) -> anyhow::Result<bool> {
+    if !found.file.widens() && found.recipes_dir().is_none() {
+        return Ok(false);
+    }
+    let asks = trust::asks(found);
+    if !asks.any() {
+        return Ok(false);
+    }
+    if trust::is_trusted(dirs, found)? {
+        return Ok(true);
+    }
+    eprintln!(
+        "jig: {} asks for more than version pins ({}); ignoring that until you run `jig trust` in {}",
+        found.path.display(),
+        asks.lines.join("; "),
+        found.dir.display()
+    );
+    Ok(false)
+}
+
+/// The trusted project's own recipe for `recipe`, if it has one, installed on first use.
+fn project_recipe(
+    dirs: &Dirs,
+    index: &Index,
+    found: &project::Found,
+    recipe: &str,
+    request: &resolve::Request,
+) -> Result<Option<Entry>, LaunchError> {
+    let setup = |e: anyhow::Error| LaunchError::setup(format!("{e:#}"));
+    let path = found
+        .dir
+        .join(project::RECIPES_DIR)
+        .join(format!("{recipe}.toml"));
+    if !path.is_file() {
+        return Ok(None);
+    }
+    let one = recipe::load_file(&path)
+        .and_then(|l| l.at(request.version.as_deref()))
+        .map_err(setup)?;
+    if let Some(e) = index.projects.get(&one.hash) {
+        return Ok(Some(e.clone()));
+    }
+    let spec = format!("{}@{}", path.display(), one.recipe.version);
+    lazy_install(dirs, recipe, &spec, true, request)?;
+    let index = Index::read(&dirs.index()).map_err(setup)?;
+    match index.projects.get(&one.hash) {
+        Some(e) => Ok(Some(e.clone())),
+        None => Err(LaunchError::setup(format!(
+            "{} is still not installed after installing it",
+            path.display()
+        ))),
+    }
+}
+
 /// Installs a version a pin asks for on first use (in a child `jig install`, so this
 /// process stays single-threaded for the launch), or, with `JIG_NO_LAZY=1`, says what
 /// to install.
 fn lazy_install(
     dirs: &Dirs,
     recipe: &str,
-    tool: &Tool,
-    version: &str,
+    spec: &str,
+    project: bool,
     request: &resolve::Request,
-) -> Result<Entry, LaunchError> {
-    let arg = tool
-        .versions
-        .values()
-        .next()
-        .map_or_else(|| recipe.to_owned(), install_arg);
-    let spec = format!("{arg}@{version}");
+) -> Result<(), LaunchError> {
+    let _ = dirs;
     if std::env::var_os("JIG_NO_LAZY").is_some_and(|v| !v.is_empty() && v != "0") {
         return Err(LaunchError::setup(format!(
-            "{recipe} {version} ({}) is not installed, and JIG_NO_LAZY forbids installing it now",
+            "{spec} ({}) is not installed, and JIG_NO_LAZY forbids installing it now",
             request.why
         ))
-        .hint(format!("run `jig install {spec}`")));
+        .hint(if project {
+            "run `jig trust` in the project, which installs its recipes".to_owned()
+        } else {
+            format!("run `jig install {spec}`")
+        }));
     }
     eprintln!(
-        "jig: {recipe} {version} ({}) is not installed yet; installing it",
+        "jig: {recipe}: {spec} ({}) is not installed yet; installing it",
         request.why
     );
+    let mut args = vec!["install"];
+    if project {
+        // The user approved the project's recipes with `jig trust`.
+        args.extend(["--project", "--yes"]);
+    }
+    args.push(spec);
     let status = install::jig_exe()
         .and_then(|exe| {
             // The child's stdout is our stderr: this process's stdout belongs to the tool.
             let stderr = std::io::stderr().as_fd().try_clone_to_owned()?;
             std::process::Command::new(exe)
                 .arg0("jig")
-                .args(["install", &spec])
+                .args(&args)
                 .stdout(stderr)
                 .status()
                 .map_err(anyhow::Error::from)
         })
         .map_err(|e| LaunchError::setup(format!("cannot run jig install: {e:#}")))?;
     if !status.success() {
-        return Err(
-            LaunchError::setup(format!("installing {recipe} {version} failed"))
-                .hint(format!("see above, then run `jig install {spec}`")),
-        );
+        return Err(LaunchError::setup(format!("installing {spec} failed"))
+            .hint(format!("see above, then run `jig install {spec}`")));
     }
-    let index = Index::read(&dirs.index()).map_err(|e| LaunchError::setup(format!("{e:#}")))?;
-    index
-        .tools
-        .get(recipe)
-        .and_then(|t| t.versions.get(version))
-        .cloned()
-        .ok_or_else(|| {
-            LaunchError::setup(format!(
-                "{recipe} {version} is still not installed after installing it"
-            ))
-        })
+    Ok(())
 }
 
 /// The recursion depth recorded by an enclosing jig launch, if any.

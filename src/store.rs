@@ -93,6 +93,22 @@ pub struct ImageMeta {
     /// Runtime configuration.
     #[serde(default)]
     pub config: ImageConfig,
+    /// The Debian packages a bootstrapped image was made of, sorted by name: what
+    /// `jig.lock` records so another machine can check it builds the same set.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub packages: Vec<PackagePin>,
+}
+
+/// One package of a bootstrapped image.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PackagePin {
+    /// Package name.
+    pub name: String,
+    /// Exact version.
+    pub version: String,
+    /// sha256 of the .deb, hex.
+    pub sha256: String,
 }
 
 /// An image present in the store.

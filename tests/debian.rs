@@ -661,6 +661,55 @@ fn independent_builds_give_the_same_tree_hash() {
     }
 }
 
+/// `jig lock` for the git image records the signed index and every package with its
+/// sha256, and the image's tree hash; locking again is byte-identical.
+#[test]
+fn lock_records_the_debian_package_set() {
+    for t in setups() {
+        let l = t.label();
+        t.env
+            .write(&t.project().join("jig.toml"), "[tools]\ngit = \"2.39\"\n");
+        let out = t.jig(&["lock"]);
+        assert_ok(&out, &format!("{l} jig lock"));
+        let lock = fs::read_to_string(t.project().join("jig.lock")).unwrap();
+        assert!(lock.contains("source = \"debian:bookworm\""), "{l}: {lock}");
+        assert!(lock.contains("index = \"sha256:"), "{l}: {lock}");
+        assert!(
+            lock.contains(&format!("image = \"{}\"", t.image_id("git"))),
+            "{l}: {lock}"
+        );
+        let packages = lock.matches("[[tools.git.packages]]").count();
+        assert!(packages > 50, "{l}: only {packages} packages locked");
+        assert!(
+            lock.contains("name = \"git\"\nversion = \"1:2.39"),
+            "{l}: {lock}"
+        );
+        let shas: Vec<&str> = lock
+            .lines()
+            .filter_map(|line| line.strip_prefix("sha256 = \""))
+            .collect();
+        assert_eq!(shas.len(), packages, "{l}");
+        assert!(
+            shas.iter()
+                .all(|s| s.len() == 65 && s[..64].bytes().all(|b| b.is_ascii_hexdigit())),
+            "{l}"
+        );
+        let out = t.jig(&["lock"]);
+        assert_ok(&out, &format!("{l} jig lock again"));
+        assert!(stderr(&out).contains("up to date"), "{l}: {}", stderr(&out));
+        assert_eq!(
+            fs::read_to_string(t.project().join("jig.lock")).unwrap(),
+            lock
+        );
+        // The pinned shim agrees with the lock, even in locked mode.
+        let mut c = t.shim_cmd("git", &["--version"]);
+        c.env("JIG_LOCKED", "1");
+        let out = run(c);
+        assert_ok(&out, &format!("{l} locked git"));
+        assert!(stderr(&out).is_empty(), "{l}: {}", stderr(&out));
+    }
+}
+
 #[test]
 fn apt_and_dpkg_work_in_the_image() {
     for t in setups() {

@@ -1108,3 +1108,93 @@ fn unprivileged_user_can_pull_install_and_run() {
         "{text}"
     );
 }
+
+/// A lock made on one machine pins the manifest digest: another JIG_HOME installing
+/// from it gets the same image after the tag moved; `jig lock --upgrade` moves on.
+#[test]
+fn lock_pins_the_manifest_digest_across_homes() {
+    let reg = Registry::start("");
+    let with = |marker: &[u8]| {
+        vec![layer(
+            busybox_tar().file("etc/which", marker).done(),
+            Comp::Gzip,
+        )]
+    };
+    let first = push_simple(&reg, "tool", "1", &with(b"first\n"));
+    let env = Env::new();
+    let proj = env.dir.path().join("proj");
+    fs::create_dir(&proj).unwrap();
+    let recipe = env.recipe("tool", &format!("oci:{}/tool:1", reg.host()));
+    fs::write(proj.join("jig.toml"), "[tools]\ntool = \"1\"\n").unwrap();
+    let in_proj = |e: &Env, args: &[&str]| {
+        let out = e.cmd(JIG).args(args).current_dir(&proj).output().unwrap();
+        assert!(
+            out.status.success(),
+            "jig {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    };
+    in_proj(&env, &["install", recipe.to_str().unwrap()]);
+    in_proj(&env, &["lock"]);
+    let lock = fs::read_to_string(proj.join("jig.lock")).unwrap();
+    assert!(lock.contains(&format!("digest = \"{first}\"")), "{lock}");
+    assert!(lock.contains("source = \"oci:"), "{lock}");
+
+    // The tag moves on.
+    let second = push_simple(&reg, "tool", "1", &with(b"second\n"));
+    assert_ne!(first, second);
+
+    let cat = |e: &Env| {
+        let out = e
+            .cmd(e.jig_home().join("shims/sh"))
+            .args(["-c", "cat /etc/which"])
+            .current_dir(&proj)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let other = Env::new();
+    in_proj(&other, &["--locked", "install", recipe.to_str().unwrap()]);
+    assert_eq!(
+        cat(&other),
+        "first\n",
+        "installed from the lock, not the tag"
+    );
+    let which = String::from_utf8(in_proj(&other, &["which", "tool"]).stdout).unwrap();
+    let image = which
+        .lines()
+        .find_map(|l| l.strip_prefix("image:"))
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned();
+    assert!(
+        lock.contains(&format!("image = \"{image}\"")),
+        "{lock}\n{which}"
+    );
+    let out = in_proj(&other, &["lock"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("up to date"));
+    assert_eq!(fs::read_to_string(proj.join("jig.lock")).unwrap(), lock);
+
+    // Upgrading re-resolves the tag.
+    in_proj(&other, &["lock", "--upgrade"]);
+    let upgraded = fs::read_to_string(proj.join("jig.lock")).unwrap();
+    assert!(
+        upgraded.contains(&format!("digest = \"{second}\"")),
+        "{upgraded}"
+    );
+    assert_eq!(cat(&other), "second\n");
+    // The first home is now behind the lock: reported, refused when locked.
+    let out = env
+        .cmd(env.jig_home().join("shims/sh"))
+        .args(["-c", "cat /etc/which"])
+        .current_dir(&proj)
+        .env("JIG_LOCKED", "1")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(125));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("image: locked sha256:"), "{err}");
+}
