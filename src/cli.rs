@@ -34,8 +34,8 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Install recipes (built-in names or paths to .toml files): get their images, write
-    /// their shims.
+    /// Install recipes (built-in or repository names, or paths to .toml files): get
+    /// their images, write their shims.
     Install {
         /// Recipe names (`NAME`, `REPO/NAME`) or paths to recipe files, each optionally
         /// with @VERSION.
