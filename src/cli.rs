@@ -18,7 +18,7 @@ use crate::recipe;
 use crate::runtime::EXIT_JIG_FAILED;
 use crate::source::oci::{self, Reference};
 use crate::store::Store;
-use crate::{doctor, install, project, resolve, shim};
+use crate::{doctor, install, project, repo, resolve, shim};
 
 /// Run developer tools in fast, daemon-less, ephemeral containers.
 #[derive(Parser, Debug)]
@@ -34,10 +34,11 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Install recipes (built-in names or paths to .toml files): get their images, write
-    /// their shims.
+    /// Install recipes (built-in or repository names, or paths to .toml files): get
+    /// their images, write their shims.
     Install {
-        /// Recipe names or paths to recipe files, each optionally with @VERSION.
+        /// Recipe names (`NAME`, `REPO/NAME`) or paths to recipe files, each optionally
+        /// with @VERSION.
         #[arg(required = true)]
         recipes: Vec<String>,
         /// Take over shim names that another recipe owns.
@@ -157,6 +158,43 @@ enum Command {
     },
     /// Check that this machine can run jig (user namespaces, overlayfs, PATH).
     Doctor,
+    /// Manage shared recipe repositories (git repositories or directories of
+    /// `recipes/NAME.toml`), each pinned to a commit.
+    Repo {
+        #[command(subcommand)]
+        command: RepoCommand,
+    },
+    /// List recipes of jig and of every repository: name, versions, source, description.
+    Search {
+        /// Case-insensitive text to find in names and descriptions (default: list all).
+        term: Option<String>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum RepoCommand {
+    /// Register a repository and pin it to the commit its ref names now.
+    Add {
+        /// Name used in `REPO/NAME` and `recipe_order`.
+        name: String,
+        /// Git URL, local git repository or local directory.
+        location: String,
+        /// Branch, tag or commit to follow (default: the remote's default branch).
+        #[arg(long = "ref", value_name = "REV")]
+        rev: Option<String>,
+    },
+    /// List repositories: name, kind, location, ref, pinned commit or content hash.
+    List,
+    /// Move pins to what the refs name now and show which recipes changed.
+    Update {
+        /// Repository (default: all).
+        name: Option<String>,
+    },
+    /// Unregister a repository (installed recipes stay installed).
+    Remove {
+        /// Repository name.
+        name: String,
+    },
 }
 
 /// Runs the CLI and returns the process exit status.
@@ -178,6 +216,15 @@ pub fn main() -> i32 {
 /// Prints an error chain: `error: top`, then `  caused by: ...`, and `hint:` lines
 /// that messages carry after a newline.
 pub fn print_error(e: &anyhow::Error) {
+    print_chain("error", e);
+}
+
+/// Prints an error chain that did not stop the command, as `jig: warning: ...`.
+fn print_warning(e: &anyhow::Error) {
+    print_chain("jig: warning", e);
+}
+
+fn print_chain(label: &str, e: &anyhow::Error) {
     let mut out = std::io::stderr().lock();
     let mut hints = Vec::new();
     for (i, cause) in e.chain().enumerate() {
@@ -185,7 +232,7 @@ pub fn print_error(e: &anyhow::Error) {
         let mut lines = text.lines();
         let first = lines.next().unwrap_or_default();
         if i == 0 {
-            let _ = writeln!(out, "error: {first}");
+            let _ = writeln!(out, "{label}: {first}");
         } else {
             let _ = writeln!(out, "  caused by: {first}");
         }
@@ -221,7 +268,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
                 .iter()
                 .map(|r| {
                     let (name, version) = split_spec(r);
-                    let l = recipe::load(name)?;
+                    let l = repo::find(&dirs, name)?;
                     l.at(version)?;
                     Ok((l, version))
                 })
@@ -356,7 +403,100 @@ fn dispatch(cli: Cli) -> Result<i32> {
         Command::Gc => gc(&dirs),
         Command::Activate { shell } => activate(&dirs, shell.as_deref()),
         Command::Doctor => Ok(doctor::run(&dirs)),
+        Command::Repo { command } => repo_command(&dirs, command),
+        Command::Search { term } => search(&dirs, term.as_deref()),
     }
+}
+
+fn repo_command(dirs: &Dirs, command: RepoCommand) -> Result<i32> {
+    match command {
+        RepoCommand::Add {
+            name,
+            location,
+            rev,
+        } => {
+            eprintln!("jig: adding repository {name} from {location}");
+            let added = repo::add(dirs, &name, &location, rev.as_deref())?;
+            for (path, why) in &added.contents.refused {
+                eprintln!("jig: warning: {name}:{path}: {why}");
+            }
+            eprintln!(
+                "jig: added repository {name} ({} {}) pinned at {}: {} recipe(s)",
+                added.repo.source.kind(),
+                added.repo.source.location(),
+                added.repo.pin,
+                added.contents.files.len()
+            );
+            Ok(0)
+        }
+        RepoCommand::List => {
+            let repos = repo::Repos::read(dirs)?;
+            let mut out = std::io::stdout().lock();
+            for (name, r) in &repos.repos {
+                writeln!(
+                    out,
+                    "{name}\t{}\t{}\t{}\t{}",
+                    r.source.kind(),
+                    r.source.location(),
+                    r.rev.as_deref().unwrap_or("-"),
+                    r.pin
+                )?;
+            }
+            Ok(0)
+        }
+        RepoCommand::Update { name } => {
+            let updated = repo::update(dirs, name.as_deref())?;
+            let mut out = std::io::stdout().lock();
+            for u in &updated {
+                for (path, why) in &u.refused {
+                    eprintln!("jig: warning: {}:{path}: {why}", u.name);
+                }
+                if u.old == u.new {
+                    writeln!(out, "{}: up to date at {}", u.name, repo::short(&u.new))?;
+                } else {
+                    writeln!(
+                        out,
+                        "{}: {}..{}",
+                        u.name,
+                        repo::short(&u.old),
+                        repo::short(&u.new)
+                    )?;
+                }
+                for c in &u.changes {
+                    writeln!(out, "  {c}")?;
+                }
+            }
+            Ok(0)
+        }
+        RepoCommand::Remove { name } => {
+            let r = repo::remove(dirs, &name)?;
+            eprintln!(
+                "jig: removed repository {name} ({}); recipes installed from it stay installed",
+                r.source.location()
+            );
+            Ok(0)
+        }
+    }
+}
+
+/// `jig search`: tab-separated data on stdout; unreadable recipes as warnings.
+fn search(dirs: &Dirs, term: Option<&str>) -> Result<i32> {
+    let (found, problems) = repo::search(dirs, term)?;
+    for p in &problems {
+        print_warning(p);
+    }
+    let mut out = std::io::stdout().lock();
+    for f in &found {
+        writeln!(
+            out,
+            "{}\t{}\t{}\t{}",
+            f.name,
+            f.versions.join(","),
+            f.source,
+            f.description
+        )?;
+    }
+    Ok(0)
 }
 
 fn launch(dirs: &Dirs, entry: &Entry, cmd: Cmd, dry_run: bool) -> i32 {
@@ -430,17 +570,38 @@ fn request_here(name: &str, version: Option<&str>) -> Result<resolve::Request> {
     resolve::request(name, version, found.as_ref())
 }
 
-/// Finds the installed entry for `NAME[@VERSION]` (the version pinned here when none is
-/// given), or installs a recipe on first use.
+/// Finds the installed entry for `[REPO/]NAME[@VERSION]` (the version pinned here when
+/// none is given), or installs a recipe (built-in, repository or file) on first use.
 fn entry_for(dirs: &Dirs, spec: &str, yes: bool) -> Result<(Entry, String)> {
-    let (name, version) = split_spec(spec);
-    let is_path = recipe::is_path(name);
+    let (spec_name, version) = split_spec(spec);
+    let is_path = recipe::is_path(spec_name);
+    // `REPO/NAME` uses an installed recipe only if it came from that place.
+    let (place, name) = match spec_name.split_once('/') {
+        Some((r, n)) if !is_path => (Some(r), n),
+        _ => (None, spec_name),
+    };
     let index = Index::read(&dirs.index())?;
     let opts = install::Options {
         yes,
         ..Default::default()
     };
-    if !is_path && let Some(tool) = index.tools.get(name) {
+    let from_place = |tool: &crate::installed::Tool| {
+        let origin = tool
+            .versions
+            .get(&tool.default)
+            .or_else(|| tool.versions.values().next())
+            .map(|e| &e.origin);
+        match (place, origin) {
+            (None, _) => true,
+            (Some(p), Some(recipe::Origin::Builtin { .. })) => p == repo::BUILTIN,
+            (Some(p), Some(recipe::Origin::Repo { repo, .. })) => p == repo,
+            _ => false,
+        }
+    };
+    if !is_path
+        && let Some(tool) = index.tools.get(name)
+        && from_place(tool)
+    {
         let request = request_here(name, version)?;
         let version = match resolve::pick(name, tool, &request) {
             resolve::Pick::Installed(v, e) => return Ok((e.clone(), v.to_owned())),
@@ -452,7 +613,7 @@ fn entry_for(dirs: &Dirs, spec: &str, yes: bool) -> Result<(Entry, String)> {
             .values()
             .next()
             .map_or_else(|| name.to_owned(), shim::install_arg);
-        let loaded = recipe::load(&origin)?;
+        let loaded = repo::find(dirs, &origin)?;
         eprintln!(
             "jig: installing {name} {version} ({}; first use)",
             request.why
@@ -460,7 +621,7 @@ fn entry_for(dirs: &Dirs, spec: &str, yes: bool) -> Result<(Entry, String)> {
         let done = install::install(dirs, &loaded, Some(&version), &opts)?;
         return Ok((done.entry, done.version));
     }
-    let loaded = recipe::load(name)?;
+    let loaded = repo::find(dirs, spec_name)?;
     let request = request_here(loaded.recipe.name.as_str(), version)?;
     let one = loaded.at(request.version.as_deref())?;
     // A recipe that is already installed unchanged is used as is.
@@ -511,7 +672,7 @@ fn lock(dirs: &Dirs, upgrade: bool, yes: bool) -> Result<i32> {
                 .get(tool)
                 .and_then(|t| t.versions.values().next())
                 .map_or_else(|| tool.clone(), shim::install_arg);
-            recipe::load(&origin)?
+            repo::find(dirs, &origin)?
         };
         let opts = install::Options {
             yes,
@@ -620,7 +781,7 @@ fn pin(dirs: &Dirs, spec: &str, global: bool) -> Result<i32> {
             o.extend(t.versions.keys().cloned());
             o
         }
-        None => recipe::load(name)?.recipe.offered(),
+        None => repo::find(dirs, name)?.recipe.offered(),
     };
     if recipe::select_from(&offered, version).is_none() {
         bail!(

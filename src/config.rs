@@ -3,12 +3,13 @@
 //! It lives in `$JIG_HOME/config.toml` when `JIG_HOME` is set, else in the XDG config
 //! directory (`~/.config/jig/config.toml`). Only things that cannot live in a recipe
 //! go here: which registries may be spoken to over plain HTTP, registry credentials,
-//! and which OpenPGP keyring verifies Debian indexes. A missing file is an empty
-//! configuration.
+//! which OpenPGP keyring verifies Debian indexes, and the order recipe names are
+//! looked up in. A missing file is an empty configuration.
 //!
 //! ```toml
 //! insecure_registries = ["registry.lan:5000"]
 //! debian_keyring = "/etc/jig/debian-archive-keyring.gpg"   # default: the host's
+//! recipe_order = ["myrepo", "builtin"]   # where a bare NAME is looked up first
 //!
 //! [auths."ghcr.io"]
 //! username = "me"
@@ -36,6 +37,11 @@ pub struct Config {
     /// signed with; default `/usr/share/keyrings/debian-archive-keyring.gpg`.
     #[serde(default)]
     pub debian_keyring: Option<PathBuf>,
+    /// Where a bare recipe `NAME` is looked up first: repository names and `builtin`
+    /// (the recipes built into jig). Places not listed follow: built-in, then the other
+    /// repositories by name.
+    #[serde(default)]
+    pub recipe_order: Vec<String>,
 }
 
 /// Credentials for one registry: `username` + `password`, or `auth` as Docker stores it.
@@ -83,6 +89,7 @@ mod tests {
         let c: Config = toml::from_str(
             r#"
 insecure_registries = ["registry.lan:5000"]
+recipe_order = ["team", "builtin"]
 [auths."ghcr.io"]
 username = "me"
 password = "pw"
@@ -94,6 +101,7 @@ auth = "dTpw"
         assert_eq!(c.insecure_registries, ["registry.lan:5000"]);
         assert_eq!(c.auths["ghcr.io"].username.as_deref(), Some("me"));
         assert_eq!(c.auths["x:1"].auth.as_deref(), Some("dTpw"));
+        assert_eq!(c.recipe_order, ["team", "builtin"]);
         assert!(toml::from_str::<Config>("insecure = []").is_err());
     }
 }

@@ -31,6 +31,7 @@ mod permissions;
 mod plan;
 mod project;
 mod recipe;
+mod repo;
 mod resolve;
 mod runtime;
 mod shim;

@@ -5,7 +5,8 @@
 //! the file, line and column it sits at (the `toml` crate attaches the span).
 //!
 //! Built-in recipes live in the repository's `recipes/` directory and are embedded in
-//! the binary; any other recipe is given by path.
+//! the binary; others come from recipe repositories (`crate::repo`) or are given by
+//! path.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -489,6 +490,15 @@ pub enum Origin {
         /// Absolute path of the recipe file.
         path: PathBuf,
     },
+    /// `recipes/NAME.toml` of a recipe repository (`jig repo add`).
+    Repo {
+        /// Repository name.
+        repo: String,
+        /// The pin it was read at: a git commit or a directory's `sha256:` content hash.
+        commit: String,
+        /// Recipe name.
+        name: String,
+    },
 }
 
 impl fmt::Display for Origin {
@@ -496,6 +506,11 @@ impl fmt::Display for Origin {
         match self {
             Origin::Builtin { name } => write!(f, "built-in recipe {name}"),
             Origin::File { path } => write!(f, "{}", path.display()),
+            Origin::Repo { repo, commit, name } => write!(
+                f,
+                "recipe {name} of repository {repo} at {}",
+                crate::repo::short(commit)
+            ),
         }
     }
 }
@@ -532,7 +547,8 @@ impl Loaded {
     pub fn base_dir(&self) -> Option<&Path> {
         match &self.origin {
             Origin::File { path } => path.parent(),
-            Origin::Builtin { .. } => None,
+            // Repository recipes may not name host paths (see `repo::parse`).
+            Origin::Builtin { .. } | Origin::Repo { .. } => None,
         }
     }
 }
@@ -596,13 +612,18 @@ fn validate(r: &Recipe) -> Result<()> {
     Ok(())
 }
 
-/// Whether a recipe argument is a path (contains a `/` or ends in `.toml`) rather than
-/// a name.
-pub fn is_path(arg: &str) -> bool {
-    arg.contains('/') || arg.ends_with(".toml")
+/// True if a recipe argument names a file: it ends in `.toml` or starts with `/`, `./`
+/// or `../`. Anything else is a name (`NAME`, or `REPO/NAME` for a repository's
+/// recipe; see `repo::find`).
+pub fn is_path(spec: &str) -> bool {
+    spec.ends_with(".toml")
+        || spec.starts_with('/')
+        || spec.starts_with("./")
+        || spec.starts_with("../")
 }
 
-/// Loads a built-in recipe by name or a recipe file by path ([`is_path`]).
+/// Loads a built-in recipe by name or a recipe file by path (see [`is_path`]).
+/// Repository recipes are found by `repo::find`.
 pub fn load(name_or_path: &str) -> Result<Loaded> {
     if is_path(name_or_path) {
         return load_file(Path::new(name_or_path));
@@ -851,6 +872,38 @@ shims = ["cat", "ls"]
         assert!(!glob_match("A*B*C", "AxxBxx"));
         assert!(glob_match("TERM", "TERM"));
         assert!(!glob_match("TERM", "TERMX"));
+    }
+
+    #[test]
+    fn paths_and_names() {
+        for p in ["./x.toml", "x.toml", "dir/x.toml", "/abs/x", "./x", "../x"] {
+            assert!(is_path(p), "{p}");
+        }
+        for n in ["git", "repo/git", "git@1.0", "repo/git@1.0"] {
+            assert!(!is_path(n), "{n}");
+        }
+        let e = format!("{:#}", load("repo/git").unwrap_err());
+        assert!(e.contains("no built-in recipe"), "{e}");
+    }
+
+    #[test]
+    fn origins_keep_their_json_form() {
+        let b = Origin::Builtin { name: "git".into() };
+        assert_eq!(
+            serde_json::to_string(&b).unwrap(),
+            r#"{"kind":"builtin","name":"git"}"#
+        );
+        let r = Origin::Repo {
+            repo: "r".into(),
+            commit: "c".into(),
+            name: "t".into(),
+        };
+        let json = serde_json::to_string(&r).unwrap();
+        assert_eq!(
+            json,
+            r#"{"kind":"repo","repo":"r","commit":"c","name":"t"}"#
+        );
+        assert_eq!(serde_json::from_str::<Origin>(&json).unwrap(), r);
     }
 
     #[test]

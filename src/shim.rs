@@ -358,6 +358,7 @@ pub fn install_arg(entry: &Entry) -> String {
     match &entry.origin {
         crate::recipe::Origin::File { path } => path.display().to_string(),
         crate::recipe::Origin::Builtin { name } => name.clone(),
+        crate::recipe::Origin::Repo { repo, name, .. } => format!("{repo}/{name}"),
     }
 }
 
