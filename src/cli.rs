@@ -325,9 +325,15 @@ fn dispatch(cli: Cli) -> Result<i32> {
             let mut out = std::io::stdout().lock();
             for (name, tool) in &index.tools {
                 let versions: Vec<_> = tool.versions.keys().cloned().collect();
-                let (_, e) = index
+                // The default version's entry, else any installed one (a user may have
+                // installed only NAME@OTHER).
+                let Some(e) = index
                     .default_entry(name)
-                    .context("index without default entry")?;
+                    .map(|(_, e)| e)
+                    .or_else(|| tool.versions.values().next())
+                else {
+                    continue;
+                };
                 let shims: Vec<_> = e.recipe.tool.shims.iter().map(|s| s.to_string()).collect();
                 writeln!(
                     out,
@@ -772,17 +778,22 @@ fn pin(dirs: &Dirs, spec: &str, global: bool) -> Result<i32> {
         bail!("expected TOOL@VERSION, e.g. git@2.39, found '{spec}'");
     };
     let index = Index::read(&dirs.index())?;
-    // A shim name stands for the recipe that exports it.
+    // A shim name stands for the recipe that exports it; `REPO/NAME` for NAME, the key
+    // jig.toml uses.
     let name = index.shims.get(tool).map_or(tool, String::as_str);
     // Check the version against what the recipe offers, so a typo is caught now.
-    let offered = match index.tools.get(name) {
+    let (name, offered) = match index.tools.get(name) {
         Some(t) => {
             let mut o = t.offered.clone();
             o.extend(t.versions.keys().cloned());
-            o
+            (name.to_owned(), o)
         }
-        None => repo::find(dirs, name)?.recipe.offered(),
+        None => {
+            let r = repo::find(dirs, name)?.recipe;
+            (r.name.to_string(), r.offered())
+        }
     };
+    let name = name.as_str();
     if recipe::select_from(&offered, version).is_none() {
         bail!(
             "recipe '{name}' offers no version {version} (it offers: {})",
