@@ -591,6 +591,31 @@ fn entry_for(dirs: &Dirs, spec: &str, yes: bool) -> Result<(Entry, String)> {
         yes,
         ..Default::default()
     };
+    // A trusted project's own recipe of that name comes first.
+    if !is_path && place.is_none() {
+        let cwd = std::env::current_dir().context("reading the current directory")?;
+        if let Some(found) = project::find(&cwd)? {
+            let own = found
+                .dir
+                .join(project::RECIPES_DIR)
+                .join(format!("{name}.toml"));
+            if own.is_file() && crate::trust::is_trusted(dirs, &found)? {
+                let request = resolve::request(name, version, Some(&found))?;
+                let loaded = recipe::load_file(&own)?;
+                let one = loaded.at(request.version.as_deref())?;
+                if let Some(e) = index.projects.get(&one.hash) {
+                    return Ok((e.clone(), one.recipe.version.to_string()));
+                }
+                let opts = install::Options {
+                    yes: true, // approved by `jig trust`
+                    project: true,
+                    ..Default::default()
+                };
+                let done = install::install(dirs, &loaded, request.version.as_deref(), &opts)?;
+                return Ok((done.entry, done.version));
+            }
+        }
+    }
     let from_place = |tool: &crate::installed::Tool| {
         let origin = tool
             .versions

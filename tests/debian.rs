@@ -701,6 +701,26 @@ fn lock_records_the_debian_package_set() {
             fs::read_to_string(t.project().join("jig.lock")).unwrap(),
             lock
         );
+        // Another JIG_HOME (another machine) builds git from the lock, from scratch:
+        // the same package set and the same tree.
+        let other = t.env.dir().join("second-jig-home");
+        let mut c = t.jig_cmd(&["--locked", "install", "git"]);
+        c.env("JIG_HOME", &other);
+        assert_ok(&run(c), &format!("{l} locked install in a second home"));
+        let mut c = t.jig_cmd(&["which", "git"]);
+        c.env("JIG_HOME", &other);
+        let which = stdout(&run(c));
+        assert!(
+            which.contains(&t.image_id("git")),
+            "{l} second home: {which}"
+        );
+        let mut c = t.jig_cmd(&["lock"]);
+        c.env("JIG_HOME", &other);
+        assert_ok(&run(c), &format!("{l} lock in the second home"));
+        assert_eq!(
+            fs::read_to_string(t.project().join("jig.lock")).unwrap(),
+            lock
+        );
         // The pinned shim agrees with the lock, even in locked mode.
         let mut c = t.shim_cmd("git", &["--version"]);
         c.env("JIG_LOCKED", "1");

@@ -350,6 +350,14 @@ fn widening_and_project_recipes_need_trust() {
             stdout(&out),
             stderr(&out)
         );
+        // `jig run` and `jig which` inside the project agree with the shim.
+        let out = env.jig(&["run", "bbv", "-c", "echo $V"]);
+        assert_eq!(stdout(&out).trim(), "project", "{l} run: {}", stderr(&out));
+        let which = stdout(&env.jig(&["which", "sh"]));
+        assert!(
+            which.contains("project recipe") && which.contains("(trusted)"),
+            "{l}: {which}"
+        );
         // Outside the project, the user's own recipe.
         let mut c = env.command(env.shim_path("sh"));
         c.args(["-c", "echo $V"]).current_dir(env.home());
