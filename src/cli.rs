@@ -38,8 +38,7 @@ enum Command {
     /// their images, write their shims.
     Install {
         /// Recipe names (`NAME`, `REPO/NAME`) or paths to recipe files, each optionally
-        /// with @VERSION.
-        #[arg(required = true)]
+        /// with @VERSION. None: every tool the project's jig.toml pins, at its version.
         recipes: Vec<String>,
         /// Take over shim names that another recipe owns.
         #[arg(long)]
@@ -264,25 +263,30 @@ fn dispatch(cli: Cli) -> Result<i32> {
             project,
         } => {
             // Parse every recipe before building any, so a typo fails fast.
-            let loaded = recipes
-                .iter()
-                .map(|r| {
-                    let (name, version) = split_spec(r);
-                    let l = repo::find(&dirs, name)?;
-                    l.at(version)?;
-                    Ok((l, version))
-                })
-                .collect::<Result<Vec<_>>>()?;
-            let opts = install::Options {
-                force,
-                yes,
-                project,
-                upgrade: false,
+            let loaded = if recipes.is_empty() {
+                project_tools(&dirs)?
+            } else {
+                recipes
+                    .iter()
+                    .map(|r| {
+                        let (name, version) = split_spec(r);
+                        let l = repo::find(&dirs, name)?;
+                        l.at(version)?;
+                        Ok((l, version.map(str::to_owned), project))
+                    })
+                    .collect::<Result<Vec<_>>>()?
             };
-            for (loaded, version) in &loaded {
-                let v = loaded.at(*version)?.recipe.version;
+            for (loaded, version, project) in &loaded {
+                let opts = install::Options {
+                    force,
+                    yes: yes || *project && recipes.is_empty(),
+                    project: *project,
+                    upgrade: false,
+                };
+                let version = version.as_deref();
+                let v = loaded.at(version)?.recipe.version;
                 eprintln!("jig: installing {} {v}", loaded.recipe.name);
-                let done = install::install(&dirs, loaded, *version, &opts)?;
+                let done = install::install(&dirs, loaded, version, &opts)?;
                 eprintln!(
                     "jig: installed {} {} (image {}); shims: {}",
                     done.name,
@@ -672,23 +676,20 @@ fn entry_for(dirs: &Dirs, spec: &str, yes: bool) -> Result<(Entry, String)> {
     Ok((done.entry, done.version))
 }
 
-fn lock(dirs: &Dirs, upgrade: bool, yes: bool) -> Result<i32> {
-    use crate::lock::{FORMAT, LockFile};
+/// The recipes `jig install` without arguments installs: every tool the project's
+/// jig.toml pins, with its pinned version, from the trusted project's own recipe if it
+/// has one (approved by `jig trust`), else from where it was installed before, else by
+/// name. Each item: (recipe, version, is a project recipe).
+fn project_tools(dirs: &Dirs) -> Result<Vec<(recipe::Loaded, Option<String>, bool)>> {
     let cwd = std::env::current_dir().context("reading the current directory")?;
     let Some(found) = project::find(&cwd)? else {
         bail!(
-            "no jig.toml here or in any parent directory of {}\nhint: `jig pin TOOL@VERSION` creates one",
-            cwd.display()
+            "name the recipes to install, or run this in a project with a jig.toml\nhint: `jig install git npm`, `jig pin git@2.39`"
         );
     };
-    let path = found.lock_path();
-    let old = LockFile::read(&path)?;
     let trusted = crate::trust::is_trusted(dirs, &found)?;
     let index = Index::read(&dirs.index())?;
-    let mut new = LockFile {
-        lock_version: FORMAT,
-        tools: Default::default(),
-    };
+    let mut out = Vec::new();
     for (tool, pin) in &found.file.tools {
         let own = found
             .dir
@@ -705,16 +706,43 @@ fn lock(dirs: &Dirs, upgrade: bool, yes: bool) -> Result<i32> {
                 .map_or_else(|| tool.clone(), shim::install_arg);
             repo::find(dirs, &origin)?
         };
+        loaded.at(pin.version())?;
+        out.push((loaded, pin.version().map(str::to_owned), project_recipe));
+    }
+    if out.is_empty() {
+        bail!("{} pins no tools", found.path.display());
+    }
+    Ok(out)
+}
+
+fn lock(dirs: &Dirs, upgrade: bool, yes: bool) -> Result<i32> {
+    use crate::lock::{FORMAT, LockFile};
+    let cwd = std::env::current_dir().context("reading the current directory")?;
+    let Some(found) = project::find(&cwd)? else {
+        bail!(
+            "no jig.toml here or in any parent directory of {}\nhint: `jig pin TOOL@VERSION` creates one",
+            cwd.display()
+        );
+    };
+    let path = found.lock_path();
+    let old = LockFile::read(&path)?;
+    let mut new = LockFile {
+        lock_version: FORMAT,
+        tools: Default::default(),
+    };
+    for (loaded, version, project_recipe) in project_tools(dirs)? {
         let opts = install::Options {
-            yes,
+            // A project recipe was approved by `jig trust`.
+            yes: yes || project_recipe,
             project: project_recipe,
             upgrade,
             force: false,
         };
+        let tool = loaded.recipe.name.to_string();
         eprintln!("jig: locking {tool}");
-        let done = install::install(dirs, &loaded, pin.version(), &opts)?;
+        let done = install::install(dirs, &loaded, version.as_deref(), &opts)?;
         new.tools.insert(
-            tool.clone(),
+            tool,
             crate::lock::entry_of(&done.entry, &done.entry.recipe, &done.base),
         );
     }

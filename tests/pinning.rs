@@ -158,6 +158,13 @@ fn precedence_walk_up_lazy_install_and_which() {
         assert_ok(&run(pin), &format!("{l} pin new"));
         assert!(elsewhere.join("jig.toml").is_file(), "{l}");
 
+        // `jig install` without arguments needs a project.
+        let mut c = env.jig_cmd(&["install"]);
+        c.current_dir(env.home());
+        let out = run(c);
+        assert_code(&out, 1, &format!("{l} install without a project"));
+        assert!(stderr(&out).contains("jig.toml"), "{l}: {}", stderr(&out));
+
         // `jig run NAME@VERSION` and `jig exec NAME@VERSION`.
         let out = env.jig(&["run", "bbv@1", "-c", "echo $V"]);
         assert_eq!(stdout(&out).trim(), "1", "{l} run@: {}", stderr(&out));
