@@ -382,6 +382,8 @@ fn which(dirs: &Dirs, tool: &str) -> Result<i32> {
     writeln!(out, "image:   {} ({source})", entry.image)?;
     writeln!(out, "rootfs:  {}", store.rootfs_of(&entry.image).display())?;
     writeln!(out, "why:     {why}")?;
+    let workspace = crate::workspace::here(&entry.recipe.mounts.markers)?;
+    writeln!(out, "workspace: {workspace}")?;
     Ok(0)
 }
 
