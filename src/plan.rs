@@ -336,6 +336,13 @@ pub fn build(target: &Target, host: &Host, image: &Files, cmd: Command, depth: u
     for root in &roots {
         user.push((root.to_path_buf(), Node::Dir, false));
     }
+    if let Some(git) = &workspace.git_dir
+        && !roots.iter().any(|r| git.starts_with(r))
+        && arg_bindable(git, host).is_ok()
+        && git.is_dir()
+    {
+        user.push((git.clone(), Node::Dir, false));
+    }
     let home_paths = recipe
         .mounts
         .home
@@ -422,11 +429,18 @@ pub fn build(target: &Target, host: &Host, image: &Files, cmd: Command, depth: u
         .find_map(|e| e.as_bytes().strip_prefix(b"PATH="))
         .map(|p| OsStr::from_bytes(p).to_owned())
         .unwrap_or_default();
-    if let Some(nest) = &target.nest
-        && let Some(path) = env.iter_mut().find(|e| e.as_bytes().starts_with(b"PATH="))
-    {
-        path.push(":");
-        path.push(&nest.shims);
+    if let Some(nest) = &target.nest {
+        if let Some(path) = env.iter_mut().find(|e| e.as_bytes().starts_with(b"PATH=")) {
+            path.push(":");
+            path.push(&nest.shims);
+        }
+        if let Some(lower) = target.lower.first() {
+            for e in env.iter_mut() {
+                if let Some(v) = editor_via_shim(e, lower, &nest.shims) {
+                    *e = v;
+                }
+            }
+        }
     }
     let mut argv = vec![cmd.argv0];
     argv.extend(cmd.args);
@@ -468,6 +482,25 @@ const CA_VARS: &[&str] = &[
     "REQUESTS_CA_BUNDLE",
     "PIP_CERT",
 ];
+
+/// Variables naming the editor a tool starts (git, crontab, less).
+const EDITOR_VARS: &[&str] = &["GIT_EDITOR", "VISUAL", "EDITOR"];
+
+/// `EDITOR=/usr/bin/vim` names a host path. When the image lacks it but an installed
+/// recipe has a shim of that name, the variable becomes the bare name (`vim`), which
+/// the tool's PATH search finds (the image's first, then the shim). Otherwise it is
+/// left alone and the tool reports it (git: "cannot run /usr/bin/vim").
+fn editor_via_shim(entry: &OsStr, lower: &Path, shims: &Path) -> Option<OsString> {
+    let (key, value) = entry.to_str()?.split_once('=')?;
+    if !EDITOR_VARS.contains(&key) || !value.starts_with('/') || value.contains(char::is_whitespace)
+    {
+        return None;
+    }
+    let name = Path::new(value).file_name()?;
+    let missing = std::fs::symlink_metadata(lower.join(&value[1..])).is_err();
+    (missing && std::fs::symlink_metadata(shims.join(name)).is_ok())
+        .then(|| format!("{key}={}", name.to_string_lossy()).into())
+}
 
 /// Adds binds for the paths `candidates` name (`[mounts] args`) to `user`, and returns
 /// the arguments refused, with the reason. A path is bound at its real location
@@ -1250,6 +1283,29 @@ set = { BB_MODE = "test", TERM = "dumb-override" }
             plan.exec.search_path,
             OsString::from(crate::store::DEFAULT_PATH)
         );
+    }
+
+    #[test]
+    fn a_host_editor_path_becomes_the_shim_name_when_the_image_lacks_it() {
+        let t = tempfile::tempdir().unwrap();
+        let (lower, shims) = (t.path().join("rootfs"), t.path().join("shims"));
+        std::fs::create_dir_all(lower.join("usr/bin")).unwrap();
+        std::fs::create_dir(&shims).unwrap();
+        std::fs::write(lower.join("usr/bin/nano"), "").unwrap();
+        std::fs::write(shims.join("vim"), "").unwrap();
+        std::fs::write(shims.join("nano"), "").unwrap();
+        let f = |e: &str| editor_via_shim(OsStr::new(e), &lower, &shims);
+        assert_eq!(f("EDITOR=/usr/bin/vim"), Some("EDITOR=vim".into()));
+        assert_eq!(
+            f("GIT_EDITOR=/opt/vim/bin/vim"),
+            Some("GIT_EDITOR=vim".into())
+        );
+        // In the image: unchanged. No shim: unchanged (the tool reports it).
+        assert_eq!(f("VISUAL=/usr/bin/nano"), None);
+        assert_eq!(f("EDITOR=/usr/bin/emacs"), None);
+        assert_eq!(f("EDITOR=vim"), None);
+        assert_eq!(f("EDITOR=/usr/bin/vim -n"), None);
+        assert_eq!(f("PAGER=/usr/bin/vim"), None);
     }
 
     #[test]

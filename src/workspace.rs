@@ -78,6 +78,10 @@ pub struct Workspace {
     /// The enclosing launch's root when the cwd is outside it (a nested launch run
     /// from elsewhere, say a tool's temp directory): mounted as well.
     pub inherited: Option<PathBuf>,
+    /// The repository's directory when the root's `.git` is a file pointing outside
+    /// it: a worktree's main repository, a submodule's directory in its superproject.
+    /// Mounted as well, so git works there.
+    pub git_dir: Option<PathBuf>,
 }
 
 /// How the workspace root was chosen.
@@ -117,6 +121,9 @@ impl fmt::Display for Workspace {
         f.write_str(")")?;
         if let Some(i) = &self.inherited {
             write!(f, " and {} (the enclosing launch's)", i.display())?;
+        }
+        if let Some(g) = &self.git_dir {
+            write!(f, " and its git directory {}", g.display())?;
         }
         Ok(())
     }
@@ -158,6 +165,7 @@ pub fn find(
             root: root.clone(),
             why: Why::Inherited,
             inherited: None,
+            git_dir: linked_git_dir(root),
         };
     }
     let mut ws = walk(cwd, home, markers, allow_home);
@@ -227,6 +235,7 @@ fn walk(
         root: cwd.to_owned(),
         why: ignored.unwrap_or(Why::NoMarker),
         inherited: None,
+        git_dir: None,
     }
 }
 
@@ -235,7 +244,26 @@ fn rooted(dir: &Path, name: &str) -> Workspace {
         root: dir.to_owned(),
         why: Why::Marker(name.to_owned()),
         inherited: None,
+        git_dir: (name == ".git").then(|| linked_git_dir(dir)).flatten(),
     }
+}
+
+/// Where a `.git` *file* in `root` leads (`gitdir: PATH`), when that is outside
+/// `root`: for a worktree the repository's own git directory (its `commondir`), for a
+/// submodule its directory in the superproject. One `lstat` when `.git` is a directory.
+fn linked_git_dir(root: &Path) -> Option<PathBuf> {
+    let dot_git = root.join(".git");
+    if !std::fs::symlink_metadata(&dot_git).ok()?.is_file() {
+        return None;
+    }
+    let text = std::fs::read_to_string(&dot_git).ok()?;
+    let gitdir = text.lines().next()?.strip_prefix("gitdir:")?.trim();
+    let gitdir = crate::args::normalize(&root.join(gitdir));
+    let dir = match std::fs::read_to_string(gitdir.join("commondir")) {
+        Ok(common) => crate::args::normalize(&gitdir.join(common.trim())),
+        Err(_) => gitdir,
+    };
+    (!dir.starts_with(root)).then_some(dir)
 }
 
 /// Whether `dir` may be mounted whole as a workspace root (the cwd itself always is).
@@ -359,6 +387,39 @@ mod tests {
         assert!(mountable_root(Path::new("/srv/x"), Path::new("/srv/x/me")).is_err());
         assert!(mountable_root(Path::new("/srv/x"), home).is_ok());
         assert!(mountable_root(Path::new("/tmp/x"), home).is_ok());
+    }
+
+    #[test]
+    fn a_worktree_brings_its_repository() {
+        let t = tempfile::tempdir().unwrap();
+        let main = t.path().join("main");
+        let admin = main.join(".git/worktrees/wt");
+        fs::create_dir_all(&admin).unwrap();
+        fs::write(admin.join("commondir"), "../..\n").unwrap();
+        let wt = t.path().join("wt");
+        fs::create_dir_all(wt.join("src")).unwrap();
+        fs::write(wt.join(".git"), format!("gitdir: {}\n", admin.display())).unwrap();
+        let ws = find(
+            &wt.join("src"),
+            Path::new("/nonexistent"),
+            &[],
+            None,
+            || false,
+        );
+        assert_eq!(ws.root, wt);
+        assert_eq!(ws.git_dir, Some(main.join(".git")));
+        // A submodule: a relative gitdir without commondir.
+        let sub = main.join("lib");
+        fs::create_dir_all(main.join(".git/modules/lib")).unwrap();
+        fs::create_dir(&sub).unwrap();
+        fs::write(sub.join(".git"), "gitdir: ../.git/modules/lib\n").unwrap();
+        let ws = find(&sub, Path::new("/nonexistent"), &[], None, || false);
+        assert_eq!(ws.git_dir, Some(main.join(".git/modules/lib")));
+        // A plain repository: nothing extra.
+        assert_eq!(
+            find(&main, Path::new("/x"), &[], None, || false).git_dir,
+            None
+        );
     }
 
     #[test]
