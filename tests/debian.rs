@@ -867,7 +867,7 @@ fn git_in_a_subdirectory_works_on_the_whole_repository() {
         );
         assert_eq!(t.git_in(&sub, &["log", "--format=%s"]), "c2\nc1\n", "{l}");
         assert_eq!(
-            t.git_in(&sub, &["status", "--short"]),
+            t.git_in(&sub, &["status", "--short", "--untracked-files=all"]),
             " M ../file1.txt\n?? new.txt\n",
             "{l}"
         );
