@@ -72,6 +72,46 @@ fn a_subdirectory_sees_and_writes_the_workspace_root() {
 }
 
 #[test]
+fn a_worktree_sees_its_repository() {
+    for env in Env::all() {
+        env.install();
+        let l = env.label();
+        // The layout `git worktree add` makes, without git.
+        let main = env.dir().join("main");
+        let admin = main.join(".git/worktrees/wt");
+        for d in [
+            &main,
+            &main.join(".git"),
+            &main.join(".git/worktrees"),
+            &admin,
+        ] {
+            env.mkdir(d);
+        }
+        env.write(&main.join(".git/HEAD"), "ref: refs/heads/trunk\n");
+        env.write(&admin.join("commondir"), "../..\n");
+        let wt = env.project();
+        env.write(&wt.join(".git"), format!("gitdir: {}\n", admin.display()));
+        env.mkdir(&wt.join("src"));
+        let head = main.join(".git/HEAD");
+        let out = run_in(
+            env.shim_cmd("cat", &[head.to_str().unwrap()]),
+            &wt.join("src"),
+        );
+        assert_ok(&out, &l);
+        assert_eq!(stdout(&out), "ref: refs/heads/trunk\n", "{l}");
+        let out = run_in(env.jig_cmd(&["which", "cat"]), &wt.join("src"));
+        assert!(
+            stdout(&out).contains(&format!(
+                "and its git directory {}",
+                main.join(".git").display()
+            )),
+            "{l} {}",
+            stdout(&out)
+        );
+    }
+}
+
+#[test]
 fn without_a_marker_only_the_cwd_is_mounted() {
     for env in Env::all() {
         env.install();
@@ -336,7 +376,7 @@ fn install_two(env: &Env, images: &Path) {
         );
     }
     for (name, shims) in [
-        ("outer", "\"sh\", \"both\""),
+        ("outer", "\"sh\", \"both\"]\n[env]\npass = [\"EDITOR\""),
         ("inner", "\"innertool\", \"both\""),
     ] {
         let path = env.dir().join(format!("{name}.toml"));
@@ -400,6 +440,17 @@ fn a_tool_calls_another_recipes_shim_in_a_nested_container() {
         // The shim itself runs the inner image's.
         let out = run_in(env.shim_cmd("both", &[]), &sub);
         assert_eq!(stdout(&out), "both from the inner image\n", "{l}");
+
+        // EDITOR naming a host path the image lacks runs the shim of that name.
+        let mut c = env.shim_cmd("sh", &["-c", "echo \"$EDITOR\"; $EDITOR file"]);
+        c.env("EDITOR", "/usr/local/bin/innertool");
+        let out = run_in(c, &sub);
+        assert_ok(&out, &l);
+        assert!(
+            stdout(&out).starts_with("innertool\ninner: file uid="),
+            "{l} {}",
+            stdout(&out)
+        );
 
         // jig's data directory is read-only inside.
         let out = run_in(
