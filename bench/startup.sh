@@ -9,7 +9,10 @@
 #            /tmp, cwd bound at its own path)
 #   pinned   the jig shim five directories below a jig.toml that pins its version,
 #            with a jig.lock beside it (version resolution + lock check on every call)
-# and reports medians, jig - native, jig / bwrap, and the shim's peak RSS.
+#   outer    the shim `sh` of a second recipe running `sh -c '/bin/busybox true'`
+#   nested   the same shell running the shim `true` instead: a nested launch
+# and reports medians, jig - native, nested - outer (what a shim called inside a
+# container costs, to compare with jig - native), jig / bwrap, and the shim's peak RSS.
 # Targets (ARCHITECTURE.md): jig <= native + 1.5 ms at the median, <= 0.7x bwrap,
 # peak RSS <= 4 MiB.
 #
@@ -50,6 +53,12 @@ for i in 1 2 3 4 5 6 7 8; do
   "$jig" install --yes "$work/extra$i.toml" >/dev/null 2>&1
 done
 shim=$JIG_HOME/shims/true
+# A tool calling a tool: a shell in one recipe's container runs another recipe's shim.
+sed -e 's/^name = .*/name = "outer"/' -e 's/^shims = .*/shims = ["sh"]/' \
+  "$work/bench.toml" >"$work/outer.toml"
+"$jig" install --yes "$work/outer.toml" >/dev/null 2>&1
+outer="$JIG_HOME/shims/sh -c '/bin/busybox true'"
+nested="$JIG_HOME/shims/sh -c '$shim'"
 
 # The project directory every launch binds: the benchmark runs from it.
 project=$work/project
@@ -68,12 +77,15 @@ printf '[tools]\nbench = "1"\n' >"$pinned/jig.toml"
 (cd "$pinned" && "$jig" lock --yes >/dev/null 2>&1)
 pinned_cmd="env -C $deep $shim"
 flat_cmd="env -C $project $shim"
-$shim && $bwrap && $pinned_cmd || { echo "a command under test fails" >&2; exit 1; }
+$shim && $bwrap && $pinned_cmd && sh -c "$outer" && sh -c "$nested" || { echo "a command under test fails" >&2; exit 1; }
+depths=$("$JIG_HOME/shims/sh" -c "echo \$JIG_DEPTH; $JIG_HOME/shims/sh -c 'echo \$JIG_DEPTH'")
+[[ $depths == $'1\n2' ]] || { echo "no nested launch: JIG_DEPTH $depths" >&2; exit 1; }
 
 out=$PWD/../hyperfine.json
 hyperfine -N --warmup 100 --min-runs "$runs" --export-json "$out" \
   -n native "$native" -n unshare "$floor" -n jig "$shim" -n bwrap "$bwrap" \
-  -n "env -C project jig" "$flat_cmd" -n "env -C pinned jig" "$pinned_cmd" >&2
+  -n "env -C project jig" "$flat_cmd" -n "env -C pinned jig" "$pinned_cmd" \
+  -n outer "$outer" -n nested "$nested" >&2
 
 # Peak RSS of the shim process (it execs busybox true, so this is the larger of the
 # two images' peaks), max over 50 runs, and of native busybox for comparison.
@@ -92,12 +104,14 @@ print(f"Machine: {cpu}, {os.cpu_count()} cores, Linux {platform.release()}")
 print()
 print("| command | median (ms) | mean (ms) | vs native |")
 print("|---|---:|---:|---:|")
-for name in ["native", "unshare", "jig", "bwrap", "env -C project jig", "env -C pinned jig"]:
+for name in ["native", "unshare", "jig", "bwrap", "env -C project jig", "env -C pinned jig", "outer", "nested"]:
     print(f"| {name} | {med[name]:.2f} | {mean[name]:.2f} | {med[name] / med['native']:.2f}x |")
 print()
 d = med["jig"] - med["native"]
 r = med["jig"] / med["bwrap"]
 print(f"- jig - native (median): {d:.2f} ms (target <= 1.5 ms): {'met' if d <= 1.5 else 'NOT met'}")
+n = med["nested"] - med["outer"]
+print(f"- nested - outer (median): {n:.2f} ms: a shim called inside a container costs {n / d:.2f}x a top-level launch")
 print(f"- jig / bwrap (median): {r:.2f} (target <= 0.7): {'met' if r <= 0.7 else 'NOT met'}")
 p = med["env -C pinned jig"] - med["env -C project jig"]
 print(f"- version resolution with jig.toml + jig.lock 5 directories up: {p:+.2f} ms (both through `env -C`)")

@@ -924,6 +924,8 @@ fn which(dirs: &Dirs, tool: &str) -> Result<i32> {
                 }
             )?;
             writeln!(out, "why:     {why}")?;
+            let workspace = crate::workspace::here(&one.recipe.mounts.markers)?;
+            writeln!(out, "workspace: {workspace}")?;
             return Ok(0);
         }
     }
@@ -934,8 +936,16 @@ fn which(dirs: &Dirs, tool: &str) -> Result<i32> {
         )?;
         return Ok(0);
     };
+    // Workspace markers come from the version that runs, else any installed one.
+    let mut markers = installed
+        .versions
+        .values()
+        .next()
+        .map(|e| e.recipe.mounts.markers.clone())
+        .unwrap_or_default();
     match resolve::pick(&recipe_name, installed, &request) {
         resolve::Pick::Installed(version, entry) => {
+            markers = entry.recipe.mounts.markers.clone();
             let source = store
                 .image(&entry.image)?
                 .map(|i| i.meta.source)
@@ -956,6 +966,8 @@ fn which(dirs: &Dirs, tool: &str) -> Result<i32> {
         }
     }
     writeln!(out, "why:     {why}")?;
+    let workspace = crate::workspace::here(&markers)?;
+    writeln!(out, "workspace: {workspace}")?;
     Ok(0)
 }
 

@@ -3,13 +3,14 @@
 //! It lives in `$JIG_HOME/config.toml` when `JIG_HOME` is set, else in the XDG config
 //! directory (`~/.config/jig/config.toml`). Only things that cannot live in a recipe
 //! go here: which registries may be spoken to over plain HTTP, registry credentials,
-//! which OpenPGP keyring verifies Debian indexes, and the order recipe names are
-//! looked up in. A missing file is an empty configuration.
+//! which OpenPGP keyring verifies Debian indexes, the order recipe names are looked up
+//! in, and whether `$HOME` may be a workspace. A missing file is an empty configuration.
 //!
 //! ```toml
 //! insecure_registries = ["registry.lan:5000"]
 //! debian_keyring = "/etc/jig/debian-archive-keyring.gpg"   # default: the host's
 //! recipe_order = ["myrepo", "builtin"]   # where a bare NAME is looked up first
+//! workspace_allow_home = false  # true: a .git or jig.toml in $HOME may mount all of it
 //!
 //! [auths."ghcr.io"]
 //! username = "me"
@@ -42,6 +43,10 @@ pub struct Config {
     /// repositories by name.
     #[serde(default)]
     pub recipe_order: Vec<String>,
+    /// Let a `jig.toml` or `.git` directly in `$HOME` make the whole home directory a
+    /// launch's workspace (off: such a marker is ignored and the cwd alone is mounted).
+    #[serde(default)]
+    pub workspace_allow_home: bool,
 }
 
 /// Credentials for one registry: `username` + `password`, or `auth` as Docker stores it.

@@ -16,6 +16,7 @@
 // The unit-test build has the test harness's main instead, so the CLI looks unused.
 #![cfg_attr(test, allow(dead_code))]
 
+mod args;
 mod bootstrap;
 mod build;
 mod cli;
@@ -39,6 +40,7 @@ mod source;
 mod store;
 mod trust;
 mod unpack;
+mod workspace;
 
 /// The process entry point, called by the C runtime. glibc hands argv to Rust's std
 /// through an init-array hook, so `std::env::args_os` works as usual.

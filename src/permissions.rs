@@ -31,6 +31,18 @@ pub fn of(recipe: &Recipe) -> BTreeSet<Request> {
     for v in &m.from_env {
         out.insert(format!("read and write the path in ${v} (e.g. a socket)"));
     }
+    match m.args {
+        crate::args::ArgMode::Off => {}
+        crate::args::ArgMode::Ro => {
+            out.insert("read paths named on its command line".to_owned());
+        }
+        crate::args::ArgMode::Rw => {
+            out.insert("read and write paths named on its command line".to_owned());
+        }
+    }
+    for o in &m.args_rw {
+        out.insert(format!("read and write the path given to {}", o.as_str()));
+    }
     if m.host_ca {
         out.insert("read the host's CA certificates".to_owned());
     }

@@ -20,12 +20,15 @@ use std::path::{Path, PathBuf};
 use crate::host::Host;
 use crate::recipe::{Recipe, glob_match};
 use crate::store::ImageConfig;
+use crate::workspace::Workspace;
 
 /// What kind of node a bind mount needs as its mountpoint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Node {
-    /// A directory.
+    /// A directory, bound with the mounts below it.
     Dir,
+    /// A directory bound alone, without the mounts below it.
+    DirAlone,
     /// A file (regular file, device, socket: anything but a directory).
     File,
 }
@@ -92,6 +95,11 @@ pub struct Plan {
     pub links: Vec<(PathBuf, PathBuf)>,
     /// Bind mounts, applied in order after the overlay is mounted.
     pub binds: Vec<Bind>,
+    /// The workspace mounted read-write around the cwd.
+    pub workspace: Workspace,
+    /// Arguments that named a path jig would not mount, with the reason (printed as
+    /// `jig: NAME: not mounting ARG: REASON`).
+    pub skipped: Vec<(OsString, String)>,
     /// Working directory inside (the host cwd, same path).
     pub cwd: PathBuf,
     /// What to execute.
@@ -178,6 +186,8 @@ const RESERVED: &[&str] = &[
     "SHELL",
     "PWD",
     "JIG_DEPTH",
+    "JIG_HOME",
+    crate::workspace::ENV_WORKSPACE,
 ];
 
 /// Paths under which the cwd is never bound (the container has its own).
@@ -194,6 +204,21 @@ pub struct Target<'a> {
     pub lower: Vec<PathBuf>,
     /// Host directory for the scratch tmpfs.
     pub scratch: PathBuf,
+    /// What makes jig's shims work inside (None: they are not offered).
+    pub nest: Option<Nest>,
+}
+
+/// jig itself, for shims called inside a container: the binary and jig's data
+/// directory are bound read-only at their own paths, the shim directory goes on PATH
+/// after the image's own directories, and `JIG_HOME` names the data directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Nest {
+    /// The jig executable the shims point at.
+    pub jig: PathBuf,
+    /// jig's data directory (installed index, shims, store).
+    pub data: PathBuf,
+    /// The shim directory.
+    pub shims: PathBuf,
 }
 
 /// Builds the launch plan. `depth` is the number of jig launches around this one.
@@ -286,11 +311,37 @@ pub fn build(target: &Target, host: &Host, image: &Files, cmd: Command, depth: u
 
     // Host binds, shallow to deep (see the module docs for why).
     let mut user: Vec<(PathBuf, Node, bool)> = Vec::new();
-    if !host.cwd.as_os_str().is_empty()
-        && host.cwd != Path::new("/")
-        && !SYSTEM_DIRS.iter().any(|d| host.cwd.starts_with(d))
+    let workspace = crate::workspace::find(
+        &host.cwd,
+        &host.home,
+        &recipe.mounts.markers,
+        (depth > 0)
+            .then(|| host.var(crate::workspace::ENV_WORKSPACE))
+            .flatten()
+            .map(OsString::as_os_str),
+        || crate::config::load().is_ok_and(|c| c.workspace_allow_home),
+    );
+    let roots: Vec<&Path> = [
+        Some(workspace.root.as_path()),
+        workspace.inherited.as_deref(),
+    ]
+    .into_iter()
+    .flatten()
+    .filter(|r| {
+        !r.as_os_str().is_empty()
+            && *r != Path::new("/")
+            && !SYSTEM_DIRS.iter().any(|d| r.starts_with(d))
+    })
+    .collect();
+    for root in &roots {
+        user.push((root.to_path_buf(), Node::Dir, false));
+    }
+    if let Some(git) = &workspace.git_dir
+        && !roots.iter().any(|r| git.starts_with(r))
+        && arg_bindable(git, host).is_ok()
+        && git.is_dir()
     {
-        user.push((host.cwd.clone(), Node::Dir, false));
+        user.push((git.clone(), Node::Dir, false));
     }
     let home_paths = recipe
         .mounts
@@ -332,6 +383,26 @@ pub fn build(target: &Target, host: &Host, image: &Files, cmd: Command, depth: u
     for b in session.binds {
         user.push((b.src, b.node, b.readonly));
     }
+    let candidates = crate::args::candidates(
+        &cmd.args,
+        &host.cwd,
+        recipe.mounts.args,
+        &recipe.mounts.args_rw,
+    );
+    let skipped = arg_binds(candidates, &roots, host, &mut user);
+    let mut nest_env = Vec::new();
+    if let Some(nest) = &target.nest {
+        // Read-only: a tool may run jig's shims, never change what is installed. The
+        // data directory is bound alone: below it on the host side is this launch's
+        // own scratch mount. A nested launch mounts its scratch tmpfs on the
+        // (read-only) store/run directory, which needs no write access.
+        for (path, node) in [(&nest.jig, Node::File), (&nest.data, Node::DirAlone)] {
+            if path.is_absolute() && !user.iter().any(|(p, _, _)| p == path) {
+                user.push((path.clone(), node, true));
+            }
+        }
+        nest_env.push(("JIG_HOME".to_owned(), nest.data.display().to_string()));
+    }
     user.sort_by_key(|(p, _, _)| p.components().count());
     for (src, node, readonly) in user {
         binds.push(Bind {
@@ -343,12 +414,34 @@ pub fn build(target: &Target, host: &Host, image: &Files, cmd: Command, depth: u
     }
 
     session.env.extend(ca_vars);
-    let env = environment(recipe, target.config, host, &shell, &session.env, depth);
+    session.env.extend(nest_env);
+    if let Some(root) = roots.first() {
+        session.env.push((
+            crate::workspace::ENV_WORKSPACE.to_owned(),
+            root.display().to_string(),
+        ));
+    }
+    let mut env = environment(recipe, target.config, host, &shell, &session.env, depth);
+    // The command itself is searched in the image only; what it runs may also find
+    // jig's shims, after every directory of the image (the image's binaries win).
     let search_path = env
         .iter()
         .find_map(|e| e.as_bytes().strip_prefix(b"PATH="))
         .map(|p| OsStr::from_bytes(p).to_owned())
         .unwrap_or_default();
+    if let Some(nest) = &target.nest {
+        if let Some(path) = env.iter_mut().find(|e| e.as_bytes().starts_with(b"PATH=")) {
+            path.push(":");
+            path.push(&nest.shims);
+        }
+        if let Some(lower) = target.lower.first() {
+            for e in env.iter_mut() {
+                if let Some(v) = editor_via_shim(e, lower, &nest.shims) {
+                    *e = v;
+                }
+            }
+        }
+    }
     let mut argv = vec![cmd.argv0];
     argv.extend(cmd.args);
     Plan {
@@ -360,6 +453,8 @@ pub fn build(target: &Target, host: &Host, image: &Files, cmd: Command, depth: u
         dirs,
         links,
         binds,
+        workspace,
+        skipped,
         cwd: host.cwd.clone(),
         exec: Exec {
             program: cmd.program,
@@ -387,6 +482,108 @@ const CA_VARS: &[&str] = &[
     "REQUESTS_CA_BUNDLE",
     "PIP_CERT",
 ];
+
+/// Variables naming the editor a tool starts (git, crontab, less).
+const EDITOR_VARS: &[&str] = &["GIT_EDITOR", "VISUAL", "EDITOR"];
+
+/// `EDITOR=/usr/bin/vim` names a host path. When the image lacks it but an installed
+/// recipe has a shim of that name, the variable becomes the bare name (`vim`), which
+/// the tool's PATH search finds (the image's first, then the shim). Otherwise it is
+/// left alone and the tool reports it (git: "cannot run /usr/bin/vim").
+fn editor_via_shim(entry: &OsStr, lower: &Path, shims: &Path) -> Option<OsString> {
+    let (key, value) = entry.to_str()?.split_once('=')?;
+    if !EDITOR_VARS.contains(&key) || !value.starts_with('/') || value.contains(char::is_whitespace)
+    {
+        return None;
+    }
+    let name = Path::new(value).file_name()?;
+    let missing = std::fs::symlink_metadata(lower.join(&value[1..])).is_err();
+    (missing && std::fs::symlink_metadata(shims.join(name)).is_ok())
+        .then(|| format!("{key}={}", name.to_string_lossy()).into())
+}
+
+/// Adds binds for the paths `candidates` name (`[mounts] args`) to `user`, and returns
+/// the arguments refused, with the reason. A path is bound at its real location
+/// (symlinks resolved) when it exists, or its parent directory when it is to be
+/// created by a read-write argument; paths inside the workspace or inside another bind
+/// at least as writable are skipped.
+fn arg_binds(
+    candidates: Vec<crate::args::Candidate>,
+    roots: &[&Path],
+    host: &Host,
+    user: &mut Vec<(PathBuf, Node, bool)>,
+) -> Vec<(OsString, String)> {
+    let mut skipped = Vec::new();
+    let mut found: Vec<(PathBuf, Node, bool)> = Vec::new();
+    let inside = |p: &Path| roots.iter().any(|r| p.starts_with(r));
+    for c in candidates {
+        // Lexically inside the workspace: nothing to look up (most arguments).
+        if inside(&c.path) {
+            continue;
+        }
+        let (real, node) = match std::fs::metadata(&c.path) {
+            Ok(meta) => {
+                let node = if meta.is_dir() { Node::Dir } else { Node::File };
+                match std::fs::canonicalize(&c.path) {
+                    Ok(real) => (real, node),
+                    Err(_) => continue,
+                }
+            }
+            // To be created: the directory it goes in, if that exists.
+            Err(_) if c.rw => match c.path.parent().map(std::fs::canonicalize) {
+                Some(Ok(dir)) if dir.is_dir() => (dir, Node::Dir),
+                _ => continue,
+            },
+            // Nothing there to read (or not a path at all: a branch name, a word).
+            Err(_) => continue,
+        };
+        if inside(&real) {
+            continue;
+        }
+        if let Err(reason) = arg_bindable(&real, host) {
+            skipped.push((c.word, reason));
+            continue;
+        }
+        match found.iter_mut().find(|(p, _, _)| *p == real) {
+            Some(f) => f.2 &= !c.rw,
+            None => found.push((real, node, !c.rw)),
+        }
+    }
+    // Shallow first, so a deeper path is dropped when a kept one covers it.
+    found.sort_by_key(|(p, _, _)| p.components().count());
+    let mut kept: Vec<(PathBuf, Node, bool)> = Vec::new();
+    for (path, node, readonly) in found {
+        let covered = user
+            .iter()
+            .chain(kept.iter())
+            .any(|(p, _, ro)| path.starts_with(p) && (!*ro || readonly));
+        if !covered {
+            kept.push((path, node, readonly));
+        }
+    }
+    user.extend(kept);
+    skipped
+}
+
+/// Whether a path an argument names may be bound: not the root, a system directory,
+/// anything below /proc, /sys or /dev, the home directory or a directory holding it.
+fn arg_bindable(path: &Path, host: &Host) -> Result<(), String> {
+    use crate::workspace::{SYSTEM, SYSTEM_TREES};
+    if SYSTEM.iter().any(|s| path == Path::new(s)) {
+        return Err(format!("{} is a system directory", path.display()));
+    }
+    if SYSTEM_TREES.iter().any(|s| path.starts_with(s)) {
+        return Err(format!("{} is below /proc, /sys or /dev", path.display()));
+    }
+    if host.home.starts_with(path) {
+        return Err(if host.home == path {
+            "it is the whole home directory".to_owned()
+        } else {
+            format!("{} holds the home directory", path.display())
+        });
+    }
+    Ok(())
+}
 
 /// Whether a path named by a variable may be bound: absolute, normalized, and not the
 /// root, a system directory or the whole home directory.
@@ -577,6 +774,10 @@ impl Plan {
                 if b.readonly { "ro" } else { "rw" }
             );
         }
+        let _ = writeln!(s, "workspace: {}", self.workspace);
+        for (arg, why) in &self.skipped {
+            let _ = writeln!(s, "skipped  {}: {why}", arg.to_string_lossy());
+        }
         let _ = writeln!(s, "cwd:     {}", self.cwd.display());
         let _ = writeln!(
             s,
@@ -654,6 +855,7 @@ set = { BB_MODE = "test", TERM = "dumb-override" }
             config: &ImageConfig::default(),
             lower: vec![PathBuf::from("/store/images/x/rootfs")],
             scratch: PathBuf::from("/store/run"),
+            nest: None,
         };
         build(&target, &host(home, cwd), files, cmd(), 0)
     }
@@ -710,6 +912,7 @@ set = { BB_MODE = "test", TERM = "dumb-override" }
             config: &config,
             lower: vec![PathBuf::from("/r")],
             scratch: PathBuf::from("/s"),
+            nest: None,
         };
         let plan = build(
             &target,
@@ -807,6 +1010,7 @@ set = { BB_MODE = "test", TERM = "dumb-override" }
             config: &ImageConfig::default(),
             lower: vec![],
             scratch: PathBuf::from("/s"),
+            nest: None,
         };
         let plan = build(&target, &h, &files, cmd(), 0);
         let env = env_of(&plan);
@@ -852,6 +1056,7 @@ set = { BB_MODE = "test", TERM = "dumb-override" }
             config: &ImageConfig::default(),
             lower: vec![],
             scratch: PathBuf::from("/s"),
+            nest: None,
         };
         let plan = build(&target, &h, &Files::default(), cmd(), 0);
         assert!(plan.binds.iter().any(|b| b.src == sock && !b.readonly));
@@ -874,6 +1079,7 @@ set = { BB_MODE = "test", TERM = "dumb-override" }
             config: &ImageConfig::default(),
             lower: vec![],
             scratch: PathBuf::from("/s"),
+            nest: None,
         };
         let plan = build(&target, &h, &Files::default(), cmd(), 0);
         let env = env_of(&plan);
@@ -903,6 +1109,203 @@ set = { BB_MODE = "test", TERM = "dumb-override" }
                 .any(|b| b.src == Path::new(HOST_CA_BUNDLE))
         );
         assert!(!env_of(&plan).contains_key("SSL_CERT_FILE"));
+    }
+
+    fn target_with<'a>(r: &'a Recipe, nest: Option<Nest>) -> Target<'a> {
+        Target {
+            recipe: r,
+            config: &EMPTY_CONFIG,
+            lower: vec![],
+            scratch: PathBuf::from("/s"),
+            nest,
+        }
+    }
+
+    static EMPTY_CONFIG: std::sync::LazyLock<ImageConfig> =
+        std::sync::LazyLock::new(ImageConfig::default);
+
+    fn with_args(args: &[&str]) -> Command {
+        Command {
+            program: "t".into(),
+            argv0: "t".into(),
+            args: args.iter().map(OsString::from).collect(),
+        }
+    }
+
+    fn host_binds(plan: &Plan) -> Vec<(PathBuf, bool)> {
+        plan.binds
+            .iter()
+            .filter(|b| !b.src.starts_with("/dev") && !b.src.starts_with("/proc"))
+            .map(|b| (b.src.clone(), b.readonly))
+            .collect()
+    }
+
+    #[test]
+    fn the_workspace_root_is_bound_instead_of_the_cwd() {
+        let t = tempfile::tempdir().unwrap();
+        let root = t.path().join("repo");
+        let cwd = root.join("src/deep");
+        std::fs::create_dir_all(&cwd).unwrap();
+        std::fs::create_dir(root.join(".git")).unwrap();
+        let r = recipe();
+        let plan = build(
+            &target_with(&r, None),
+            &host(&t.path().join("home"), &cwd),
+            &Files::default(),
+            cmd(),
+            0,
+        );
+        assert!(host_binds(&plan).contains(&(root.clone(), false)));
+        assert!(!host_binds(&plan).iter().any(|(p, _)| *p == cwd));
+        assert_eq!(plan.cwd, cwd);
+        assert_eq!(plan.workspace.root, root);
+        assert_eq!(env_of(&plan)["JIG_WORKSPACE"], root.to_str().unwrap());
+        assert!(
+            plan.describe().contains("marker .git at"),
+            "{}",
+            plan.describe()
+        );
+    }
+
+    #[test]
+    fn argument_paths_outside_the_workspace_are_bound_as_the_recipe_says() {
+        let t = tempfile::tempdir().unwrap();
+        let home = t.path().join("home");
+        let cwd = t.path().join("p");
+        let out = t.path().join("out");
+        let data = t.path().join("data.json");
+        for d in [&home, &cwd, &out] {
+            std::fs::create_dir_all(d).unwrap();
+        }
+        std::fs::write(&data, "{}").unwrap();
+        std::fs::write(cwd.join("in.txt"), "").unwrap();
+        std::os::unix::fs::symlink(&data, cwd.join("link")).unwrap();
+        let mut r = recipe();
+        r.mounts.args = crate::args::ArgMode::Ro;
+        r.mounts.args_rw = vec![crate::args::OptName::new("-o").unwrap()];
+        let h = host(&home, &cwd);
+        let plan = build(
+            &target_with(&r, None),
+            &h,
+            &Files::default(),
+            with_args(&[
+                "../data.json",
+                "in.txt",
+                "-o../out/new.bin",
+                "--x=/etc",
+                "/proc/self/status",
+                home.to_str().unwrap(),
+                "/nonexistent/x",
+                "../data.json",
+            ]),
+            0,
+        );
+        let binds = host_binds(&plan);
+        assert!(binds.contains(&(data.clone(), true)), "{binds:?}");
+        assert!(
+            binds.contains(&(out.clone(), false)),
+            "parent, rw: {binds:?}"
+        );
+        assert_eq!(binds.iter().filter(|(p, _)| *p == data).count(), 1);
+        assert!(!binds.iter().any(|(p, _)| p.ends_with("in.txt")));
+        let skipped: Vec<_> = plan
+            .skipped
+            .iter()
+            .map(|(a, _)| a.to_str().unwrap())
+            .collect();
+        assert_eq!(
+            skipped,
+            ["/etc", "/proc/self/status", home.to_str().unwrap()]
+        );
+        // Shallow to deep still.
+        let depths: Vec<_> = binds.iter().map(|b| b.0.components().count()).collect();
+        assert!(depths.windows(2).all(|w| w[0] <= w[1]), "{binds:?}");
+
+        // A path covered by a read-write one is not bound again; a symlink is bound
+        // at its target.
+        let plan = build(
+            &target_with(&r, None),
+            &h,
+            &Files::default(),
+            with_args(&[
+                "-o",
+                t.path().join("out").to_str().unwrap(),
+                "-o../out/a",
+                "link",
+            ]),
+            0,
+        );
+        let binds = host_binds(&plan);
+        assert_eq!(binds.iter().filter(|(p, _)| p.starts_with(&out)).count(), 1);
+        // `link` is inside the workspace lexically: not looked up.
+        assert!(!binds.contains(&(data.clone(), true)), "{binds:?}");
+
+        // Off: nothing.
+        let plain = recipe();
+        let plan = build(
+            &target_with(&plain, None),
+            &h,
+            &Files::default(),
+            with_args(&["../data.json", "/etc"]),
+            0,
+        );
+        assert!(!host_binds(&plan).iter().any(|(p, _)| *p == data));
+        assert!(plan.skipped.is_empty());
+    }
+
+    #[test]
+    fn nest_binds_jig_read_only_and_puts_shims_last_on_path() {
+        let home = tempfile::tempdir().unwrap();
+        let r = recipe();
+        let nest = Nest {
+            jig: "/opt/jig/bin/jig".into(),
+            data: "/var/lib/me/jig".into(),
+            shims: "/var/lib/me/jig/shims".into(),
+        };
+        let plan = build(
+            &target_with(&r, Some(nest)),
+            &host(home.path(), Path::new("/w")),
+            &Files::default(),
+            cmd(),
+            0,
+        );
+        let b = |p: &str| plan.binds.iter().find(|b| b.src == Path::new(p)).unwrap();
+        assert!(b("/opt/jig/bin/jig").readonly && b("/opt/jig/bin/jig").node == Node::File);
+        assert!(b("/var/lib/me/jig").readonly && b("/var/lib/me/jig").node == Node::DirAlone);
+        let env = env_of(&plan);
+        assert_eq!(
+            env["PATH"],
+            format!("{}:/var/lib/me/jig/shims", crate::store::DEFAULT_PATH)
+        );
+        assert_eq!(env["JIG_HOME"], "/var/lib/me/jig");
+        // The command itself is looked for in the image only.
+        assert_eq!(
+            plan.exec.search_path,
+            OsString::from(crate::store::DEFAULT_PATH)
+        );
+    }
+
+    #[test]
+    fn a_host_editor_path_becomes_the_shim_name_when_the_image_lacks_it() {
+        let t = tempfile::tempdir().unwrap();
+        let (lower, shims) = (t.path().join("rootfs"), t.path().join("shims"));
+        std::fs::create_dir_all(lower.join("usr/bin")).unwrap();
+        std::fs::create_dir(&shims).unwrap();
+        std::fs::write(lower.join("usr/bin/nano"), "").unwrap();
+        std::fs::write(shims.join("vim"), "").unwrap();
+        std::fs::write(shims.join("nano"), "").unwrap();
+        let f = |e: &str| editor_via_shim(OsStr::new(e), &lower, &shims);
+        assert_eq!(f("EDITOR=/usr/bin/vim"), Some("EDITOR=vim".into()));
+        assert_eq!(
+            f("GIT_EDITOR=/opt/vim/bin/vim"),
+            Some("GIT_EDITOR=vim".into())
+        );
+        // In the image: unchanged. No shim: unchanged (the tool reports it).
+        assert_eq!(f("VISUAL=/usr/bin/nano"), None);
+        assert_eq!(f("EDITOR=/usr/bin/emacs"), None);
+        assert_eq!(f("EDITOR=vim"), None);
+        assert_eq!(f("EDITOR=/usr/bin/vim -n"), None);
+        assert_eq!(f("PAGER=/usr/bin/vim"), None);
     }
 
     #[test]

@@ -295,6 +295,18 @@ pub struct Mounts {
     /// NODE_EXTRA_CA_CERTS, ...) are passed.
     #[serde(default, skip_serializing_if = "is_false")]
     pub host_ca: bool,
+    /// File names marking a workspace root besides `jig.toml` and `.git` (see
+    /// `src/workspace.rs`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub markers: Vec<crate::workspace::Marker>,
+    /// Mount the existing paths the arguments name, outside the workspace: `true` or
+    /// `"ro"` read-only, `"rw"` read-write (see `src/args.rs`).
+    #[serde(default, skip_serializing_if = "crate::args::ArgMode::is_off")]
+    pub args: crate::args::ArgMode,
+    /// Options whose values are mounted read-write (the parent directory when the path
+    /// does not exist yet), with `args = "ro"`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub args_rw: Vec<crate::args::OptName>,
 }
 
 /// `[env]`.
@@ -599,6 +611,9 @@ fn validate(r: &Recipe) -> Result<()> {
     // An OCI image carries its own entrypoint/cmd, which `jig run` falls back to.
     if r.tool.shims.is_empty() && r.tool.command.is_none() && !matches!(img.from, From::Oci(_)) {
         bail!("[tool] needs at least one entry in shims, or a command");
+    }
+    if r.mounts.args.is_off() && !r.mounts.args_rw.is_empty() {
+        bail!("[mounts] args_rw needs args = \"ro\" (or \"rw\")");
     }
     let mut seen = std::collections::BTreeSet::new();
     for s in &r.tool.shims {

@@ -327,8 +327,18 @@ pub fn start(dirs: &Dirs, entry: &Entry, cmd: Command, dry_run: bool) -> LaunchE
         config: &entry.config,
         lower: vec![lower],
         scratch: store.run_dir(),
+        // Shims inside the container run this same binary (what /proc/self/exe names).
+        nest: std::env::current_exe().ok().map(|jig| plan::Nest {
+            jig,
+            data: dirs.data.clone(),
+            shims: dirs.shims.clone(),
+        }),
     };
+    let tool = tool_name(&cmd.argv0).to_owned();
     let plan = plan::build(&target, &host, &files, cmd, depth);
+    for (arg, why) in &plan.skipped {
+        eprintln!("jig: {tool}: not mounting {}: {why}", arg.to_string_lossy());
+    }
     let recipe = entry.recipe.name.as_str();
     if dry_run || std::env::var_os("JIG_DEBUG").is_some_and(|v| !v.is_empty() && v != "0") {
         eprint!("{}", plan.describe());

@@ -143,7 +143,9 @@ fn environment_is_filtered_and_path_is_the_images() {
         assert_eq!(get("BB_MODE"), Some("test"), "{l} {text}");
         assert_eq!(get("SECRET_TOKEN"), None, "{l} {text}");
         assert!(!text.contains("hunter2"), "{l} {text}");
-        assert_eq!(get("PATH"), Some(IMAGE_PATH), "{l} {text}");
+        // The image's PATH, then jig's shims (for tools that call other tools).
+        let path = format!("{IMAGE_PATH}:{}", env.shims().display());
+        assert_eq!(get("PATH"), Some(path.as_str()), "{l} {text}");
         assert_eq!(get("HOME"), env.home().to_str(), "{l} {text}");
         assert_eq!(get("USER"), Some(env.who.name.as_str()), "{l} {text}");
     }

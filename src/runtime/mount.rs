@@ -296,9 +296,11 @@ pub fn bind(root: &Root, b: &Bind) -> Result<(), LaunchError> {
     // Directories are bound recursively: a non-recursive bind of a tree with mounts
     // below it (like /proc) is refused in a user namespace, since it would uncover
     // what those mounts hide. A file has nothing below it.
+    // `DirAlone` is bound without what is mounted below it: jig's data directory,
+    // below which this launch's own scratch tmpfs and overlay are mounted.
     let rec = match b.node {
         Node::Dir => MsFlags::MS_REC,
-        Node::File => MsFlags::empty(),
+        Node::DirAlone | Node::File => MsFlags::empty(),
     };
     mount(
         Some(b.src.as_path()),
