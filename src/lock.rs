@@ -133,9 +133,93 @@ pub fn entry_of(entry: &Entry, recipe: &Recipe, base: &ImageMeta) -> Locked {
     }
 }
 
+/// What a shim compares with the installed entry: a tool's locked version, recipe hash
+/// and image.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Summary {
+    /// [`Locked::version`].
+    pub version: String,
+    /// [`Locked::recipe`].
+    pub recipe: String,
+    /// [`Locked::image`].
+    pub image: String,
+}
+
+impl std::convert::From<&Locked> for Summary {
+    fn from(l: &Locked) -> Summary {
+        Summary {
+            version: l.version.clone(),
+            recipe: l.recipe.clone(),
+            image: l.image.clone(),
+        }
+    }
+}
+
+/// The summary of `tool` in the lock text read from `path`; `Ok(None)` when the lock
+/// has no entry for it.
+///
+/// On the shim path, and a Debian tool's entry lists every package: parsing the whole
+/// TOML document of a project with a few such tools costs more than the rest of a
+/// launch's user-space work. jig writes the lock in one canonical form, so the tool's
+/// three lines are found by scanning for its table header and reading `key = "value"`
+/// lines up to the next table. Text in any other form (a hand edit, another writer) is
+/// parsed in full instead, with the usual errors.
+pub fn summary(text: &str, path: &Path, tool: &str) -> Result<Option<Summary>> {
+    if let Some(s) = scan(text, tool) {
+        return Ok(Some(s));
+    }
+    let lock: LockFile =
+        toml::from_str(text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    if lock.lock_version != FORMAT {
+        bail!(
+            "{}: lock format {} is not the {FORMAT} this jig reads\nhint: run `jig lock` to rewrite it",
+            path.display(),
+            lock.lock_version
+        );
+    }
+    Ok(lock.tools.get(tool).map(Summary::from))
+}
+
+/// The canonical-form fast path of [`summary`]; `None` when the text is not in that
+/// form or has no table for `tool`.
+fn scan(text: &str, tool: &str) -> Option<Summary> {
+    let mut lines = text.lines();
+    // The format line comes before any table.
+    lines
+        .by_ref()
+        .take_while(|l| !l.starts_with('['))
+        .find(|l| *l == format!("lock_version = {FORMAT}"))?;
+    let plain = format!("[tools.{tool}]");
+    let quoted = format!("[tools.\"{tool}\"]");
+    let mut lines = text.lines().skip_while(|l| *l != plain && *l != quoted);
+    lines.next()?;
+    let (mut version, mut recipe, mut image) = (None, None, None);
+    for line in lines.take_while(|l| !l.starts_with('[')) {
+        let Some((key, value)) = line.split_once(" = ") else {
+            continue;
+        };
+        let slot = match key {
+            "version" => &mut version,
+            "recipe" => &mut recipe,
+            "image" => &mut image,
+            _ => continue,
+        };
+        let inner = value.strip_prefix('"')?.strip_suffix('"')?;
+        if inner.contains(['"', '\\']) {
+            return None;
+        }
+        *slot = Some(inner.to_owned());
+    }
+    Some(Summary {
+        version: version?,
+        recipe: recipe?,
+        image: image?,
+    })
+}
+
 /// How an installed entry differs from its lock entry, one line per difference; empty
 /// when it matches.
-pub fn differences(locked: &Locked, version: &str, entry: &Entry) -> Vec<String> {
+pub fn differences(locked: &Summary, version: &str, entry: &Entry) -> Vec<String> {
     let mut out = Vec::new();
     if locked.version != version {
         out.push(format!(
@@ -254,6 +338,46 @@ mod tests {
         assert!(text.find("[tools.aa]").unwrap() < text.find("[tools.zz]").unwrap());
         let again: LockFile = toml::from_str(&text).unwrap();
         assert_eq!(again, lock);
+    }
+
+    #[test]
+    fn the_line_scan_agrees_with_the_parser() {
+        let mut tools = BTreeMap::new();
+        for (name, packages) in [("git", 3), ("py3.11", 0), ("jq", 2)] {
+            tools.insert(
+                name.to_owned(),
+                Locked {
+                    version: format!("{name}-v"),
+                    recipe: format!("sha256:{name}"),
+                    source: "debian:bookworm".into(),
+                    image: format!("sha256:img-{name}"),
+                    digest: None,
+                    index: Some("sha256:22".into()),
+                    snapshot: None,
+                    packages: (0..packages)
+                        .map(|i| pin(&format!("p{i}"), "1", "aa"))
+                        .collect(),
+                },
+            );
+        }
+        let lock = LockFile {
+            lock_version: FORMAT,
+            tools,
+        };
+        let text = lock.to_text().unwrap();
+        for name in ["git", "py3.11", "jq"] {
+            let fast = scan(&text, name).unwrap_or_else(|| panic!("{name}: {text}"));
+            assert_eq!(fast, Summary::from(&lock.tools[name]));
+        }
+        assert_eq!(scan(&text, "npm"), None);
+        let p = Path::new("jig.lock");
+        assert_eq!(summary(&text, p, "npm").unwrap(), None);
+        // Another form (inline tables, other spacing): the full parse decides.
+        let edited = "lock_version = 1\ntools.jq = { version = \"1\", recipe = \"r\", source = \"s\", image = \"i\" }\n";
+        assert_eq!(scan(edited, "jq"), None);
+        assert_eq!(summary(edited, p, "jq").unwrap().unwrap().image, "i");
+        assert!(summary("lock_version = 2\n", p, "jq").is_err());
+        assert!(summary("garbage = [", p, "jq").is_err());
     }
 
     #[test]

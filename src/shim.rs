@@ -149,21 +149,27 @@ fn check_lock(found: &project::Found, recipe: &str, entry: &Entry) -> Result<(),
     }
     let path = found.lock_path();
     let locked_mode = lock::locked_from_env();
-    let file = match lock::LockFile::read(&path) {
-        Ok(Some(f)) => f,
-        Ok(None) if locked_mode => {
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && locked_mode => {
             return Err(LaunchError::setup(format!(
                 "JIG_LOCKED is set but {} does not exist",
                 path.display()
             ))
             .hint("run `jig lock` in the project and commit jig.lock"));
         }
-        Ok(None) => return Ok(()),
-        Err(e) => return Err(LaunchError::setup(format!("{e:#}"))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => {
+            return Err(LaunchError::setup(format!(
+                "cannot read {}: {e}",
+                path.display()
+            )));
+        }
     };
-    let diffs = match file.tools.get(recipe) {
-        Some(l) => lock::differences(l, entry.recipe.version.as_str(), entry),
-        None => vec!["the lock has no entry for it".to_owned()],
+    let diffs = match lock::summary(&text, &path, recipe) {
+        Ok(Some(l)) => lock::differences(&l, entry.recipe.version.as_str(), entry),
+        Ok(None) => vec!["the lock has no entry for it".to_owned()],
+        Err(e) => return Err(LaunchError::setup(format!("{e:#}"))),
     };
     if diffs.is_empty() {
         return Ok(());
