@@ -397,6 +397,12 @@ pub fn build(target: &Target, host: &Host, image: &Files, cmd: Command, depth: u
         // own scratch mount. A nested launch mounts its scratch tmpfs on the
         // (read-only) store/run directory, which needs no write access.
         for (path, node) in [(&nest.jig, Node::File), (&nest.data, Node::DirAlone)] {
+            // jig installed in its data directory (`script/install` puts it in
+            // DATA/bin) is covered by the data directory's bind: one bind and one
+            // remount less on every launch.
+            if node == Node::File && path.starts_with(&nest.data) {
+                continue;
+            }
             if path.is_absolute() && !user.iter().any(|(p, _, _)| p == path) {
                 user.push((path.clone(), node, true));
             }
@@ -1251,6 +1257,33 @@ set = { BB_MODE = "test", TERM = "dumb-override" }
         );
         assert!(!host_binds(&plan).iter().any(|(p, _)| *p == data));
         assert!(plan.skipped.is_empty());
+    }
+
+    #[test]
+    fn jig_inside_its_data_directory_needs_no_bind_of_its_own() {
+        let r = recipe();
+        let nest = Nest {
+            jig: "/var/lib/me/jig/bin/jig".into(),
+            data: "/var/lib/me/jig".into(),
+            shims: "/var/lib/me/jig/shims".into(),
+        };
+        let t = tempfile::tempdir().unwrap();
+        let cwd = t.path().join("w");
+        std::fs::create_dir_all(&cwd).unwrap();
+        let plan = build(
+            &target_with(&r, Some(nest)),
+            &host(t.path(), &cwd),
+            &Files::default(),
+            cmd(),
+            0,
+        );
+        let jig: Vec<_> = plan
+            .binds
+            .iter()
+            .filter(|b| b.dst.starts_with("/var/lib/me"))
+            .map(|b| (b.dst.to_str().unwrap(), b.readonly))
+            .collect();
+        assert_eq!(jig, [("/var/lib/me/jig", true)]);
     }
 
     #[test]
