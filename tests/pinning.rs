@@ -176,6 +176,23 @@ fn precedence_walk_up_lazy_install_and_which() {
             "{l}: {}",
             stdout(&out)
         );
+
+        // One version goes; the shim stays while others remain; then all of it.
+        assert_ok(
+            &env.jig(&["uninstall", "bbv@2.5"]),
+            &format!("{l} uninstall @"),
+        );
+        let out = env.jig(&["list"]);
+        assert!(stdout(&out).contains("bbv\t1,2\t"), "{l}: {}", stdout(&out));
+        assert!(env.shim_path("sh").is_symlink(), "{l}");
+        assert_code(
+            &env.jig(&["uninstall", "bbv@9"]),
+            1,
+            &format!("{l} uninstall unknown"),
+        );
+        assert_ok(&env.jig(&["uninstall", "bbv"]), &format!("{l} uninstall"));
+        assert!(!env.shim_path("sh").exists(), "{l} shim removed");
+        assert!(stdout(&env.jig(&["list"])).is_empty(), "{l}");
     }
 }
 
@@ -332,6 +349,12 @@ fn widening_and_project_recipes_need_trust() {
         );
         let out = secret(&env);
         assert_eq!(stdout(&out).trim(), "V=1 S=", "{l} edited");
+
+        // Revoked trust: ignored again.
+        assert_ok(&env.jig(&["trust"]), &format!("{l} trust again"));
+        assert_eq!(stdout(&secret(&env)).trim(), "V=1 S=s3", "{l} retrusted");
+        assert_ok(&env.jig(&["trust", "--revoke"]), &format!("{l} revoke"));
+        assert_eq!(stdout(&secret(&env)).trim(), "V=1 S=", "{l} revoked");
 
         // A project's own recipe for the same name wins once trusted.
         let own = proj.join(".jig/recipes");
