@@ -75,10 +75,7 @@ pub fn image(store: &Store, spec: &Spec, packages: &[String], slim: bool) -> Res
     // Only what dpkg needs to run (the Essential closure) is extracted by jig; dpkg
     // unpacks the rest itself, so no archive is decompressed more than twice.
     let phase = std::time::Instant::now();
-    for deb in &essential {
-        debian::extract_data(&deb.path, &root)
-            .with_context(|| format!("extracting {} {}", deb.name, deb.version))?;
-    }
+    extract_parallel(&essential, &root)?;
     eprintln!(
         "jig: extracted {} essential packages in {:.1} s",
         essential.len(),
@@ -175,6 +172,72 @@ fn cache_key(f: &Fetched, slim: bool) -> String {
 }
 
 /// Essential packages and everything they depend on come first; the rest after.
+/// Extracts `debs` into `root`, spread over the machine's cores by forked processes
+/// (xz decompression is the cost; the sets are balanced by .deb size).
+///
+/// Processes rather than threads: a jig process may go on to enter a user namespace
+/// (`jig run` installs on first use), which the kernel allows only while it is
+/// single-threaded, and a joined thread can still be leaving the thread group. Order
+/// does not matter here: these files only let dpkg run, and dpkg installs the same
+/// packages over them. Concurrent extractors share directories, which the unpacker
+/// creates race-free.
+fn extract_parallel(debs: &[&Deb], root: &Path) -> Result<()> {
+    use nix::sys::wait::{WaitStatus, waitpid};
+    use nix::unistd::{ForkResult, fork};
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, 4)
+        .min(debs.len().max(1));
+    let mut sets: Vec<(u64, Vec<&Deb>)> = vec![(0, Vec::new()); workers];
+    let mut by_size: Vec<&Deb> = debs.to_vec();
+    by_size.sort_by_key(|d| std::cmp::Reverse(d.size));
+    for d in by_size {
+        let lightest = sets
+            .iter_mut()
+            .min_by_key(|(w, _)| *w)
+            .expect("workers >= 1");
+        lightest.0 += d.size;
+        lightest.1.push(d);
+    }
+    let extract = |set: &[&Deb]| -> Result<()> {
+        for deb in set {
+            debian::extract_data(&deb.path, root)
+                .with_context(|| format!("extracting {} {}", deb.name, deb.version))?;
+        }
+        Ok(())
+    };
+    let mut children = Vec::new();
+    for (_, set) in &sets[1..] {
+        // SAFETY: jig is single-threaded here (see above); the child only extracts
+        // files and leaves with _exit, never returning into the caller's state.
+        match unsafe { fork() }.context("fork")? {
+            ForkResult::Child => {
+                let code = match extract(set) {
+                    Ok(()) => 0,
+                    Err(e) => {
+                        eprintln!("jig: {e:#}");
+                        1
+                    }
+                };
+                // SAFETY: _exit skips the destructors and buffered output that belong
+                // to the parent's copy of the process.
+                unsafe { libc::_exit(code) };
+            }
+            ForkResult::Parent { child } => children.push(child),
+        }
+    }
+    let mine = extract(&sets[0].1);
+    let mut failed = false;
+    for child in children {
+        failed |= !matches!(waitpid(child, None), Ok(WaitStatus::Exited(_, 0)));
+    }
+    mine?;
+    if failed {
+        anyhow::bail!("extracting the essential packages failed (see above)");
+    }
+    Ok(())
+}
+
 fn split_essential(debs: &[Deb]) -> (Vec<&Deb>, Vec<&Deb>) {
     let by_name: BTreeMap<&str, &Deb> = debs.iter().map(|d| (d.name.as_str(), d)).collect();
     let mut closure = BTreeSet::new();

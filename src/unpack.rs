@@ -375,8 +375,21 @@ impl Ctx<'_> {
                     self.remove(&parent, &name)?;
                 }
                 if !existing_is_dir {
-                    mkdirat(&parent, name.as_os_str(), Mode::from_bits_truncate(0o700))
-                        .map_err(|e| format!("cannot create directory: {e}"))?;
+                    match mkdirat(&parent, name.as_os_str(), Mode::from_bits_truncate(0o700)) {
+                        Ok(()) => {}
+                        // Another extractor into the same tree made it meanwhile.
+                        Err(Errno::EEXIST)
+                            if fstatat(
+                                &parent,
+                                name.as_os_str(),
+                                nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
+                            )
+                            .is_ok_and(|st| {
+                                SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT
+                                    == SFlag::S_IFDIR
+                            }) => {}
+                        Err(e) => return Err(format!("cannot create directory: {e}")),
+                    }
                 }
                 nix::sys::stat::fchmodat(
                     &parent,
