@@ -3,10 +3,14 @@
 # JIG_HOME: index, downloads, bootstrap) and a warm rebuild (nothing changed: no work
 # beyond checking the signed index), plus the image size and package count.
 #
+# For git, mmdebstrap (apt variant + the same packages, into a directory) is timed right
+# after jig's cold build, so the comparison survives this kind of VM's changing speed.
+#
 # Usage: bench/images.sh [RECIPE...]   (default: every built-in Debian recipe)
 # Writes target/bench/images.md and prints it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+script/deps --bench
 jig=$(script/build-release)
 recipes=("$@")
 [[ ${#recipes[@]} -gt 0 ]] || recipes=(git npm gitk jq curl python3 make shellcheck)
@@ -26,6 +30,14 @@ for r in "${recipes[@]}"; do
   pkgs=$(sed -n 's/.*bootstrapping debian:[a-z]* with \([0-9]*\) packages.*/\1/p' "$work/$r.log")
   boot=$(sed -n 's/.* built in \([0-9.]*\) s.*/\1/p' "$work/$r.log")
   size=$("$jig" images | awk -v r="$r" 'NR > 1 && index($0, r "@") { print $2, $3 }')
+  if [[ $r == git && $(id -u) -eq 0 ]]; then
+    m0=$(now)
+    mmdebstrap --quiet --variant=apt --include=git,ca-certificates,openssh-client,less \
+      bookworm "$work/mmdebstrap" http://deb.debian.org/debian
+    m1=$(now)
+    rm -rf "$work/mmdebstrap"
+    mm_line="git: jig $(printf %.1f "$(echo "$t1 - $t0" | bc)") s, mmdebstrap (apt + git, same packages) $(printf %.1f "$(echo "$m1 - $m0" | bc)") s: jig / mmdebstrap = $(printf %.2f "$(echo "($t1 - $t0) / ($m1 - $m0)" | bc -l)")"
+  fi
   rows+=("| $r | $pkgs | $(printf %.1f "$(echo "$t1 - $t0" | bc)") | $boot | $(printf %.2f "$(echo "$t2 - $t1" | bc)") | $size |")
   rm -rf "$JIG_HOME"
 done
@@ -37,4 +49,5 @@ mkdir -p target/bench
   echo "| recipe | packages | cold install (s) | of which dpkg bootstrap (s) | warm rebuild (s) | image size |"
   echo "|---|---:|---:|---:|---:|---:|"
   printf '%s\n' "${rows[@]}"
+  [[ -z ${mm_line:-} ]] || { echo; echo "$mm_line"; }
 } | tee target/bench/images.md
