@@ -135,6 +135,12 @@ impl Found {
         self.dir.join(LOCK_FILE)
     }
 
+    /// The project's own recipe for `name` (`.jig/recipes/NAME.toml`), if it has one.
+    pub fn own_recipe(&self, name: &str) -> Option<PathBuf> {
+        let p = self.dir.join(RECIPES_DIR).join(format!("{name}.toml"));
+        p.is_file().then_some(p)
+    }
+
     /// The project's own recipe directory, if it has one.
     pub fn recipes_dir(&self) -> Option<PathBuf> {
         let d = self.dir.join(RECIPES_DIR);

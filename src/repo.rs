@@ -24,9 +24,8 @@ mod dir;
 mod git;
 
 use std::collections::BTreeMap;
-use std::fs::{self, File};
-use std::io::{self, ErrorKind};
-use std::os::fd::AsRawFd;
+use std::fs;
+use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
@@ -181,27 +180,9 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 
 /// The lock that serializes `repo add/update/remove` between jig processes; readers
 /// need none (every file they read is replaced by rename, and pinned git objects stay).
-struct Lock(#[allow(dead_code)] File);
-
-fn lock(dirs: &Dirs) -> Result<Lock> {
+fn lock(dirs: &Dirs) -> Result<crate::store::StoreLock> {
     fs::create_dir_all(&dirs.data).with_context(|| format!("creating {}", dirs.data.display()))?;
-    let path = dirs.data.join("repos.lock");
-    let file = File::options()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .with_context(|| format!("opening {}", path.display()))?;
-    loop {
-        // SAFETY: flock on an fd we own.
-        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } == 0 {
-            return Ok(Lock(file));
-        }
-        let err = io::Error::last_os_error();
-        if err.kind() != ErrorKind::Interrupted {
-            return Err(err).with_context(|| format!("locking {}", path.display()));
-        }
-    }
+    crate::store::lock_file(&dirs.data.join("repos.lock"), true)
 }
 
 /// Removes work directories of interrupted `add`s. Called with the lock held, when no

@@ -118,12 +118,8 @@ fn global_entry(
     match resolve::pick(recipe, tool, request) {
         Pick::Installed(_, e) => Ok(e.clone()),
         Pick::Missing(version) => {
-            let arg = tool
-                .versions
-                .values()
-                .next()
-                .map_or_else(|| recipe.to_owned(), install_arg);
-            lazy_install(dirs, recipe, &format!("{arg}@{version}"), false, request)?;
+            let arg = recipe_arg(recipe, Some(tool));
+            lazy_install(recipe, &format!("{arg}@{version}"), false, request)?;
             let index =
                 Index::read(&dirs.index()).map_err(|e| LaunchError::setup(format!("{e:#}")))?;
             index
@@ -216,13 +212,9 @@ fn project_recipe(
     request: &resolve::Request,
 ) -> Result<Option<Entry>, LaunchError> {
     let setup = |e: anyhow::Error| LaunchError::setup(format!("{e:#}"));
-    let path = found
-        .dir
-        .join(project::RECIPES_DIR)
-        .join(format!("{recipe}.toml"));
-    if !path.is_file() {
+    let Some(path) = found.own_recipe(recipe) else {
         return Ok(None);
-    }
+    };
     let one = recipe::load_file(&path)
         .and_then(|l| l.at(request.version.as_deref()))
         .map_err(setup)?;
@@ -230,7 +222,7 @@ fn project_recipe(
         return Ok(Some(e.clone()));
     }
     let spec = format!("{}@{}", path.display(), one.recipe.version);
-    lazy_install(dirs, recipe, &spec, true, request)?;
+    lazy_install(recipe, &spec, true, request)?;
     let index = Index::read(&dirs.index()).map_err(setup)?;
     match index.projects.get(&one.hash) {
         Some(e) => Ok(Some(e.clone())),
@@ -245,13 +237,11 @@ fn project_recipe(
 /// process stays single-threaded for the launch), or, with `JIG_NO_LAZY=1`, says what
 /// to install.
 fn lazy_install(
-    dirs: &Dirs,
     recipe: &str,
     spec: &str,
     project: bool,
     request: &resolve::Request,
 ) -> Result<(), LaunchError> {
-    let _ = dirs;
     if std::env::var_os("JIG_NO_LAZY").is_some_and(|v| !v.is_empty() && v != "0") {
         return Err(LaunchError::setup(format!(
             "{spec} ({}) is not installed, and JIG_NO_LAZY forbids installing it now",
@@ -376,6 +366,13 @@ pub fn install_arg(entry: &Entry) -> String {
         crate::recipe::Origin::Builtin { name } => name.clone(),
         crate::recipe::Origin::Repo { repo, name, .. } => format!("{repo}/{name}"),
     }
+}
+
+/// How to name the installed recipe `name` on the command line to install another
+/// version of it: where its installed versions came from, else the bare name.
+pub fn recipe_arg(name: &str, tool: Option<&crate::installed::Tool>) -> String {
+    tool.and_then(|t| t.versions.values().next())
+        .map_or_else(|| name.to_owned(), install_arg)
 }
 
 /// The file name of argv[0], which names the tool in shim mode.

@@ -197,32 +197,7 @@ impl Store {
 
     fn lock(&self, exclusive: bool) -> Result<StoreLock> {
         self.ensure()?;
-        let path = self.root.join("lock");
-        let file = File::options()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .with_context(|| format!("opening {}", path.display()))?;
-        let op = if exclusive {
-            libc::LOCK_EX
-        } else {
-            libc::LOCK_SH
-        };
-        // flock(2) rather than fcntl locks: it belongs to the open file, so it is not
-        // dropped when some other code closes another fd of the same file.
-        loop {
-            // SAFETY: flock on an fd we own.
-            let r = unsafe { libc::flock(file.as_raw_fd(), op) };
-            if r == 0 {
-                break;
-            }
-            let err = io::Error::last_os_error();
-            if err.kind() != ErrorKind::Interrupted {
-                return Err(err).with_context(|| format!("locking {}", path.display()));
-            }
-        }
-        Ok(StoreLock { _file: file })
+        lock_file(&self.root.join("lock"), exclusive)
     }
 
     /// A shared lock: imports hold it while they work, so `gc` cannot sweep their temp dirs.
@@ -394,6 +369,35 @@ impl Store {
             }
         }
         Ok(n)
+    }
+}
+
+/// Opens (creating it) and `flock(2)`s the file at `path`, shared or exclusive; the lock
+/// lasts as long as the returned value.
+pub fn lock_file(path: &Path, exclusive: bool) -> Result<StoreLock> {
+    let file = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .with_context(|| format!("opening {}", path.display()))?;
+    let op = if exclusive {
+        libc::LOCK_EX
+    } else {
+        libc::LOCK_SH
+    };
+    // flock(2) rather than fcntl locks: it belongs to the open file, so it is not
+    // dropped when some other code closes another fd of the same file.
+    loop {
+        // SAFETY: flock on an fd we own.
+        let r = unsafe { libc::flock(file.as_raw_fd(), op) };
+        if r == 0 {
+            return Ok(StoreLock { _file: file });
+        }
+        let err = io::Error::last_os_error();
+        if err.kind() != ErrorKind::Interrupted {
+            return Err(err).with_context(|| format!("locking {}", path.display()));
+        }
     }
 }
 

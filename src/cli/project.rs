@@ -39,11 +39,9 @@ pub(super) fn entry_for(dirs: &Dirs, spec: &str, yes: bool) -> Result<(Entry, St
     if !is_path && place.is_none() {
         let cwd = std::env::current_dir().context("reading the current directory")?;
         if let Some(found) = project::find(&cwd)? {
-            let own = found
-                .dir
-                .join(project::RECIPES_DIR)
-                .join(format!("{name}.toml"));
-            if own.is_file() && crate::trust::is_trusted(dirs, &found)? {
+            if let Some(own) = found.own_recipe(name)
+                && crate::trust::is_trusted(dirs, &found)?
+            {
                 let request = resolve::request(name, version, Some(&found))?;
                 let loaded = recipe::load_file(&own)?;
                 let one = loaded.at(request.version.as_deref())?;
@@ -83,11 +81,7 @@ pub(super) fn entry_for(dirs: &Dirs, spec: &str, yes: bool) -> Result<(Entry, St
             resolve::Pick::Missing(v) => v,
             resolve::Pick::Unknown(message) => bail!(message),
         };
-        let origin = tool
-            .versions
-            .values()
-            .next()
-            .map_or_else(|| name.to_owned(), shim::install_arg);
+        let origin = shim::recipe_arg(name, Some(tool));
         let loaded = repo::find(dirs, &origin)?;
         eprintln!(
             "jig: installing {name} {version} ({}; first use)",
@@ -131,19 +125,12 @@ pub(super) fn project_tools(dirs: &Dirs) -> Result<Vec<(recipe::Loaded, Option<S
     let index = Index::read(&dirs.index())?;
     let mut out = Vec::new();
     for (tool, pin) in &found.file.tools {
-        let own = found
-            .dir
-            .join(project::RECIPES_DIR)
-            .join(format!("{tool}.toml"));
-        let project_recipe = trusted && own.is_file();
-        let loaded = if project_recipe {
+        let own = found.own_recipe(tool).filter(|_| trusted);
+        let project_recipe = own.is_some();
+        let loaded = if let Some(own) = own {
             recipe::load_file(&own)?
         } else {
-            let origin = index
-                .tools
-                .get(tool)
-                .and_then(|t| t.versions.values().next())
-                .map_or_else(|| tool.clone(), shim::install_arg);
+            let origin = shim::recipe_arg(tool, index.tools.get(tool));
             repo::find(dirs, &origin)?
         };
         loaded.at(pin.version())?;
@@ -341,11 +328,7 @@ pub(super) fn which(dirs: &Dirs, tool: &str) -> Result<i32> {
             (true, false) => "NOT trusted: its additions are ignored until `jig trust`",
         };
         writeln!(out, "project: {} ({state})", found.path.display())?;
-        let own = found
-            .dir
-            .join(project::RECIPES_DIR)
-            .join(format!("{recipe_name}.toml"));
-        if trusted && own.is_file() {
+        if let Some(own) = found.own_recipe(&recipe_name).filter(|_| trusted) {
             let one = recipe::load_file(&own)?.at(request.version.as_deref())?;
             let installed = index.projects.contains_key(&one.hash);
             writeln!(
