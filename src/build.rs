@@ -223,12 +223,12 @@ fn child(
     if let Err(e) = userns::enter_as(0, 0, uid, gid) {
         return fail(e.message);
     }
-    let root = match mount::Root::at(rootfs) {
+    let mut root = match mount::Root::at(rootfs) {
         Ok(r) => r,
         Err(e) => return fail(e.message),
     };
     for b in binds {
-        if let Err(e) = mount::bind(&root, b) {
+        if let Err(e) = mount::bind(&mut root, b) {
             return fail(e.message);
         }
     }

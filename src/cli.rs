@@ -199,8 +199,8 @@ enum RepoCommand {
 }
 
 /// Runs the CLI and returns the process exit status.
-pub fn main() -> i32 {
-    let cli = Cli::parse();
+pub fn main(args: Vec<std::ffi::OsString>) -> i32 {
+    let cli = Cli::parse_from(args);
     let launches = matches!(
         cli.command,
         Command::Run { .. } | Command::Exec { .. } | Command::Shell { .. }

@@ -7,7 +7,9 @@
 //! hold the store's exclusive lock and replace the file with an atomic rename.
 //!
 //! JSON rather than TOML: it is read on every shim call, and serde_json parses it in
-//! a small fraction of the time the TOML parser needs.
+//! a small fraction of the time the TOML parser needs. A shim reads it as [`Lazy`]:
+//! only the shim table and the one recipe it runs are parsed, so a launch costs the
+//! same with two recipes installed or fifty.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -34,6 +36,70 @@ pub struct Index {
     /// recipe's content hash: a project's `git` never replaces the user's own.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub projects: BTreeMap<String, Entry>,
+}
+
+/// Reads and parses the index file at `path` as `T`; a missing file is `T::default()`.
+fn parse<T: serde::de::DeserializeOwned + Default>(path: &Path) -> Result<T> {
+    match fs::read_to_string(path) {
+        Ok(text) => serde_json::from_str(&text).map_err(|e| damaged(path, e)),
+        Err(e) if e.kind() == ErrorKind::NotFound => Ok(T::default()),
+        Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+    }
+}
+
+fn damaged(path: &Path, e: serde_json::Error) -> anyhow::Error {
+    anyhow::Error::new(e).context(format!(
+        "{} is damaged; reinstall your recipes or remove the file",
+        path.display()
+    ))
+}
+
+/// The index as a shim reads it: the shim table parsed, each recipe's versions and
+/// each project recipe kept as raw JSON until asked for.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Lazy {
+    /// Shim name → recipe name.
+    #[serde(default)]
+    pub shims: BTreeMap<String, String>,
+    #[serde(default)]
+    tools: BTreeMap<String, Box<serde_json::value::RawValue>>,
+    #[serde(default)]
+    projects: BTreeMap<String, Box<serde_json::value::RawValue>>,
+    #[serde(skip)]
+    path: std::path::PathBuf,
+}
+
+impl Lazy {
+    /// Reads the index at `path`; a missing file is an empty index.
+    pub fn read(path: &Path) -> Result<Lazy> {
+        let mut lazy: Lazy = parse(path)?;
+        lazy.path = path.to_owned();
+        Ok(lazy)
+    }
+
+    /// The installed versions of the recipe `name`.
+    pub fn tool(&self, name: &str) -> Result<Option<Tool>> {
+        self.tools
+            .get(name)
+            .map(|raw| serde_json::from_str(raw.get()).map_err(|e| damaged(&self.path, e)))
+            .transpose()
+    }
+
+    /// The installed project recipe whose resolved content hash is `hash`.
+    pub fn project(&self, hash: &str) -> Result<Option<Entry>> {
+        self.projects
+            .get(hash)
+            .map(|raw| serde_json::from_str(raw.get()).map_err(|e| damaged(&self.path, e)))
+            .transpose()
+    }
+
+    /// Whether some installed project recipe is named `name`.
+    pub fn has_project_recipe(&self, name: &str) -> bool {
+        self.projects.values().any(|raw| {
+            serde_json::from_str::<Entry>(raw.get()).is_ok_and(|e| e.recipe.name.as_str() == name)
+        })
+    }
 }
 
 /// One installed recipe.
@@ -77,16 +143,7 @@ pub struct Entry {
 impl Index {
     /// Reads the index; a missing file is an empty index.
     pub fn read(path: &Path) -> Result<Index> {
-        match fs::read_to_string(path) {
-            Ok(text) => serde_json::from_str(&text).with_context(|| {
-                format!(
-                    "{} is damaged; reinstall your recipes or remove the file",
-                    path.display()
-                )
-            }),
-            Err(e) if e.kind() == ErrorKind::NotFound => Ok(Index::default()),
-            Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
-        }
+        parse(path)
     }
 
     /// Writes the index atomically (temp file + rename).
@@ -122,5 +179,64 @@ impl Index {
             ));
         }
         used
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(name: &str) -> Entry {
+        let text = format!(
+            "name = \"{name}\"\nversion = \"1\"\n[image]\nfrom = \"rootfs:r\"\n[tool]\nshims = [\"{name}\"]\n"
+        );
+        Entry {
+            image: ImageId::parse(&"ab".repeat(32)).unwrap(),
+            recipe_hash: "0".repeat(64),
+            origin: Origin::Builtin { name: name.into() },
+            config: ImageConfig::default(),
+            recipe: crate::recipe::parse(&text, "t.toml").unwrap(),
+            paths: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn a_lazy_read_parses_only_what_is_asked_for_and_agrees_with_the_full_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("installed.json");
+        let mut index = Index::default();
+        for name in ["a", "b"] {
+            index.shims.insert(name.into(), name.into());
+            index.tools.insert(
+                name.into(),
+                Tool {
+                    default: "1".into(),
+                    offered: vec!["1".into()],
+                    versions: [("1".to_owned(), entry(name))].into(),
+                },
+            );
+        }
+        index.projects.insert("h".repeat(64), entry("p"));
+        index.write(&path).unwrap();
+
+        let lazy = Lazy::read(&path).unwrap();
+        assert_eq!(lazy.shims, index.shims);
+        assert_eq!(lazy.tool("a").unwrap().as_ref(), index.tools.get("a"));
+        assert_eq!(lazy.tool("zz").unwrap(), None);
+        assert_eq!(lazy.project(&"h".repeat(64)).unwrap(), Some(entry("p")));
+        assert!(lazy.has_project_recipe("p"));
+        assert!(!lazy.has_project_recipe("a"));
+
+        // Damage inside one recipe's entry surfaces when that recipe is asked for.
+        let text = fs::read_to_string(&path).unwrap();
+        fs::write(&path, text.replacen("\"default\": \"1\"", "\"default\": 1", 1)).unwrap();
+        let lazy = Lazy::read(&path).unwrap();
+        let err = format!("{:#}", lazy.tool("a").unwrap_err());
+        assert!(err.contains("is damaged"), "{err}");
+        assert!(Index::read(&path).is_err());
+
+        // A missing index is an empty one.
+        let none = Lazy::read(&dir.path().join("nothing.json")).unwrap();
+        assert!(none.shims.is_empty());
     }
 }

@@ -16,6 +16,7 @@
 // The unit-test build has the test harness's main instead, so the CLI looks unused.
 #![cfg_attr(test, allow(dead_code))]
 
+mod alloc;
 mod args;
 mod bootstrap;
 mod build;
@@ -42,23 +43,40 @@ mod trust;
 mod unpack;
 mod workspace;
 
-/// The process entry point, called by the C runtime. glibc hands argv to Rust's std
-/// through an init-array hook, so `std::env::args_os` works as usual.
+#[global_allocator]
+static ALLOCATOR: alloc::Arena<{ alloc::ARENA }> = alloc::Arena::new();
+
+/// The process entry point, called by the C runtime with the process's arguments.
+/// They are taken from `argv` here rather than from `std::env::args_os`, which is
+/// filled only by Rust's own runtime or, on glibc, by an init-array hook (musl has
+/// none).
+///
+/// # Safety
+/// `argv` must hold `argc` valid NUL-terminated strings, as the C runtime guarantees.
 #[cfg(not(test))]
 #[unsafe(no_mangle)]
-pub extern "C" fn main(
-    _argc: std::ffi::c_int,
-    _argv: *const *const std::ffi::c_char,
+pub unsafe extern "C" fn main(
+    argc: std::ffi::c_int,
+    argv: *const *const std::ffi::c_char,
 ) -> std::ffi::c_int {
-    use std::ffi::OsString;
-    let mut args = std::env::args_os();
-    let argv0 = args.next().unwrap_or_else(|| OsString::from("jig"));
-    let name = shim::tool_name(&argv0);
+    use std::ffi::{CStr, OsString};
+    use std::os::unix::ffi::OsStrExt;
+    let count = usize::try_from(argc).unwrap_or(0);
+    let mut args: Vec<OsString> = (0..count)
+        // SAFETY: the C runtime passes `argc` valid NUL-terminated strings in `argv`.
+        .map(|i| unsafe { CStr::from_ptr(*argv.add(i)) })
+        .map(|a| std::ffi::OsStr::from_bytes(a.to_bytes()).to_owned())
+        .collect();
+    if args.is_empty() {
+        args.push(OsString::from("jig"));
+    }
+    let name = shim::tool_name(&args[0]);
     let code = if name == "jig" || name.starts_with("jig-") {
-        cli::main()
+        cli::main(args)
     } else {
         let name = name.to_owned();
-        shim::main(&name, argv0, args.collect())
+        let argv0 = args.remove(0);
+        shim::main(&name, argv0, args)
     };
     // Flush stdout explicitly: returning from main runs exit(3), not Rust's runtime.
     use std::io::Write;

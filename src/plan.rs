@@ -739,7 +739,104 @@ fn environment(
         .collect()
 }
 
+/// What a path is in the image (the read-only lower layer).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InImage {
+    /// Absent.
+    Missing,
+    /// A directory, with its permission bits.
+    Dir(u32),
+    /// A regular file.
+    File,
+    /// Anything else: a symlink, a device, a socket.
+    Other,
+}
+
 impl Plan {
+    /// Places the mountpoints of the host binds (workspace, home paths, jig's data
+    /// directory, ...) in the ephemeral layer next to the skeleton, where the image
+    /// allows it, so the executor mounts onto directories it created itself instead of
+    /// resolving each target in the image and creating it through the overlay.
+    ///
+    /// A bind qualifies when every component of its target is, in the image, missing or
+    /// a directory (a file for a file's target), and no earlier bind covers it. The
+    /// directories that exist in the image are recreated with their modes; the overlay
+    /// merges them with the image's, so the container sees the same tree either way.
+    /// Any other bind (an image symlink on the way, say `/home -> var/home`) keeps its
+    /// target for the executor to resolve inside the image.
+    pub fn premake_mountpoints(&mut self, in_image: impl Fn(&Path) -> InImage) {
+        let mut earlier: Vec<&Path> = Vec::new();
+        let mut dirs: Vec<(PathBuf, u32)> = Vec::new();
+        let mut files: Vec<File> = Vec::new();
+        for b in &self.binds {
+            let covered = earlier.iter().any(|e| b.dst.starts_with(e));
+            earlier.push(&b.dst);
+            let ours = |p: &Path| {
+                self.dirs.iter().chain(&dirs).any(|(d, _)| d == p)
+                    || self.files.iter().chain(&files).any(|f| f.dst == p)
+            };
+            if covered || !b.dst.is_absolute() || ours(&b.dst) {
+                continue;
+            }
+            let mut new_dirs = Vec::new();
+            let mut missing = false;
+            let mut ok = true;
+            let ancestors: Vec<&Path> = b.dst.ancestors().skip(1).collect();
+            for a in ancestors.into_iter().rev().skip(1) {
+                if self.dirs.iter().chain(&dirs).any(|(d, _)| d == a) {
+                    continue;
+                }
+                if self.files.iter().chain(&files).any(|f| f.dst == a)
+                    || self.links.iter().any(|(l, _)| l == a)
+                {
+                    ok = false;
+                    break;
+                }
+                let mode = if missing {
+                    0o755
+                } else {
+                    match in_image(a) {
+                        InImage::Missing => {
+                            missing = true;
+                            0o755
+                        }
+                        InImage::Dir(mode) => mode,
+                        InImage::File | InImage::Other => {
+                            ok = false;
+                            break;
+                        }
+                    }
+                };
+                new_dirs.push((a.to_path_buf(), mode));
+            }
+            if !ok || self.links.iter().any(|(l, _)| *l == b.dst) {
+                continue;
+            }
+            let last = if missing {
+                InImage::Missing
+            } else {
+                in_image(&b.dst)
+            };
+            match (b.node, last) {
+                (Node::Dir | Node::DirAlone, InImage::Missing) => {
+                    new_dirs.push((b.dst.clone(), 0o755));
+                }
+                (Node::Dir | Node::DirAlone, InImage::Dir(mode)) => {
+                    new_dirs.push((b.dst.clone(), mode));
+                }
+                (Node::File, InImage::Missing | InImage::File) => files.push(File {
+                    dst: b.dst.clone(),
+                    contents: Vec::new(),
+                    mode: 0o644,
+                }),
+                _ => continue,
+            }
+            dirs.extend(new_dirs);
+        }
+        self.dirs.extend(dirs);
+        self.files.extend(files);
+    }
+
     /// A readable rendering of the plan (`JIG_DEBUG=1`, `--dry-run`).
     pub fn describe(&self) -> String {
         let mut s = String::new();
@@ -931,6 +1028,83 @@ set = { BB_MODE = "test", TERM = "dumb-override" }
         assert_eq!(env["PATH"], "/opt/x/bin:/bin");
         assert_eq!(env["FOO"], "bar");
         assert_eq!(env["JIG_DEPTH"], "3");
+    }
+
+    fn premade(plan: &Plan, path: &str) -> Option<u32> {
+        let p = Path::new(path);
+        plan.dirs
+            .iter()
+            .find(|(d, _)| d == p)
+            .map(|(_, m)| *m)
+            .or_else(|| plan.files.iter().find(|f| f.dst == p).map(|f| f.mode))
+    }
+
+    #[test]
+    fn mountpoints_are_premade_where_the_image_has_directories_or_nothing() {
+        let home = tempfile::tempdir().unwrap();
+        std::fs::write(home.path().join(".bbrc"), "x").unwrap();
+        std::fs::create_dir(home.path().join(".bbcache")).unwrap();
+        let mut plan = plan_for(home.path(), Path::new("/work/p"), &Files::default());
+        let before = plan.files.len();
+        plan.premake_mountpoints(|p| match p.to_str().unwrap() {
+            "/work" => InImage::Dir(0o750),
+            _ => InImage::Missing,
+        });
+        // The image's /work keeps its mode; the missing cwd is a plain directory.
+        assert_eq!(premade(&plan, "/work"), Some(0o750));
+        assert_eq!(premade(&plan, "/work/p"), Some(0o755));
+        // Home paths: the file's mountpoint is an empty file, the directory's a
+        // directory, below the ephemeral home the plan already has.
+        let home = home.path().to_str().unwrap();
+        assert_eq!(premade(&plan, &format!("{home}/.bbrc")), Some(0o644));
+        assert_eq!(premade(&plan, &format!("{home}/.bbcache")), Some(0o755));
+        // The skeleton is not made twice.
+        assert_eq!(plan.files.len(), before + 1);
+        let dirs: Vec<_> = plan.dirs.iter().map(|(d, _)| d).collect();
+        let mut unique = dirs.clone();
+        unique.dedup();
+        assert_eq!(dirs, unique);
+        // Parents come before their children.
+        let at = |p: &str| dirs.iter().position(|d| *d == Path::new(p)).unwrap();
+        assert!(at("/work") < at("/work/p"));
+    }
+
+    #[test]
+    fn mountpoints_behind_image_symlinks_or_earlier_binds_are_left_to_the_executor() {
+        let home = tempfile::tempdir().unwrap();
+        let mut plan = plan_for(home.path(), Path::new("/work/p"), &Files::default());
+        let bind = |p: &str, node| Bind {
+            src: p.into(),
+            dst: p.into(),
+            node,
+            readonly: false,
+        };
+        plan.binds = vec![
+            bind("/work/p", Node::Dir),
+            bind("/work/p/inner", Node::Dir),
+            bind("/srv/data", Node::Dir),
+            bind("/opt/conf", Node::File),
+            bind("/etc/tool.conf", Node::File),
+        ];
+        plan.premake_mountpoints(|p| match p.to_str().unwrap() {
+            "/srv" => InImage::Other,
+            "/opt" => InImage::Dir(0o755),
+            "/opt/conf" => InImage::Dir(0o755),
+            "/etc" => InImage::Dir(0o755),
+            "/etc/tool.conf" => InImage::File,
+            _ => InImage::Missing,
+        });
+        assert_eq!(premade(&plan, "/work/p"), Some(0o755));
+        // Below an earlier bind: that is the host's directory, not the image's.
+        assert_eq!(premade(&plan, "/work/p/inner"), None);
+        // /srv is a symlink in the image: resolved inside the image at launch.
+        assert_eq!(premade(&plan, "/srv"), None);
+        assert_eq!(premade(&plan, "/srv/data"), None);
+        // A file bind where the image has a directory stays an error for the executor.
+        assert_eq!(premade(&plan, "/opt/conf"), None);
+        assert_eq!(premade(&plan, "/opt"), None);
+        // A file over the image's file.
+        assert_eq!(premade(&plan, "/etc/tool.conf"), Some(0o644));
     }
 
     #[test]

@@ -86,12 +86,12 @@ pub fn launch(plan: &Plan) -> LaunchError {
         files: &plan.files,
         links: &plan.links,
     };
-    let root = match mount::root(&plan.lower, &plan.scratch, &upper) {
+    let mut root = match mount::root(&plan.lower, &plan.scratch, &upper) {
         Ok(r) => r,
         Err(e) => return e,
     };
     for b in &plan.binds {
-        if let Err(e) = mount::bind(&root, b) {
+        if let Err(e) = mount::bind(&mut root, b) {
             return e;
         }
     }

@@ -12,7 +12,7 @@ use crate::host::Host;
 use std::os::fd::AsFd;
 use std::os::unix::process::CommandExt;
 
-use crate::installed::{Entry, Index};
+use crate::installed::{Entry, Index, Lazy};
 use crate::paths::Dirs;
 use crate::plan::{self, Command, Files};
 use crate::resolve::{self, Pick};
@@ -43,7 +43,7 @@ pub fn main(name: &str, argv0: OsString, args: Vec<OsString>) -> i32 {
 fn run(name: &str, argv0: OsString, args: Vec<OsString>) -> Result<LaunchError, LaunchError> {
     let setup = |e: anyhow::Error| LaunchError::setup(format!("{e:#}"));
     let dirs = Dirs::from_env().map_err(setup)?;
-    let index = Index::read(&dirs.index()).map_err(setup)?;
+    let index = Lazy::read(&dirs.index()).map_err(setup)?;
     let Some(recipe) = index.shims.get(name) else {
         return Err(LaunchError {
             code: EXIT_NOT_FOUND,
@@ -96,16 +96,13 @@ fn run(name: &str, argv0: OsString, args: Vec<OsString>) -> Result<LaunchError, 
 /// first use.
 fn global_entry(
     dirs: &Dirs,
-    index: &Index,
+    index: &Lazy,
     recipe: &str,
     request: &resolve::Request,
 ) -> Result<Entry, LaunchError> {
-    let Some(tool) = index.tools.get(recipe) else {
-        let hint = if index
-            .projects
-            .values()
-            .any(|e| e.recipe.name.as_str() == recipe)
-        {
+    let setup = |e: anyhow::Error| LaunchError::setup(format!("{e:#}"));
+    let Some(tool) = index.tool(recipe).map_err(setup)? else {
+        let hint = if index.has_project_recipe(recipe) {
             "it is a project recipe: run it inside its (trusted) project".to_owned()
         } else {
             format!("run `jig install {recipe}` again")
@@ -115,10 +112,10 @@ fn global_entry(
         ))
         .hint(hint));
     };
-    match resolve::pick(recipe, tool, request) {
+    match resolve::pick(recipe, &tool, request) {
         Pick::Installed(_, e) => Ok(e.clone()),
         Pick::Missing(version) => {
-            let arg = recipe_arg(recipe, Some(tool));
+            let arg = recipe_arg(recipe, Some(&tool));
             lazy_install(recipe, &format!("{arg}@{version}"), false, request)?;
             let index =
                 Index::read(&dirs.index()).map_err(|e| LaunchError::setup(format!("{e:#}")))?;
@@ -206,7 +203,7 @@ fn trusted(dirs: &Dirs, found: &project::Found) -> anyhow::Result<bool> {
 /// The trusted project's own recipe for `recipe`, if it has one, installed on first use.
 fn project_recipe(
     dirs: &Dirs,
-    index: &Index,
+    index: &Lazy,
     found: &project::Found,
     recipe: &str,
     request: &resolve::Request,
@@ -218,8 +215,8 @@ fn project_recipe(
     let one = recipe::load_file(&path)
         .and_then(|l| l.at(request.version.as_deref()))
         .map_err(setup)?;
-    if let Some(e) = index.projects.get(&one.hash) {
-        return Ok(Some(e.clone()));
+    if let Some(e) = index.project(&one.hash).map_err(setup)? {
+        return Ok(Some(e));
     }
     let spec = format!("{}@{}", path.display(), one.recipe.version);
     lazy_install(recipe, &spec, true, request)?;
@@ -331,7 +328,11 @@ pub fn start(dirs: &Dirs, entry: &Entry, cmd: Command, dry_run: bool) -> LaunchE
         }),
     };
     let tool = tool_name(&cmd.argv0).to_owned();
-    let plan = plan::build(&target, &host, &files, cmd, depth);
+    let mut plan = plan::build(&target, &host, &files, cmd, depth);
+    if let [lower] = plan.lower.as_slice() {
+        let lower = lower.clone();
+        plan.premake_mountpoints(|p| in_image(&lower, p));
+    }
     for (arg, why) in &plan.skipped {
         eprintln!("jig: {tool}: not mounting {}: {why}", arg.to_string_lossy());
     }
@@ -357,6 +358,19 @@ pub fn start(dirs: &Dirs, entry: &Entry, cmd: Command, dry_run: bool) -> LaunchE
         e.message = format!("{} of recipe {recipe}", e.message);
     }
     e
+}
+
+/// What `path` (a path inside the container) is in the image rooted at `lower`.
+fn in_image(lower: &Path, path: &Path) -> plan::InImage {
+    use std::os::unix::fs::PermissionsExt;
+    let host = lower.join(path.strip_prefix("/").unwrap_or(path));
+    match std::fs::symlink_metadata(host) {
+        Ok(m) if m.is_dir() => plan::InImage::Dir(m.permissions().mode() & 0o7777),
+        Ok(m) if m.is_file() => plan::InImage::File,
+        Ok(_) => plan::InImage::Other,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => plan::InImage::Missing,
+        Err(_) => plan::InImage::Other,
+    }
 }
 
 /// How to name this entry's recipe on the command line.

@@ -1,9 +1,18 @@
 //! Building the container root and switching into it.
 //!
-//! Every target path is resolved inside the new root with `openat2(RESOLVE_IN_ROOT)`,
-//! and the mount goes onto the resulting fd through `/proc/self/fd/N`. An absolute
-//! symlink in the image (say `/home -> /host/home`) therefore resolves to a path in the
-//! image, never to one on the host.
+//! Mount targets are reached in one of two ways:
+//! - A target this launch created itself in the upper layer (the /dev nodes, /proc,
+//!   mountpoints the plan placed there), with every directory above it also created
+//!   there and no earlier bind above it, is addressed by its path relative to the new
+//!   root (the process's working directory while it is assembled). No image entry can
+//!   be on that path: an upper directory hides whatever the image has at its place.
+//! - Any other target is resolved inside the new root with `openat2(RESOLVE_IN_ROOT)`,
+//!   and the mount goes onto the resulting fd through `/proc/self/fd/N`. An absolute
+//!   symlink in the image (say `/home -> /host/home`) therefore resolves to a path in
+//!   the image, never to one on the host.
+//!
+//! The first way is the common one and costs one path walk in the dentry cache; the
+//! second costs an `openat2`, a walk through /proc and a `close` per mount.
 
 use std::ffi::OsStr;
 use std::io::Write;
@@ -21,10 +30,14 @@ use nix::unistd::{chdir, chroot};
 use super::LaunchError;
 use crate::plan::{Bind, File, Node};
 
-/// The new root while it is being assembled.
+/// The new root while it is being assembled. The process's working directory is the
+/// root, so relative paths name paths inside it.
 pub struct Root {
-    path: PathBuf,
     fd: OwnedFd,
+    /// Paths (inside the container) this launch created in the upper layer.
+    made: Vec<PathBuf>,
+    /// Targets bound so far.
+    bound: Vec<PathBuf>,
 }
 
 fn fail(what: impl std::fmt::Display, e: Errno) -> LaunchError {
@@ -63,18 +76,7 @@ pub fn root(lower: &[PathBuf], scratch: &Path, upper: &Upper) -> Result<Root, La
     // Generated files go straight into the upper directory while it is a plain tmpfs
     // directory that only this process can see: no symlink can be in the way, and the
     // overlay shows them without a copy-up.
-    let upper_dir = scratch.join("upper");
-    for (d, mode) in upper.dirs {
-        make_upper_dir(&upper_dir, d, *mode)?;
-    }
-    for f in upper.files {
-        write_upper(&upper_dir, f)?;
-    }
-    for (link, target) in upper.links {
-        let made =
-            in_upper(&upper_dir, link).and_then(|path| std::os::unix::fs::symlink(target, path));
-        made.map_err(|e| LaunchError::setup(format!("cannot create {}: {e}", link.display())))?;
-    }
+    let made = fill_upper(&scratch.join("upper"), upper)?;
     let root = scratch.join("root");
     let mut opts = Vec::new();
     opts.extend_from_slice(b"lowerdir=");
@@ -112,28 +114,7 @@ pub fn root(lower: &[PathBuf], scratch: &Path, upper: &Upper) -> Result<Root, La
             )
             .hint("jig needs overlayfs in user namespaces (Linux 5.11 or later); `jig doctor` checks it")
         })?;
-    let fd = nix::fcntl::open(
-        &root,
-        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
-        Mode::empty(),
-    )
-    .map_err(|e| fail(format_args!("cannot open {}", root.display()), e))?;
-    Ok(Root { path: root, fd })
-}
-
-/// Places `dst` (a path inside the container) in the upper directory, creating its
-/// parents (0755), and returns the host path. The upper directory is a fresh tmpfs
-/// directory only this process sees, so plain path operations are safe here.
-fn in_upper(upper: &Path, dst: &Path) -> std::io::Result<PathBuf> {
-    use std::os::unix::fs::DirBuilderExt;
-    let path = upper.join(rel(dst));
-    if let Some(parent) = path.parent() {
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o755)
-            .create(parent)?;
-    }
-    Ok(path)
+    Root::enter(&root, made)
 }
 
 /// What goes into the upper directory before the overlay is mounted.
@@ -146,30 +127,97 @@ pub struct Upper<'a> {
     pub links: &'a [(PathBuf, PathBuf)],
 }
 
-fn make_upper_dir(upper: &Path, dir: &Path, mode: u32) -> Result<(), LaunchError> {
-    use std::os::unix::fs::PermissionsExt;
-    let made = in_upper(upper, dir).and_then(|path| {
-        match std::fs::create_dir(&path) {
-            Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => return Err(e),
-            _ => {}
-        }
-        // Set explicitly: the umask must not decide, and /tmp needs its sticky bit.
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode))
-    });
-    made.map_err(|e| LaunchError::setup(format!("cannot create {}: {e}", dir.display())))
+/// Creates the directories, files and symlinks of `upper` in the directory `dir`,
+/// each parent once, and returns the container paths created. Every operation is
+/// relative to one directory fd (no walk from `/` per entry), and the umask is 0 while
+/// it runs so the modes are exact (/tmp needs its sticky bit); the tool gets the
+/// caller's umask back.
+fn fill_upper(dir: &Path, upper: &Upper) -> Result<Vec<PathBuf>, LaunchError> {
+    let fd = nix::fcntl::open(
+        dir,
+        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| fail(format_args!("cannot open {}", dir.display()), e))?;
+    let umask = nix::sys::stat::umask(Mode::empty());
+    let mut fill = Fill {
+        fd,
+        made: Vec::new(),
+    };
+    let filled = fill.all(upper);
+    nix::sys::stat::umask(umask);
+    filled.map(|()| fill.made)
 }
 
-fn write_upper(upper: &Path, f: &File) -> Result<(), LaunchError> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let written = in_upper(upper, &f.dst).and_then(|path| {
-        std::fs::File::options()
-            .write(true)
-            .create_new(true)
-            .mode(f.mode)
-            .open(&path)
-            .and_then(|mut file| file.write_all(&f.contents))
-    });
-    written.map_err(|e| LaunchError::setup(format!("cannot write {}: {e}", f.dst.display())))
+struct Fill {
+    fd: OwnedFd,
+    made: Vec<PathBuf>,
+}
+
+impl Fill {
+    fn all(&mut self, upper: &Upper) -> Result<(), LaunchError> {
+        for (d, mode) in upper.dirs {
+            self.dir(d, *mode)
+                .map_err(|e| fail(format_args!("cannot create {}", d.display()), e))?;
+        }
+        for f in upper.files {
+            self.file(f)
+                .map_err(|e| fail(format_args!("cannot write {}", f.dst.display()), e))?;
+        }
+        for (link, target) in upper.links {
+            self.parents(link)
+                .and_then(|()| nix::unistd::symlinkat(target, &self.fd, rel(link)))
+                .map_err(|e| fail(format_args!("cannot create {}", link.display()), e))?;
+            // Not recorded in `made`: a link is no place to mount on.
+        }
+        Ok(())
+    }
+
+    /// Creates the missing directories above `dst` (0755).
+    fn parents(&mut self, dst: &Path) -> Result<(), Errno> {
+        let Some(parent) = dst.parent() else {
+            return Ok(());
+        };
+        if parent == Path::new("/") || self.made.iter().any(|m| m == parent) {
+            return Ok(());
+        }
+        self.dir(parent, 0o755)
+    }
+
+    fn dir(&mut self, dst: &Path, mode: u32) -> Result<(), Errno> {
+        self.parents(dst)?;
+        let mode = Mode::from_bits_truncate(mode);
+        match mkdirat(&self.fd, rel(dst), mode) {
+            Ok(()) => {}
+            // Made earlier as a parent of another entry: set the mode asked for now.
+            Err(Errno::EEXIST) => nix::sys::stat::fchmodat(
+                &self.fd,
+                rel(dst),
+                mode,
+                nix::sys::stat::FchmodatFlags::FollowSymlink,
+            )?,
+            Err(e) => return Err(e),
+        }
+        if !self.made.iter().any(|m| m == dst) {
+            self.made.push(dst.to_owned());
+        }
+        Ok(())
+    }
+
+    fn file(&mut self, f: &File) -> Result<(), Errno> {
+        self.parents(&f.dst)?;
+        let fd = openat(
+            &self.fd,
+            rel(&f.dst),
+            OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_WRONLY | OFlag::O_CLOEXEC,
+            Mode::from_bits_truncate(f.mode),
+        )?;
+        std::fs::File::from(fd)
+            .write_all(&f.contents)
+            .map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))?;
+        self.made.push(f.dst.clone());
+        Ok(())
+    }
 }
 
 impl Root {
@@ -185,16 +233,35 @@ impl Root {
             None::<&str>,
         )
         .map_err(|e| fail(format_args!("cannot bind {} onto itself", dir.display()), e))?;
+        // Nothing in an image being built was made by jig: every target is resolved
+        // in-root.
+        Root::enter(dir, Vec::new())
+    }
+
+    /// Opens the root mounted at `dir` and makes it the working directory.
+    fn enter(dir: &Path, made: Vec<PathBuf>) -> Result<Root, LaunchError> {
         let fd = nix::fcntl::open(
             dir,
             OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
             Mode::empty(),
         )
         .map_err(|e| fail(format_args!("cannot open {}", dir.display()), e))?;
+        nix::unistd::fchdir(&fd)
+            .map_err(|e| fail(format_args!("cannot enter {}", dir.display()), e))?;
         Ok(Root {
-            path: dir.to_owned(),
             fd,
+            made,
+            bound: Vec::new(),
         })
+    }
+
+    /// `dst` as a path relative to the root, if this launch created it and everything
+    /// above it in the upper layer and no bind so far covers it: then nothing from the
+    /// image or the host can be on the way.
+    fn made_here<'p>(&self, dst: &'p Path) -> Option<&'p Path> {
+        let made = self.made.iter().any(|m| m == dst);
+        let covered = self.bound.iter().any(|b| dst.starts_with(b));
+        (made && !covered && dst.is_absolute()).then(|| rel(dst))
     }
 }
 
@@ -286,13 +353,41 @@ impl Root {
     }
 }
 
-fn fd_path(fd: &OwnedFd) -> String {
-    format!("/proc/self/fd/{}", fd.as_raw_fd())
+/// Where a mount goes: a path relative to the root, or an fd resolved in-root.
+enum Target<'p> {
+    Here(&'p Path),
+    Fd(OwnedFd),
+}
+
+impl Target<'_> {
+    /// The path to hand to mount(2).
+    fn path(&self) -> PathBuf {
+        match self {
+            Target::Here(p) => p.to_path_buf(),
+            Target::Fd(fd) => format!("/proc/self/fd/{}", fd.as_raw_fd()).into(),
+        }
+    }
+}
+
+impl Root {
+    fn target<'p>(&self, dst: &'p Path, create: Option<Node>) -> Result<Target<'p>, LaunchError> {
+        match self.made_here(dst) {
+            Some(here) => Ok(Target::Here(here)),
+            None => self.open(dst, create).map(Target::Fd),
+        }
+    }
 }
 
 /// Applies one bind mount to the root being assembled.
-pub fn bind(root: &Root, b: &Bind) -> Result<(), LaunchError> {
-    let target = root.open(&b.dst, Some(b.node))?;
+pub fn bind(root: &mut Root, b: &Bind) -> Result<(), LaunchError> {
+    // Sources are host paths; a relative one would be looked up in the new root.
+    if !b.src.is_absolute() {
+        return Err(LaunchError::setup(format!(
+            "cannot bind {}: not an absolute path",
+            b.src.display()
+        )));
+    }
+    let target = root.target(&b.dst, Some(b.node))?;
     // Directories are bound recursively: a non-recursive bind of a tree with mounts
     // below it (like /proc) is refused in a user namespace, since it would uncover
     // what those mounts hide. A file has nothing below it.
@@ -304,7 +399,7 @@ pub fn bind(root: &Root, b: &Bind) -> Result<(), LaunchError> {
     };
     mount(
         Some(b.src.as_path()),
-        fd_path(&target).as_str(),
+        &target.path(),
         None::<&str>,
         MsFlags::MS_BIND | rec,
         None::<&str>,
@@ -320,18 +415,27 @@ pub fn bind(root: &Root, b: &Bind) -> Result<(), LaunchError> {
         // the flags the source mount has locked (nosuid, nodev, noexec, atime) must be
         // repeated or the kernel answers EPERM.
         let locked = locked_flags(&b.src);
-        let mounted = root.open(&b.dst, None)?;
+        // A relative path now leads to the new mount; an fd still refers to the
+        // covered mountpoint, so the remount needs a fresh one.
+        let mounted = match target {
+            Target::Here(_) => target,
+            Target::Fd(_) => Target::Fd(root.open(&b.dst, None)?),
+        };
         mount(
             None::<&str>,
-            fd_path(&mounted).as_str(),
+            &mounted.path(),
             None::<&str>,
             MsFlags::MS_REMOUNT | MsFlags::MS_BIND | MsFlags::MS_RDONLY | locked,
             None::<&str>,
         )
         .map_err(|e| fail(format_args!("cannot make {} read-only", b.dst.display()), e))?;
     }
+    root.bound.push(b.dst.clone());
     Ok(())
 }
+
+/// statvfs(3)'s relatime bit (linux/statfs.h), which musl's headers do not name.
+const ST_RELATIME: FsFlags = FsFlags::from_bits_retain(0x1000);
 
 /// Mount flags of the mount holding `path` that a user namespace may not clear.
 fn locked_flags(path: &Path) -> MsFlags {
@@ -346,7 +450,7 @@ fn locked_flags(path: &Path) -> MsFlags {
         (FsFlags::ST_NOEXEC, MsFlags::MS_NOEXEC),
         (FsFlags::ST_NOATIME, MsFlags::MS_NOATIME),
         (FsFlags::ST_NODIRATIME, MsFlags::MS_NODIRATIME),
-        (FsFlags::ST_RELATIME, MsFlags::MS_RELATIME),
+        (ST_RELATIME, MsFlags::MS_RELATIME),
     ] {
         if f.contains(fs) {
             out |= ms;
@@ -364,8 +468,8 @@ fn locked_flags(path: &Path) -> MsFlags {
 /// for an RCU grace period, which costs 0.1–2 ms per launch; the covered tree is
 /// dropped with the namespace when the tool exits.
 pub fn pivot(root: Root, cwd: &Path) -> Result<(), LaunchError> {
-    chdir(&root.path).map_err(|e| fail(format_args!("cannot enter {}", root.path.display()), e))?;
-    drop(root.fd);
+    // The working directory is the new root already (`Root::enter`).
+    drop(root);
     mount(Some("."), "/", None::<&str>, MsFlags::MS_MOVE, None::<&str>)
         .map_err(|e| fail("cannot move the new root onto /", e))?;
     chroot(".").map_err(|e| fail("chroot failed", e))?;
