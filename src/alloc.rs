@@ -88,7 +88,9 @@ unsafe impl<const N: usize> GlobalAlloc for Arena<N> {
             Some(start) => {
                 // Only the last block can be returned; a failed exchange means it is not.
                 let end = start + layout.size();
-                let _ = self.next.compare_exchange(end, start, Ordering::Relaxed, Ordering::Relaxed);
+                let _ =
+                    self.next
+                        .compare_exchange(end, start, Ordering::Relaxed, Ordering::Relaxed);
             }
             // SAFETY: a block from the system allocator, with the layout it was given.
             None => unsafe { System.dealloc(ptr, layout) },

@@ -229,7 +229,11 @@ mod tests {
 
         // Damage inside one recipe's entry surfaces when that recipe is asked for.
         let text = fs::read_to_string(&path).unwrap();
-        fs::write(&path, text.replacen("\"default\": \"1\"", "\"default\": 1", 1)).unwrap();
+        fs::write(
+            &path,
+            text.replacen("\"default\": \"1\"", "\"default\": 1", 1),
+        )
+        .unwrap();
         let lazy = Lazy::read(&path).unwrap();
         let err = format!("{:#}", lazy.tool("a").unwrap_err());
         assert!(err.contains("is damaged"), "{err}");
