@@ -61,6 +61,14 @@ extern "C" fn remove_base() {
     }
 }
 
+/// The jig binary under test: `JIG_TEST_BIN` (script/test sets it to the static
+/// release build for a second pass), else the one cargo built for the tests.
+pub fn jig_binary() -> std::path::PathBuf {
+    std::env::var_os("JIG_TEST_BIN")
+        .map(Into::into)
+        .unwrap_or_else(|| env!("CARGO_BIN_EXE_jig").into())
+}
+
 /// The shared fixture, built on first use.
 pub fn fixture() -> &'static Fixture {
     FIXTURE.get_or_init(|| {
@@ -75,8 +83,9 @@ pub fn fixture() -> &'static Fixture {
         mkdir_mode(&bin, 0o755);
         let jig = bin.join("jig");
         // A hard link is enough (the inode is 0755; only the path was unreachable).
-        if fs::hard_link(env!("CARGO_BIN_EXE_jig"), &jig).is_err() {
-            fs::copy(env!("CARGO_BIN_EXE_jig"), &jig).expect("copy the jig binary");
+        let built = jig_binary();
+        if fs::hard_link(&built, &jig).is_err() {
+            fs::copy(&built, &jig).expect("copy the jig binary");
         }
         fs::set_permissions(&jig, fs::Permissions::from_mode(0o755)).unwrap();
 
