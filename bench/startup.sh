@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Startup benchmark: what a jig shim costs on top of running the binary natively.
 #
-# In one hyperfine run it times `true` from a busybox image:
+# It times `true` from a busybox image, every contender in each of ROUNDS (default 5)
+# hyperfine runs:
 #   native   /bin/busybox true (the same static binary the image holds)
-#   unshare  unshare -U (util-linux): the floor of any user-namespaced launch
+#   unshare  unshare -U (util-linux, a dynamic C program): a minimal user-namespaced launch
 #   jig      the jig shim `true`, image cached (what users get on every call)
 #   bwrap    bubblewrap with equivalent mounts (image root read-only, /proc, /dev,
 #            /tmp, cwd bound at its own path)
@@ -16,7 +17,8 @@
 # Targets (ARCHITECTURE.md): jig <= native + 1.5 ms at the median, <= 0.7x bwrap,
 # peak RSS <= 4 MiB.
 #
-# Usage: bench/startup.sh [RUNS]   (writes target/bench/startup.md and prints it)
+# Usage: [ROUNDS=N] bench/startup.sh [RUNS]   (RUNS launches per command in all;
+# writes target/bench/startup.md and prints it)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-1000}
@@ -85,11 +87,22 @@ $shim && $bwrap && $pinned_cmd && sh -c "$outer" && sh -c "$nested" || { echo "a
 depths=$("$JIG_HOME/shims/sh" -c "echo \$JIG_DEPTH; $JIG_HOME/shims/sh -c 'echo \$JIG_DEPTH'")
 [[ $depths == $'1\n2' ]] || { echo "no nested launch: JIG_DEPTH $depths" >&2; exit 1; }
 
-out=$PWD/../hyperfine.json
-hyperfine -N --warmup 100 --min-runs "$runs" --export-json "$out" \
-  -n native "$native" -n unshare "$floor" -n jig "$shim" -n bwrap "$bwrap" \
-  -n "env -C project jig" "$flat_cmd" -n "env -C pinned jig" "$pinned_cmd" \
-  -n outer "$outer" -n nested "$nested" >&2
+# hyperfine runs each command's launches back to back, and this kind of VM drifts by
+# more than the differences measured. So the launches are split into ROUNDS hyperfine
+# runs; each command's median is taken over all its launches, and each difference
+# (jig - native, ...) is the median of the per-round differences, which compare
+# launches made minutes, not seconds, apart.
+rounds=${ROUNDS:-5}
+per_round=$(((runs + rounds - 1) / rounds))
+outs=()
+for r in $(seq "$rounds"); do
+  out=$PWD/../hyperfine.$r.json
+  hyperfine -N --warmup 50 --runs "$per_round" --export-json "$out" \
+    -n native "$native" -n unshare "$floor" -n jig "$shim" -n bwrap "$bwrap" \
+    -n "env -C project jig" "$flat_cmd" -n "env -C pinned jig" "$pinned_cmd" \
+    -n outer "$outer" -n nested "$nested" >&2
+  outs+=("$out")
+done
 
 # Peak RSS of the shim process (it execs busybox true, so this is the larger of the
 # two images' peaks), max over 50 runs, and of native busybox for comparison.
@@ -97,27 +110,33 @@ rss() { local m=0 v; for _ in $(seq 50); do v=$(/usr/bin/time -f %M "$@" 2>&1 >/
 rss_jig=$(rss "$shim")
 rss_native=$(rss /bin/busybox true)
 
-report=$(python3 - "$out" "$rss_jig" "$rss_native" <<'PY'
-import json, sys, platform, os
-data = json.load(open(sys.argv[1]))
-rss_jig, rss_native = int(sys.argv[2]), int(sys.argv[3])
-med = {r["command"]: r["median"] * 1000 for r in data["results"]}
-mean = {r["command"]: r["mean"] * 1000 for r in data["results"]}
+report=$(python3 - "$rss_jig" "$rss_native" "${outs[@]}" <<'PY'
+import json, sys, platform, os, statistics
+rss_jig, rss_native = int(sys.argv[1]), int(sys.argv[2])
+rounds = [{r["command"]: r for r in json.load(open(f))["results"]} for f in sys.argv[3:]]
+names = list(rounds[0])
+times = {n: [t * 1000 for rd in rounds for t in rd[n]["times"]] for n in names}
+med = {n: statistics.median(times[n]) for n in names}
+mean = {n: statistics.mean(times[n]) for n in names}
+def per_round(f):
+    return statistics.median(f({n: rd[n]["median"] * 1000 for n in names}) for rd in rounds)
 cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
 print(f"Machine: {cpu}, {os.cpu_count()} cores, Linux {platform.release()}")
+print()
+print(f"{len(rounds)} rounds of {len(rounds[0]['native']['times'])} launches per command; differences and ratios are medians of per-round values")
 print()
 print("| command | median (ms) | mean (ms) | vs native |")
 print("|---|---:|---:|---:|")
 for name in ["native", "unshare", "jig", "bwrap", "env -C project jig", "env -C pinned jig", "outer", "nested"]:
     print(f"| {name} | {med[name]:.2f} | {mean[name]:.2f} | {med[name] / med['native']:.2f}x |")
 print()
-d = med["jig"] - med["native"]
-r = med["jig"] / med["bwrap"]
+d = per_round(lambda m: m["jig"] - m["native"])
+r = per_round(lambda m: m["jig"] / m["bwrap"])
 print(f"- jig - native (median): {d:.2f} ms (target <= 1.5 ms): {'met' if d <= 1.5 else 'NOT met'}")
-n = med["nested"] - med["outer"]
+n = per_round(lambda m: m["nested"] - m["outer"])
 print(f"- nested - outer (median): {n:.2f} ms: a shim called inside a container costs {n / d:.2f}x a top-level launch")
 print(f"- jig / bwrap (median): {r:.2f} (target <= 0.7): {'met' if r <= 0.7 else 'NOT met'}")
-p = med["env -C pinned jig"] - med["env -C project jig"]
+p = per_round(lambda m: m["env -C pinned jig"] - m["env -C project jig"])
 print(f"- version resolution with jig.toml + jig.lock 5 directories up: {p:+.2f} ms (both through `env -C`)")
 print(f"- shim peak RSS: {rss_jig / 1024:.1f} MiB (native busybox: {rss_native / 1024:.1f} MiB; target <= 4 MiB): {'met' if rss_jig <= 4096 else 'NOT met'}")
 PY
