@@ -80,17 +80,19 @@ impl Lazy {
 
     /// The installed versions of the recipe `name`.
     pub fn tool(&self, name: &str) -> Result<Option<Tool>> {
-        self.tools
-            .get(name)
-            .map(|raw| serde_json::from_str(raw.get()).map_err(|e| damaged(&self.path, e)))
-            .transpose()
+        self.parse(self.tools.get(name).map(AsRef::as_ref))
     }
 
     /// The installed project recipe whose resolved content hash is `hash`.
     pub fn project(&self, hash: &str) -> Result<Option<Entry>> {
-        self.projects
-            .get(hash)
-            .map(|raw| serde_json::from_str(raw.get()).map_err(|e| damaged(&self.path, e)))
+        self.parse(self.projects.get(hash).map(AsRef::as_ref))
+    }
+
+    fn parse<T: serde::de::DeserializeOwned>(
+        &self,
+        raw: Option<&serde_json::value::RawValue>,
+    ) -> Result<Option<T>> {
+        raw.map(|raw| serde_json::from_str(raw.get()).map_err(|e| damaged(&self.path, e)))
             .transpose()
     }
 

@@ -771,11 +771,13 @@ impl Plan {
         for b in &self.binds {
             let covered = earlier.iter().any(|e| b.dst.starts_with(e));
             earlier.push(&b.dst);
-            let ours = |p: &Path| {
-                self.dirs.iter().chain(&dirs).any(|(d, _)| d == p)
-                    || self.files.iter().chain(&files).any(|f| f.dst == p)
+            // Whether `p` is already a directory, or another node, of the upper layer.
+            let made_dir = |p: &Path| self.dirs.iter().chain(&dirs).any(|(d, _)| d == p);
+            let made_other = |p: &Path| {
+                self.files.iter().chain(&files).any(|f| f.dst == p)
+                    || self.links.iter().any(|(l, _)| l == p)
             };
-            if covered || !b.dst.is_absolute() || ours(&b.dst) {
+            if covered || !b.dst.is_absolute() || made_dir(&b.dst) || made_other(&b.dst) {
                 continue;
             }
             let mut new_dirs = Vec::new();
@@ -783,12 +785,10 @@ impl Plan {
             let mut ok = true;
             let ancestors: Vec<&Path> = b.dst.ancestors().skip(1).collect();
             for a in ancestors.into_iter().rev().skip(1) {
-                if self.dirs.iter().chain(&dirs).any(|(d, _)| d == a) {
+                if made_dir(a) {
                     continue;
                 }
-                if self.files.iter().chain(&files).any(|f| f.dst == a)
-                    || self.links.iter().any(|(l, _)| l == a)
-                {
+                if made_other(a) {
                     ok = false;
                     break;
                 }
@@ -809,7 +809,7 @@ impl Plan {
                 };
                 new_dirs.push((a.to_path_buf(), mode));
             }
-            if !ok || self.links.iter().any(|(l, _)| *l == b.dst) {
+            if !ok {
                 continue;
             }
             let last = if missing {
