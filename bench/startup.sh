@@ -21,6 +21,8 @@
 # writes target/bench/startup.md and prints it)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/lib.sh
+repo=$PWD
 runs=${1:-1000}
 script/deps --bench
 
@@ -87,22 +89,11 @@ $shim && $bwrap && $pinned_cmd && sh -c "$outer" && sh -c "$nested" || { echo "a
 depths=$("$JIG_HOME/shims/sh" -c "echo \$JIG_DEPTH; $JIG_HOME/shims/sh -c 'echo \$JIG_DEPTH'")
 [[ $depths == $'1\n2' ]] || { echo "no nested launch: JIG_DEPTH $depths" >&2; exit 1; }
 
-# hyperfine runs each command's launches back to back, and this kind of VM drifts by
-# more than the differences measured. So the launches are split into ROUNDS hyperfine
-# runs; each command's median is taken over all its launches, and each difference
-# (jig - native, ...) is the median of the per-round differences, which compare
-# launches made minutes, not seconds, apart.
-rounds=${ROUNDS:-5}
-per_round=$(((runs + rounds - 1) / rounds))
-outs=()
-for r in $(seq "$rounds"); do
-  out=$PWD/../hyperfine.$r.json
-  hyperfine -N --warmup 50 --runs "$per_round" --export-json "$out" \
-    -n native "$native" -n unshare "$floor" -n jig "$shim" -n bwrap "$bwrap" \
-    -n "env -C project jig" "$flat_cmd" -n "env -C pinned jig" "$pinned_cmd" \
-    -n outer "$outer" -n nested "$nested" >&2
-  outs+=("$out")
-done
+hyperfine_rounds "$runs" "$work/hyperfine" \
+  -n native "$native" -n unshare "$floor" -n jig "$shim" -n bwrap "$bwrap" \
+  -n "env -C project jig" "$flat_cmd" -n "env -C pinned jig" "$pinned_cmd" \
+  -n outer "$outer" -n nested "$nested" >"$work/rounds"
+mapfile -t outs <"$work/rounds"
 
 # Peak RSS of the shim process (it execs busybox true, so this is the larger of the
 # two images' peaks), max over 50 runs, and of native busybox for comparison.
@@ -110,20 +101,13 @@ rss() { local m=0 v; for _ in $(seq 50); do v=$(/usr/bin/time -f %M "$@" 2>&1 >/
 rss_jig=$(rss "$shim")
 rss_native=$(rss /bin/busybox true)
 
-report=$(python3 - "$rss_jig" "$rss_native" "${outs[@]}" <<'PY'
-import json, sys, platform, os, statistics
+report=$(PYTHONPATH=$repo/bench python3 - "$rss_jig" "$rss_native" "${outs[@]}" <<'PY'
+import sys
+from rounds import Rounds
 rss_jig, rss_native = int(sys.argv[1]), int(sys.argv[2])
-rounds = [{r["command"]: r for r in json.load(open(f))["results"]} for f in sys.argv[3:]]
-names = list(rounds[0])
-times = {n: [t * 1000 for rd in rounds for t in rd[n]["times"]] for n in names}
-med = {n: statistics.median(times[n]) for n in names}
-mean = {n: statistics.mean(times[n]) for n in names}
-def per_round(f):
-    return statistics.median(f({n: rd[n]["median"] * 1000 for n in names}) for rd in rounds)
-cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
-print(f"Machine: {cpu}, {os.cpu_count()} cores, Linux {platform.release()}")
-print()
-print(f"{len(rounds)} rounds of {len(rounds[0]['native']['times'])} launches per command; differences and ratios are medians of per-round values")
+rs = Rounds(sys.argv[3:])
+med, mean, per_round = rs.median, rs.mean, rs.per_round
+print(rs.header())
 print()
 print("| command | median (ms) | mean (ms) | vs native |")
 print("|---|---:|---:|---:|")
@@ -141,5 +125,5 @@ print(f"- version resolution with jig.toml + jig.lock 5 directories up: {p:+.2f}
 print(f"- shim peak RSS: {rss_jig / 1024:.1f} MiB (native busybox: {rss_native / 1024:.1f} MiB; target <= 4 MiB): {'met' if rss_jig <= 4096 else 'NOT met'}")
 PY
 )
-mkdir -p "$OLDPWD/target/bench"
-echo "$report" | tee "$OLDPWD/target/bench/startup.md"
+mkdir -p "$repo/target/bench"
+echo "$report" | tee "$repo/target/bench/startup.md"

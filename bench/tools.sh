@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# Built-in tools against the host's own: what a shim costs on top of running the same
+# program natively, for real, dynamically linked tools (bench/startup.sh measures the
+# floor with a static busybox).
+#
+# Builds the built-in recipes git, curl and jq from the Debian mirror into a fresh
+# JIG_HOME, checks that the host has the same program versions (a Debian 12 host does:
+# script/deps --bench installs them), and times, in a git repository of 300 files:
+#   git --version, git status --short, git log --oneline -5, curl --version, jq -c . FILE
+# each natively and through its jig shim, in ROUNDS (default 5) interleaved hyperfine
+# runs. Reports medians, jig - native (median of per-round differences) and the ratio.
+# Target (ARCHITECTURE.md): jig <= native + 1.5 ms.
+#
+# Usage: [ROUNDS=N] bench/tools.sh [RUNS]   (RUNS launches per command in all, default
+# 1000; writes target/bench/tools.md and prints it)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source bench/lib.sh
+repo=$PWD
+runs=${1:-1000}
+script/deps --bench
+
+built=$(script/build-release)
+work=$(mktemp -d "${TMPDIR:-/tmp}/jig-bench-tools.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+export JIG_HOME=$work/home
+mkdir -p "$JIG_HOME/bin"
+cp "$built" "$JIG_HOME/bin/jig"
+"$JIG_HOME/bin/jig" install --yes git curl jq >"$work/install.log" 2>&1 ||
+  { cat "$work/install.log" >&2; exit 1; }
+shims=$JIG_HOME/shims
+
+# The same program on both sides, or the comparison means nothing: compare the first
+# line's program and version (curl's library list may differ by a security update).
+for t in git curl jq; do
+  host=$("/usr/bin/$t" --version | head -1 | cut -d' ' -f1-3)
+  image=$("$shims/$t" --version | head -1 | cut -d' ' -f1-3)
+  [[ $host == "$image" ]] || { echo "$t: host has '$host', the image '$image'" >&2; exit 1; }
+done
+
+project=$work/project
+mkdir -p "$project/src"
+for i in $(seq 300); do echo "line $i" >"$project/src/f$i.txt"; done
+echo '{"name":"jig","tools":["git","curl","jq"],"n":[1,2,3]}' >"$project/data.json"
+cd "$project"
+git init -q
+g() { git -c user.name=bench -c user.email=bench@example.invalid "$@"; }
+g add -A
+g commit -qm init
+for i in 1 2 3 4 5; do
+  echo "$i" >>src/f1.txt
+  g commit -qam "change $i"
+done
+git status --short >/dev/null # the index is fresh before either side reads it
+
+cases=("git --version" "git status --short" "git log --oneline -5" "curl --version" "jq -c . data.json")
+args=()
+for c in "${cases[@]}"; do
+  read -ra words <<<"$c"
+  tool=${words[0]} rest=${c#* }
+  "$shims/$tool" "${words[@]:1}" >/dev/null || { echo "jig: $c fails" >&2; exit 1; }
+  args+=(-n "native $c" "/usr/bin/$tool $rest" -n "jig $c" "$shims/$tool $rest")
+done
+hyperfine_rounds "$runs" "$work/hyperfine" "${args[@]}" >"$work/rounds"
+mapfile -t outs <"$work/rounds"
+
+report=$(PYTHONPATH=$repo/bench python3 - "${cases[@]}" -- "${outs[@]}" <<'PY'
+import sys
+from rounds import Rounds
+split = sys.argv.index("--")
+cases, rs = sys.argv[1:split], Rounds(sys.argv[split + 1:])
+print(rs.header())
+print()
+print("| command | native (ms) | jig (ms) | jig - native (ms) | jig / native |")
+print("|---|---:|---:|---:|---:|")
+worst = 0
+for c in cases:
+    n, j = f"native {c}", f"jig {c}"
+    d = rs.per_round(lambda m: m[j] - m[n])
+    r = rs.per_round(lambda m: m[j] / m[n])
+    worst = max(worst, d)
+    print(f"| `{c}` | {rs.median[n]:.2f} | {rs.median[j]:.2f} | {d:+.2f} | {r:.2f}x |")
+print()
+print(f"- largest jig - native: {worst:.2f} ms (target <= 1.5 ms): {'met' if worst <= 1.5 else 'NOT met'}")
+PY
+)
+mkdir -p "$repo/target/bench"
+echo "$report" | tee "$repo/target/bench/tools.md"
