@@ -1,7 +1,9 @@
 //! jig's own user configuration file, `config.toml`.
 //!
-//! It lives in `$JIG_HOME/config.toml` when `JIG_HOME` is set, else in the XDG config
-//! directory (`~/.config/jig/config.toml`). Only things that cannot live in a recipe
+//! It lives in `$JIG_CONFIG_DIR/config.toml` when `JIG_CONFIG_DIR` is set, else in
+//! `$JIG_HOME/config.toml` when `JIG_HOME` is set, else in the XDG config directory
+//! (`~/.config/jig/config.toml`). The user's global `jig.toml` sits beside it. A launch
+//! sets `JIG_CONFIG_DIR` for the shims a tool calls, so they read the same files. Only things that cannot live in a recipe
 //! go here: which registries may be spoken to over plain HTTP, registry credentials,
 //! which OpenPGP keyring verifies Debian indexes, the order recipe names are looked up
 //! in, and whether `$HOME` may be a workspace. A missing file is an empty configuration.
@@ -64,12 +66,21 @@ pub struct RegistryAuth {
     pub auth: Option<String>,
 }
 
+/// The variable naming the directory of `config.toml` and the global `jig.toml`.
+pub const ENV_CONFIG_DIR: &str = "JIG_CONFIG_DIR";
+
+/// The directory of `config.toml` and the global `jig.toml` (whether or not it exists).
+pub fn dir() -> Option<PathBuf> {
+    [ENV_CONFIG_DIR, "JIG_HOME"]
+        .iter()
+        .find_map(|v| std::env::var_os(v).filter(|d| !d.is_empty()))
+        .map(PathBuf::from)
+        .or_else(|| dirs::config_dir().map(|d| d.join("jig")))
+}
+
 /// Where the configuration file is (whether or not it exists).
 pub fn path() -> Option<PathBuf> {
-    if let Some(home) = std::env::var_os("JIG_HOME").filter(|h| !h.is_empty()) {
-        return Some(PathBuf::from(home).join("config.toml"));
-    }
-    dirs::config_dir().map(|d| d.join("jig").join("config.toml"))
+    dir().map(|d| d.join("config.toml"))
 }
 
 /// Reads the configuration; a missing file gives the defaults.

@@ -187,6 +187,7 @@ const RESERVED: &[&str] = &[
     "PWD",
     "JIG_DEPTH",
     "JIG_HOME",
+    crate::config::ENV_CONFIG_DIR,
     crate::workspace::ENV_WORKSPACE,
 ];
 
@@ -208,9 +209,10 @@ pub struct Target<'a> {
     pub nest: Option<Nest>,
 }
 
-/// jig itself, for shims called inside a container: the binary and jig's data
-/// directory are bound read-only at their own paths, the shim directory goes on PATH
-/// after the image's own directories, and `JIG_HOME` names the data directory.
+/// jig itself, for shims called inside a container: the binary, jig's data directory
+/// and its configuration directory are bound read-only at their own paths, the shim
+/// directory goes on PATH after the image's own directories, `JIG_HOME` names the data
+/// directory and `JIG_CONFIG_DIR` the configuration directory.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Nest {
     /// The jig executable the shims point at.
@@ -219,6 +221,8 @@ pub struct Nest {
     pub data: PathBuf,
     /// The shim directory.
     pub shims: PathBuf,
+    /// The directory of `config.toml` and the global `jig.toml`, when it exists.
+    pub config: Option<PathBuf>,
 }
 
 /// Builds the launch plan. `depth` is the number of jig launches around this one.
@@ -408,6 +412,17 @@ pub fn build(target: &Target, host: &Host, image: &Files, cmd: Command, depth: u
             }
         }
         nest_env.push(("JIG_HOME".to_owned(), nest.data.display().to_string()));
+        // Without it a nested shim would look for its configuration and global pins
+        // in JIG_HOME, and could pick another version than the same shim outside.
+        if let Some(config) = nest.config.as_ref().filter(|c| c.is_absolute()) {
+            if !config.starts_with(&nest.data) && !user.iter().any(|(p, _, _)| p == config) {
+                user.push((config.clone(), Node::Dir, true));
+            }
+            nest_env.push((
+                crate::config::ENV_CONFIG_DIR.to_owned(),
+                config.display().to_string(),
+            ));
+        }
     }
     user.sort_by_key(|(p, _, _)| p.components().count());
     for (src, node, readonly) in user {
@@ -1440,6 +1455,8 @@ set = { BB_MODE = "test", TERM = "dumb-override" }
             jig: "/var/lib/me/jig/bin/jig".into(),
             data: "/var/lib/me/jig".into(),
             shims: "/var/lib/me/jig/shims".into(),
+            // JIG_HOME set: the configuration is in the data directory.
+            config: Some("/var/lib/me/jig".into()),
         };
         let t = tempfile::tempdir().unwrap();
         let cwd = t.path().join("w");
@@ -1458,6 +1475,7 @@ set = { BB_MODE = "test", TERM = "dumb-override" }
             .map(|b| (b.dst.to_str().unwrap(), b.readonly))
             .collect();
         assert_eq!(jig, [("/var/lib/me/jig", true)]);
+        assert_eq!(env_of(&plan)["JIG_CONFIG_DIR"], "/var/lib/me/jig");
     }
 
     #[test]
@@ -1468,6 +1486,7 @@ set = { BB_MODE = "test", TERM = "dumb-override" }
             jig: "/opt/jig/bin/jig".into(),
             data: "/var/lib/me/jig".into(),
             shims: "/var/lib/me/jig/shims".into(),
+            config: Some("/home/me/.config/jig".into()),
         };
         let plan = build(
             &target_with(&r, Some(nest)),
@@ -1479,7 +1498,9 @@ set = { BB_MODE = "test", TERM = "dumb-override" }
         let b = |p: &str| plan.binds.iter().find(|b| b.src == Path::new(p)).unwrap();
         assert!(b("/opt/jig/bin/jig").readonly && b("/opt/jig/bin/jig").node == Node::File);
         assert!(b("/var/lib/me/jig").readonly && b("/var/lib/me/jig").node == Node::DirAlone);
+        assert!(b("/home/me/.config/jig").readonly);
         let env = env_of(&plan);
+        assert_eq!(env["JIG_CONFIG_DIR"], "/home/me/.config/jig");
         assert_eq!(
             env["PATH"],
             format!("{}:/var/lib/me/jig/shims", crate::store::DEFAULT_PATH)

@@ -239,16 +239,27 @@ fn lazy_install(
     project: bool,
     request: &resolve::Request,
 ) -> Result<(), LaunchError> {
+    let install_hint = || {
+        if project {
+            "run `jig trust` in the project, which installs its recipes".to_owned()
+        } else {
+            format!("run `jig install {spec}`")
+        }
+    };
+    if depth() > 0 {
+        // Inside a launch jig's data directory is bound read-only.
+        return Err(LaunchError::setup(format!(
+            "{spec} ({}) is not installed, and a tool running in a jig container cannot install it",
+            request.why
+        ))
+        .hint(format!("{} outside the container", install_hint())));
+    }
     if std::env::var_os("JIG_NO_LAZY").is_some_and(|v| !v.is_empty() && v != "0") {
         return Err(LaunchError::setup(format!(
             "{spec} ({}) is not installed, and JIG_NO_LAZY forbids installing it now",
             request.why
         ))
-        .hint(if project {
-            "run `jig trust` in the project, which installs its recipes".to_owned()
-        } else {
-            format!("run `jig install {spec}`")
-        }));
+        .hint(install_hint()));
     }
     eprintln!(
         "jig: {recipe}: {spec} ({}) is not installed yet; installing it",
@@ -325,6 +336,7 @@ pub fn start(dirs: &Dirs, entry: &Entry, cmd: Command, dry_run: bool) -> LaunchE
             jig,
             data: dirs.data.clone(),
             shims: dirs.shims.clone(),
+            config: crate::config::dir().filter(|d| d.is_dir()),
         }),
     };
     let tool = tool_name(&cmd.argv0).to_owned();

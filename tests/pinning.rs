@@ -8,8 +8,13 @@ use std::path::{Path, PathBuf};
 
 use common::*;
 
-/// A recipe offering versions 1 (default), 2 and 2.5 of the same image; each sets `V`.
+/// A recipe offering versions 1 (default), 2 and 2.5 of the fixture image; each sets `V`.
 fn versioned_recipe(env: &Env) -> PathBuf {
+    versioned_recipe_of(env, &fixture().rootfs)
+}
+
+/// The same recipe of the image at `rootfs`.
+fn versioned_recipe_of(env: &Env, rootfs: &Path) -> PathBuf {
     let text = format!(
         r#"name = "bbv"
 version = "1"
@@ -27,7 +32,7 @@ set = {{ V = "2" }}
 [versions."2.5".env]
 set = {{ V = "2.5" }}
 "#,
-        fixture().rootfs.display()
+        rootfs.display()
     );
     let path = env.dir().join("bbv.toml");
     env.write(&path, text);
@@ -193,6 +198,63 @@ fn precedence_walk_up_lazy_install_and_which() {
         assert_ok(&env.jig(&["uninstall", "bbv"]), &format!("{l} uninstall"));
         assert!(!env.shim_path("sh").exists(), "{l} shim removed");
         assert!(stdout(&env.jig(&["list"])).is_empty(), "{l}");
+    }
+}
+
+/// Without `JIG_HOME`, the data (XDG data directory) and the global pins (XDG config
+/// directory) live apart; a shim a tool calls must still read the same pins.
+#[test]
+fn nested_shims_read_the_callers_global_pins() {
+    // An image that can run the jig under test (a debug build is dynamically linked).
+    let image = tempfile::Builder::new()
+        .prefix("nestable-")
+        .tempdir_in(&fixture().base)
+        .unwrap();
+    let rootfs = image_with(&image.path().join("rootfs"), &[]);
+    for env in Env::all() {
+        let l = env.label();
+        let recipe = versioned_recipe_of(&env, &rootfs);
+        let xdg = |args: &[&str]| {
+            let mut c = env.jig_cmd(args);
+            c.env_remove("JIG_HOME");
+            run(c)
+        };
+        for v in ["1", "2.5"] {
+            let spec = format!("{}@{v}", recipe.display());
+            assert_ok(&xdg(&["install", &spec]), &format!("{l} install {v}"));
+        }
+        let config = env.home().join(".config/jig");
+        env.mkdir(&env.home().join(".config"));
+        env.mkdir(&config);
+        env.write(&config.join("jig.toml"), "[tools]\nbbv = \"2.5\"\n");
+        let shims = env.home().join(".local/share/jig/shims");
+        let script = format!(
+            "echo $V; {}/sh -c 'echo $V $JIG_DEPTH'; touch $JIG_CONFIG_DIR/x 2>/dev/null || echo read-only",
+            shims.display()
+        );
+        let mut c = env.command(shims.join("sh"));
+        c.args(["-c", &script]).env_remove("JIG_HOME");
+        let out = run(c);
+        assert_ok(&out, &format!("{l} nested"));
+        assert_eq!(
+            stdout(&out),
+            "2.5\n2.5 2\nread-only\n",
+            "{l}: {}",
+            stderr(&out)
+        );
+
+        // A version nobody installed cannot be installed from inside: a clear error.
+        let script = format!("JIG_BBV_VERSION=2 {}/sh -c 'echo $V'", shims.display());
+        let mut c = env.command(shims.join("sh"));
+        c.args(["-c", &script]).env_remove("JIG_HOME");
+        let out = run(c);
+        assert_code(&out, 125, &format!("{l} nested install"));
+        assert!(
+            stderr(&out).contains("cannot install it")
+                && stderr(&out).contains("outside the container"),
+            "{l}: {}",
+            stderr(&out)
+        );
     }
 }
 

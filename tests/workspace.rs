@@ -308,47 +308,6 @@ fn dangerous_argument_paths_are_skipped_with_a_message() {
 // Tools calling tools
 // ---------------------------------------------------------------------------------
 
-/// A copy of the fixture's busybox root with `extra` files (path, contents, mode) and,
-/// when the jig under test is dynamically linked (debug builds), the host's dynamic
-/// loader and the libraries jig needs, so a shim inside can run it. The release build
-/// is static and needs none of that.
-fn image_with(dir: &Path, extra: &[(&str, &str, u32)]) -> PathBuf {
-    use std::os::unix::fs::PermissionsExt;
-    let root = dir.to_owned();
-    let cp = Command::new("cp")
-        .arg("-a")
-        .arg(&fixture().rootfs)
-        .arg(&root)
-        .status()
-        .unwrap();
-    assert!(cp.success());
-    let ldd = Command::new("ldd").arg(&fixture().jig).output().unwrap();
-    for line in String::from_utf8_lossy(&ldd.stdout).lines() {
-        let lib = match line.split_once("=>") {
-            Some((_, rest)) => rest.split_whitespace().next(),
-            None => line.split_whitespace().next(),
-        };
-        let Some(lib) = lib.filter(|l| l.starts_with('/')) else {
-            continue;
-        };
-        let dst = root.join(lib.trim_start_matches('/'));
-        fs::create_dir_all(dst.parent().unwrap()).unwrap();
-        // Dereferenced: the image gets the file at the path the binary names.
-        fs::copy(lib, &dst).unwrap();
-    }
-    for (path, contents, mode) in extra {
-        let p = root.join(path.trim_start_matches('/'));
-        fs::write(&p, contents).unwrap();
-        fs::set_permissions(&p, fs::Permissions::from_mode(*mode)).unwrap();
-    }
-    let _ = Command::new("chmod")
-        .arg("-R")
-        .arg("a+rX")
-        .arg(&root)
-        .status();
-    root
-}
-
 /// Two recipes: `outer` (shims `sh`, `both`) and `inner` (shims `innertool`, `both2`),
 /// each image with its own `/bin/both` and marker file.
 fn install_two(env: &Env, images: &Path) {
