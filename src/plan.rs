@@ -210,9 +210,9 @@ pub struct Target<'a> {
 }
 
 /// jig itself, for shims called inside a container: the binary, jig's data directory
-/// and its configuration directory are bound read-only at their own paths, the shim
+/// and the user's global `jig.toml` are bound read-only at their own paths, the shim
 /// directory goes on PATH after the image's own directories, `JIG_HOME` names the data
-/// directory and `JIG_CONFIG_DIR` the configuration directory.
+/// directory and `JIG_CONFIG_DIR` the global pins' directory.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Nest {
     /// The jig executable the shims point at.
@@ -221,8 +221,8 @@ pub struct Nest {
     pub data: PathBuf,
     /// The shim directory.
     pub shims: PathBuf,
-    /// The directory of `config.toml` and the global `jig.toml`, when it exists.
-    pub config: Option<PathBuf>,
+    /// The user's global `jig.toml` (version pins), when it exists.
+    pub pins: Option<PathBuf>,
 }
 
 /// Builds the launch plan. `depth` is the number of jig launches around this one.
@@ -412,15 +412,22 @@ pub fn build(target: &Target, host: &Host, image: &Files, cmd: Command, depth: u
             }
         }
         nest_env.push(("JIG_HOME".to_owned(), nest.data.display().to_string()));
-        // Without it a nested shim would look for its configuration and global pins
-        // in JIG_HOME, and could pick another version than the same shim outside.
-        if let Some(config) = nest.config.as_ref().filter(|c| c.is_absolute()) {
-            if !config.starts_with(&nest.data) && !user.iter().any(|(p, _, _)| p == config) {
-                user.push((config.clone(), Node::Dir, true));
+        // Without them a nested shim would look for the global pins in JIG_HOME, and
+        // could pick another version than the same shim outside. The file alone is
+        // bound: `config.toml` beside it may hold registry credentials, and a nested
+        // launch, which never installs, needs none of it.
+        if let Some((pins, dir)) = nest
+            .pins
+            .as_ref()
+            .and_then(|p| Some(p).zip(p.parent()))
+            .filter(|(p, _)| p.is_absolute())
+        {
+            if !pins.starts_with(&nest.data) && !user.iter().any(|(p, _, _)| p == pins) {
+                user.push((pins.clone(), Node::File, true));
             }
             nest_env.push((
                 crate::config::ENV_CONFIG_DIR.to_owned(),
-                config.display().to_string(),
+                dir.display().to_string(),
             ));
         }
     }
@@ -1455,8 +1462,8 @@ set = { BB_MODE = "test", TERM = "dumb-override" }
             jig: "/var/lib/me/jig/bin/jig".into(),
             data: "/var/lib/me/jig".into(),
             shims: "/var/lib/me/jig/shims".into(),
-            // JIG_HOME set: the configuration is in the data directory.
-            config: Some("/var/lib/me/jig".into()),
+            // JIG_HOME set: the global pins are in the data directory.
+            pins: Some("/var/lib/me/jig/jig.toml".into()),
         };
         let t = tempfile::tempdir().unwrap();
         let cwd = t.path().join("w");
@@ -1486,7 +1493,7 @@ set = { BB_MODE = "test", TERM = "dumb-override" }
             jig: "/opt/jig/bin/jig".into(),
             data: "/var/lib/me/jig".into(),
             shims: "/var/lib/me/jig/shims".into(),
-            config: Some("/home/me/.config/jig".into()),
+            pins: Some("/home/me/.config/jig/jig.toml".into()),
         };
         let plan = build(
             &target_with(&r, Some(nest)),
@@ -1498,7 +1505,8 @@ set = { BB_MODE = "test", TERM = "dumb-override" }
         let b = |p: &str| plan.binds.iter().find(|b| b.src == Path::new(p)).unwrap();
         assert!(b("/opt/jig/bin/jig").readonly && b("/opt/jig/bin/jig").node == Node::File);
         assert!(b("/var/lib/me/jig").readonly && b("/var/lib/me/jig").node == Node::DirAlone);
-        assert!(b("/home/me/.config/jig").readonly);
+        let pins = b("/home/me/.config/jig/jig.toml");
+        assert!(pins.readonly && pins.node == Node::File);
         let env = env_of(&plan);
         assert_eq!(env["JIG_CONFIG_DIR"], "/home/me/.config/jig");
         assert_eq!(

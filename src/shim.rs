@@ -336,7 +336,7 @@ pub fn start(dirs: &Dirs, entry: &Entry, cmd: Command, dry_run: bool) -> LaunchE
             jig,
             data: dirs.data.clone(),
             shims: dirs.shims.clone(),
-            config: crate::config::dir().filter(|d| d.is_dir()),
+            pins: crate::project::global_path().filter(|p| p.is_file()),
         }),
     };
     let tool = tool_name(&cmd.argv0).to_owned();

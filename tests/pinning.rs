@@ -227,9 +227,11 @@ fn nested_shims_read_the_callers_global_pins() {
         env.mkdir(&env.home().join(".config"));
         env.mkdir(&config);
         env.write(&config.join("jig.toml"), "[tools]\nbbv = \"2.5\"\n");
+        // Registry credentials would live here: not for the tools to read.
+        env.write(&config.join("config.toml"), "insecure_registries = []\n");
         let shims = env.home().join(".local/share/jig/shims");
         let script = format!(
-            "echo $V; {}/sh -c 'echo $V $JIG_DEPTH'; touch $JIG_CONFIG_DIR/x 2>/dev/null || echo read-only",
+            "echo $V; {}/sh -c 'echo $V $JIG_DEPTH'; echo x >>$JIG_CONFIG_DIR/jig.toml || echo read-only; ls $JIG_CONFIG_DIR",
             shims.display()
         );
         let mut c = env.command(shims.join("sh"));
@@ -238,7 +240,7 @@ fn nested_shims_read_the_callers_global_pins() {
         assert_ok(&out, &format!("{l} nested"));
         assert_eq!(
             stdout(&out),
-            "2.5\n2.5 2\nread-only\n",
+            "2.5\n2.5 2\nread-only\njig.toml\n",
             "{l}: {}",
             stderr(&out)
         );
