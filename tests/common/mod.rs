@@ -170,7 +170,25 @@ pub fn image_with(dir: &Path, extra: &[(&str, &str, u32)]) -> PathBuf {
         .status()
         .unwrap();
     assert!(cp.success());
-    let ldd = Command::new("ldd").arg(&fixture().jig).output().unwrap();
+    add_libraries(&root, &fixture().jig);
+    for (path, contents, mode) in extra {
+        let p = root.join(path.trim_start_matches('/'));
+        fs::write(&p, contents).unwrap();
+        fs::set_permissions(&p, fs::Permissions::from_mode(*mode)).unwrap();
+    }
+    let _ = Command::new("chmod")
+        .arg("-R")
+        .arg("a+rX")
+        .arg(&root)
+        .status();
+    root
+}
+
+/// Copies the dynamic loader and the shared libraries `program` needs (as `ldd` finds
+/// them on the host) into the image at `root`, at the paths the binary names. A static
+/// program needs none and gets none.
+pub fn add_libraries(root: &Path, program: &Path) {
+    let ldd = Command::new("ldd").arg(program).output().unwrap();
     for line in String::from_utf8_lossy(&ldd.stdout).lines() {
         let lib = match line.split_once("=>") {
             Some((_, rest)) => rest.split_whitespace().next(),
@@ -184,17 +202,6 @@ pub fn image_with(dir: &Path, extra: &[(&str, &str, u32)]) -> PathBuf {
         // Dereferenced: the image gets the file at the path the binary names.
         fs::copy(lib, &dst).unwrap();
     }
-    for (path, contents, mode) in extra {
-        let p = root.join(path.trim_start_matches('/'));
-        fs::write(&p, contents).unwrap();
-        fs::set_permissions(&p, fs::Permissions::from_mode(*mode)).unwrap();
-    }
-    let _ = Command::new("chmod")
-        .arg("-R")
-        .arg("a+rX")
-        .arg(&root)
-        .status();
-    root
 }
 
 /// Who a scenario runs as.
