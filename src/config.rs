@@ -2,8 +2,9 @@
 //!
 //! It lives in `$JIG_CONFIG_DIR/config.toml` when `JIG_CONFIG_DIR` is set, else in
 //! `$JIG_HOME/config.toml` when `JIG_HOME` is set, else in the XDG config directory
-//! (`~/.config/jig/config.toml`). The user's global `jig.toml` sits beside it. A launch
-//! sets `JIG_CONFIG_DIR` for the shims a tool calls, so they read the same files. Only things that cannot live in a recipe
+//! (`~/.config/jig/config.toml`). The user's global `jig.toml` sits beside it; a launch
+//! shows that file alone to the tool and names its directory in `JIG_CONFIG_DIR`, so
+//! the shims a tool calls read the same pins. Only things that cannot live in a recipe
 //! go here: which registries may be spoken to over plain HTTP, registry credentials,
 //! which OpenPGP keyring verifies Debian indexes, the order recipe names are looked up
 //! in, and whether `$HOME` may be a workspace. A missing file is an empty configuration.

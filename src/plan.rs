@@ -416,19 +416,14 @@ pub fn build(target: &Target, host: &Host, image: &Files, cmd: Command, depth: u
         // could pick another version than the same shim outside. The file alone is
         // bound: `config.toml` beside it may hold registry credentials, and a nested
         // launch, which never installs, needs none of it.
-        if let Some((pins, dir)) = nest
-            .pins
-            .as_ref()
-            .and_then(|p| Some(p).zip(p.parent()))
-            .filter(|(p, _)| p.is_absolute())
-        {
+        if let Some(pins) = nest.pins.as_ref().filter(|p| p.is_absolute()) {
             if !pins.starts_with(&nest.data) && !user.iter().any(|(p, _, _)| p == pins) {
                 user.push((pins.clone(), Node::File, true));
             }
-            nest_env.push((
-                crate::config::ENV_CONFIG_DIR.to_owned(),
-                dir.display().to_string(),
-            ));
+            if let Some(dir) = pins.parent() {
+                let dir = dir.display().to_string();
+                nest_env.push((crate::config::ENV_CONFIG_DIR.to_owned(), dir));
+            }
         }
     }
     user.sort_by_key(|(p, _, _)| p.components().count());
