@@ -588,6 +588,148 @@ fn git_failures_return_gits_own_exit_codes() {
     }
 }
 
+/// An sshd on a free loopback port, run as the identity, letting in the identity's
+/// own user with the key `~/.ssh/id_ed25519`.
+struct Sshd {
+    child: Child,
+    port: u16,
+    log: PathBuf,
+}
+
+impl Sshd {
+    fn start(t: &T, dir: &Path, user_key: &Path) -> Sshd {
+        let l = t.label();
+        let keygen = |path: &Path| {
+            let mut c = t.command("/usr/bin/ssh-keygen");
+            c.args(["-q", "-t", "ed25519", "-N", "", "-f"]).arg(path);
+            assert_ok(&run(c), &format!("{l} ssh-keygen {}", path.display()));
+        };
+        keygen(&dir.join("hostkey"));
+        keygen(user_key);
+        let pubkey = fs::read_to_string(user_key.with_extension("pub")).unwrap();
+        t.env.write(&dir.join("authorized_keys"), pubkey);
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|s| s.local_addr())
+            .unwrap()
+            .port();
+        let config = dir.join("sshd_config");
+        t.env.write(
+            &config,
+            format!(
+                "Port {port}\nListenAddress 127.0.0.1\nHostKey {d}/hostkey\n\
+                 AuthorizedKeysFile {d}/authorized_keys\nPasswordAuthentication no\n\
+                 KbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\nPidFile none\n",
+                d = dir.display()
+            ),
+        );
+        if t.env.who.uid == 0 {
+            // sshd run as root wants its privilege separation directory.
+            fs::create_dir_all("/run/sshd").unwrap();
+        }
+        let log = dir.join("sshd.log");
+        let mut c = t.command("/usr/sbin/sshd");
+        c.args(["-D", "-e", "-f"])
+            .arg(&config)
+            .stderr(File::create(&log).unwrap());
+        let child = c
+            .spawn()
+            .expect("/usr/sbin/sshd (Debian: openssh-server) is needed");
+        let mut sshd = Sshd { child, port, log };
+        let up = poll(Duration::from_secs(10), || {
+            std::net::TcpStream::connect(("127.0.0.1", port)).ok()
+        });
+        if up.is_none() {
+            let _ = sshd.child.kill();
+            panic!("{l} sshd did not listen: {}", sshd.log_text());
+        }
+        sshd
+    }
+
+    fn log_text(&self) -> String {
+        fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Sshd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn git_over_ssh_uses_the_users_key_and_config_and_records_the_host_key() {
+    for t in setups() {
+        let l = t.label();
+        t.write_gitconfig();
+        let srv = t.env.dir().join("sshd");
+        t.env.mkdir(&srv);
+        let ssh = t.home().join(".ssh");
+        t.env.mkdir(&ssh);
+        fs::set_permissions(&ssh, fs::Permissions::from_mode(0o700)).unwrap();
+        let sshd = Sshd::start(&t, &srv, &ssh.join("id_ed25519"));
+        // What a user has: a host alias in ~/.ssh/config, and a known_hosts file.
+        t.env.write(
+            &ssh.join("config"),
+            format!(
+                "Host testhost\n  HostName 127.0.0.1\n  Port {}\n  User {}\n  \
+                 StrictHostKeyChecking accept-new\n",
+                sshd.port, t.env.who.name
+            ),
+        );
+        let known_hosts = ssh.join("known_hosts");
+        t.env.write(&known_hosts, "");
+        // The remote, made with the host's git (which sshd runs for git-upload-pack).
+        let remote = srv.join("remote.git");
+        let mut c = t.command("/usr/bin/git");
+        c.args(["init", "-q", "--bare"]).arg(&remote);
+        assert_ok(&run(c), &format!("{l} git init --bare"));
+
+        let url = format!("testhost:{}", remote.display());
+        let out = t.git(&["clone", "-q", &url, "work"]);
+        assert_ok(
+            &out,
+            &format!("{l} git clone over ssh: {}", sshd.log_text()),
+        );
+        // A new host's key, accepted as ~/.ssh/config says, is kept for next time
+        // (under a hashed name: Debian's ssh_config sets HashKnownHosts).
+        let known = fs::read_to_string(&known_hosts).unwrap();
+        let host_key = fs::read_to_string(srv.join("hostkey.pub")).unwrap();
+        let host_key = host_key
+            .split_whitespace()
+            .take(2)
+            .collect::<Vec<_>>()
+            .join(" ");
+        assert!(
+            known.lines().count() == 1 && known.trim_end().ends_with(&host_key),
+            "{l} known_hosts: {known:?}; git said: {}",
+            stderr(&out)
+        );
+
+        let work = t.project().join("work");
+        let git_in = |args: &[&str]| {
+            let mut c = t.shim_cmd("git", args);
+            c.current_dir(&work);
+            let out = run(c);
+            assert_ok(&out, &format!("{l} git {}", args.join(" ")));
+            out
+        };
+        t.env.write(&work.join("a.txt"), "over ssh\n");
+        git_in(&["add", "a.txt"]);
+        git_in(&["commit", "-q", "-m", "pushed over ssh"]);
+        let out = git_in(&["push", "-q", "origin", "HEAD"]);
+        // The second connection found the key it recorded: no new warning.
+        assert!(!stderr(&out).contains("Warning"), "{l}: {}", stderr(&out));
+        let mut c = t.command("/usr/bin/git");
+        c.arg("--git-dir")
+            .arg(&remote)
+            .args(["log", "--format=%s %an"]);
+        let out = run(c);
+        assert_ok(&out, &format!("{l} git log in the remote"));
+        assert_eq!(stdout(&out), "pushed over ssh Jig Tester\n", "{l}");
+    }
+}
+
 // ---------------------------------------------------------------------------------
 // The image itself
 // ---------------------------------------------------------------------------------
