@@ -730,6 +730,60 @@ fn git_over_ssh_uses_the_users_key_and_config_and_records_the_host_key() {
     }
 }
 
+/// `git commit` without `-m`, in a terminal, through the editor the image provides:
+/// Debian's `editor` (nano) when `EDITOR` is unset, vi when it names vi.
+#[test]
+fn git_commit_opens_an_editor_in_the_terminal() {
+    use common::tmux::Tmux;
+    for t in setups() {
+        let l = t.label();
+        t.repo_with_commits(1);
+        let path = format!("{}:/usr/bin:/bin", t.shared.shims().display());
+        for editor in ["", "vi"] {
+            let command = format!(
+                "cd {} && git commit -q --allow-empty; echo rc=$?; sleep 30",
+                t.project().display()
+            );
+            let mut vars = vec![
+                ("JIG_HOME", t.shared.jig_home().into_os_string()),
+                ("PATH", path.clone().into()),
+            ];
+            if !editor.is_empty() {
+                vars.push(("EDITOR", editor.into()));
+            }
+            let vars: Vec<(&str, &std::ffi::OsStr)> =
+                vars.iter().map(|(k, v)| (*k, v.as_os_str())).collect();
+            let tmux = Tmux::start_with(&t.env, &command, &vars);
+            let message = if editor.is_empty() {
+                tmux.wait_for("GNU nano");
+                tmux.send(&["-l", "from nano"]);
+                tmux.send(&["C-x"]);
+                tmux.wait_for("Save modified buffer");
+                tmux.send(&["y"]);
+                tmux.wait_for("File Name to Write");
+                tmux.send(&["Enter"]);
+                "from nano"
+            } else {
+                tmux.wait_for("COMMIT_EDITMSG");
+                tmux.send(&["i"]);
+                tmux.send(&["-l", "from vi"]);
+                tmux.send(&["Escape"]);
+                tmux.send(&["-l", ":wq"]);
+                tmux.send(&["Enter"]);
+                "from vi"
+            };
+            let (rc, screen) = tmux.wait_for_number("rc=");
+            assert_eq!(rc, 0, "{l} EDITOR={editor:?}: {screen}");
+            drop(tmux);
+            assert_eq!(
+                t.git_ok(&["log", "-1", "--format=%s"]),
+                format!("{message}\n"),
+                "{l} EDITOR={editor:?}"
+            );
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------------
 // The image itself
 // ---------------------------------------------------------------------------------

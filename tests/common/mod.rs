@@ -11,6 +11,8 @@
 
 #![allow(dead_code)] // each test file uses a different part of the harness
 
+pub mod tmux;
+
 use std::ffi::OsStr;
 use std::fs;
 use std::io::Write;
