@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 script/deps --bench
 jig=$(script/build-release)
 recipes=("$@")
-[[ ${#recipes[@]} -gt 0 ]] || recipes=(git npm gitk jq curl python3 make shellcheck)
+[[ ${#recipes[@]} -gt 0 ]] || recipes=(git npm gitk jq curl python3 make shellcheck vim)
 work=$(mktemp -d "${TMPDIR:-/tmp}/jig-bench-images.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
@@ -32,7 +32,7 @@ for r in "${recipes[@]}"; do
   size=$("$jig" images | awk -v r="$r" 'NR > 1 && index($0, r "@") { print $2, $3 }')
   if [[ $r == git && $(id -u) -eq 0 ]]; then
     m0=$(now)
-    mmdebstrap --quiet --variant=apt --include=git,ca-certificates,openssh-client,less \
+    mmdebstrap --quiet --variant=apt --include=git,ca-certificates,openssh-client,less,nano,vim-tiny \
       bookworm "$work/mmdebstrap" http://deb.debian.org/debian
     m1=$(now)
     rm -rf "$work/mmdebstrap"

@@ -576,6 +576,7 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ("npm", include_str!("../recipes/npm.toml")),
     ("python3", include_str!("../recipes/python3.toml")),
     ("shellcheck", include_str!("../recipes/shellcheck.toml")),
+    ("vim", include_str!("../recipes/vim.toml")),
 ];
 
 /// Parses recipe text; `file` names it in error messages.

@@ -36,7 +36,7 @@ use sha2::{Digest, Sha256};
 use common::*;
 
 /// The recipes every shared `JIG_HOME` has installed, in build order.
-const TOOLS: &[&str] = &["git", "npm", "gitk"];
+const TOOLS: &[&str] = &["git", "npm", "gitk", "vim"];
 
 /// Shared directories of other jig binaries unused for this long are removed.
 const SWEEP_AFTER: Duration = Duration::from_secs(3600);
@@ -731,7 +731,8 @@ fn git_over_ssh_uses_the_users_key_and_config_and_records_the_host_key() {
 }
 
 /// `git commit` without `-m`, in a terminal, through the editor the image provides:
-/// Debian's `editor` (nano) when `EDITOR` is unset, vi when it names vi.
+/// Debian's `editor` (nano) when `EDITOR` is unset, vi when it names vi; and with
+/// `EDITOR=vim`, which the git image lacks, the vim recipe's shim in a nested container.
 #[test]
 fn git_commit_opens_an_editor_in_the_terminal() {
     use common::tmux::Tmux;
@@ -739,7 +740,7 @@ fn git_commit_opens_an_editor_in_the_terminal() {
         let l = t.label();
         t.repo_with_commits(1);
         let path = format!("{}:/usr/bin:/bin", t.shared.shims().display());
-        for editor in ["", "vi"] {
+        for editor in ["", "vi", "vim"] {
             let command = format!(
                 "cd {} && git commit -q --allow-empty; echo rc=$?; sleep 30",
                 t.project().display()
@@ -762,15 +763,15 @@ fn git_commit_opens_an_editor_in_the_terminal() {
                 tmux.send(&["y"]);
                 tmux.wait_for("File Name to Write");
                 tmux.send(&["Enter"]);
-                "from nano"
+                "from nano".to_owned()
             } else {
                 tmux.wait_for("COMMIT_EDITMSG");
                 tmux.send(&["i"]);
-                tmux.send(&["-l", "from vi"]);
+                tmux.send(&["-l", &format!("from {editor}")]);
                 tmux.send(&["Escape"]);
                 tmux.send(&["-l", ":wq"]);
                 tmux.send(&["Enter"]);
-                "from vi"
+                format!("from {editor}")
             };
             let (rc, screen) = tmux.wait_for_number("rc=");
             assert_eq!(rc, 0, "{l} EDITOR={editor:?}: {screen}");
