@@ -223,9 +223,6 @@ pub struct Nest {
     pub shims: PathBuf,
     /// The user's global `jig.toml` (version pins), when it exists.
     pub pins: Option<PathBuf>,
-    /// jig's `config.toml` when it exists inside the data directory (`JIG_HOME` set):
-    /// covered by an empty file, since it may hold registry credentials.
-    pub hide: Option<PathBuf>,
 }
 
 /// Builds the launch plan. `depth` is the number of jig launches around this one.
@@ -436,17 +433,6 @@ pub fn build(target: &Target, host: &Host, image: &Files, cmd: Command, depth: u
             src,
             node,
             readonly,
-        });
-    }
-    // After the data directory's bind, which it lies in. /dev/null reads empty, and
-    // takes writes without keeping them (a read-only mount does not stop writes to a
-    // device), so no remount.
-    if let Some(hide) = target.nest.as_ref().and_then(|n| n.hide.as_ref()) {
-        binds.push(Bind {
-            src: PathBuf::from("/dev/null"),
-            dst: hide.clone(),
-            node: Node::File,
-            readonly: false,
         });
     }
 
@@ -1473,7 +1459,6 @@ set = { BB_MODE = "test", TERM = "dumb-override" }
             shims: "/var/lib/me/jig/shims".into(),
             // JIG_HOME set: the global pins are in the data directory.
             pins: Some("/var/lib/me/jig/jig.toml".into()),
-            hide: Some("/var/lib/me/jig/config.toml".into()),
         };
         let t = tempfile::tempdir().unwrap();
         let cwd = t.path().join("w");
@@ -1491,15 +1476,7 @@ set = { BB_MODE = "test", TERM = "dumb-override" }
             .filter(|b| b.dst.starts_with("/var/lib/me"))
             .map(|b| (b.dst.to_str().unwrap(), b.readonly))
             .collect();
-        assert_eq!(
-            jig,
-            [
-                ("/var/lib/me/jig", true),
-                ("/var/lib/me/jig/config.toml", false)
-            ]
-        );
-        let hidden = plan.binds.last().unwrap();
-        assert_eq!(hidden.src, Path::new("/dev/null"));
+        assert_eq!(jig, [("/var/lib/me/jig", true)]);
         assert_eq!(env_of(&plan)["JIG_CONFIG_DIR"], "/var/lib/me/jig");
     }
 
@@ -1512,7 +1489,6 @@ set = { BB_MODE = "test", TERM = "dumb-override" }
             data: "/var/lib/me/jig".into(),
             shims: "/var/lib/me/jig/shims".into(),
             pins: Some("/home/me/.config/jig/jig.toml".into()),
-            hide: None,
         };
         let plan = build(
             &target_with(&r, Some(nest)),

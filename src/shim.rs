@@ -337,7 +337,6 @@ pub fn start(dirs: &Dirs, entry: &Entry, cmd: Command, dry_run: bool) -> LaunchE
             data: dirs.data.clone(),
             shims: dirs.shims.clone(),
             pins: crate::project::global_path().filter(|p| p.is_file()),
-            hide: crate::config::path().filter(|p| p.starts_with(&dirs.data) && p.is_file()),
         }),
     };
     let tool = tool_name(&cmd.argv0).to_owned();
