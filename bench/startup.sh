@@ -14,7 +14,7 @@
 #   nested   the same shell running the shim `true` instead: a nested launch
 # and reports medians, jig - native, nested - outer (what a shim called inside a
 # container costs, to compare with jig - native), jig / bwrap, and the shim's peak RSS.
-# Targets (ARCHITECTURE.md): jig <= native + 1.5 ms at the median, <= 0.7x bwrap,
+# Targets (docs/benchmarks.md): jig <= native + 1.5 ms at the median, <= 0.7x bwrap,
 # peak RSS <= 4 MiB.
 #
 # Usage: [ROUNDS=N] bench/startup.sh [RUNS]   (RUNS launches per command in all;

@@ -9,7 +9,7 @@
 #   git --version, git status --short, git log --oneline -5, curl --version, jq -c . FILE
 # each natively and through its jig shim, in ROUNDS (default 5) interleaved hyperfine
 # runs. Reports medians, jig - native (median of per-round differences) and the ratio.
-# Target (ARCHITECTURE.md): jig <= native + 1.5 ms.
+# Target (docs/benchmarks.md, as for bench/startup.sh): jig <= native + 1.5 ms.
 #
 # Usage: [ROUNDS=N] bench/tools.sh [RUNS]   (RUNS launches per command in all, default
 # 1000; writes target/bench/tools.md and prints it)
@@ -43,15 +43,16 @@ mkdir -p "$project/src"
 for i in $(seq 300); do echo "line $i" >"$project/src/f$i.txt"; done
 echo '{"name":"jig","tools":["git","curl","jq"],"n":[1,2,3]}' >"$project/data.json"
 cd "$project"
-git init -q
-g() { git -c user.name=bench -c user.email=bench@example.invalid "$@"; }
+# The host's git (a jig shim may come first on PATH).
+/usr/bin/git init -q
+g() { /usr/bin/git -c user.name=bench -c user.email=bench@example.invalid "$@"; }
 g add -A
 g commit -qm init
 for i in 1 2 3 4 5; do
   echo "$i" >>src/f1.txt
   g commit -qam "change $i"
 done
-git status --short >/dev/null # the index is fresh before either side reads it
+/usr/bin/git status --short >/dev/null # the index is fresh before either side reads it
 
 cases=("git --version" "git status --short" "git log --oneline -5" "curl --version" "jq -c . data.json")
 args=()

@@ -77,6 +77,8 @@ pub fn dir() -> Option<PathBuf> {
         .find_map(|v| std::env::var_os(v).filter(|d| !d.is_empty()))
         .map(PathBuf::from)
         .or_else(|| dirs::config_dir().map(|d| d.join("jig")))
+        // Relative to the cwd now, not to wherever a nested launch starts.
+        .map(|d| std::path::absolute(&d).unwrap_or(d))
 }
 
 /// Where the configuration file is (whether or not it exists).

@@ -221,8 +221,10 @@ pub struct Nest {
     pub data: PathBuf,
     /// The shim directory.
     pub shims: PathBuf,
-    /// The user's global `jig.toml` (version pins), when it exists.
-    pub pins: Option<PathBuf>,
+    /// The directory of the user's global `jig.toml` and of `config.toml`.
+    pub config: Option<PathBuf>,
+    /// Whether that `jig.toml` (global version pins) exists.
+    pub pins: bool,
 }
 
 /// Builds the launch plan. `depth` is the number of jig launches around this one.
@@ -416,14 +418,16 @@ pub fn build(target: &Target, host: &Host, image: &Files, cmd: Command, depth: u
         // could pick another version than the same shim outside. The file alone is
         // bound: `config.toml` beside it may hold registry credentials, and a nested
         // launch, which never installs, needs none of it.
-        if let Some(pins) = nest.pins.as_ref().filter(|p| p.is_absolute()) {
-            if !pins.starts_with(&nest.data) && !user.iter().any(|(p, _, _)| p == pins) {
-                user.push((pins.clone(), Node::File, true));
+        if let Some(config) = nest.config.as_ref().filter(|c| c.is_absolute()) {
+            let pins = config.join(crate::project::FILE);
+            if nest.pins
+                && !pins.starts_with(&nest.data)
+                && !user.iter().any(|(p, _, _)| *p == pins)
+            {
+                user.push((pins, Node::File, true));
             }
-            if let Some(dir) = pins.parent() {
-                let dir = dir.display().to_string();
-                nest_env.push((crate::config::ENV_CONFIG_DIR.to_owned(), dir));
-            }
+            let dir = config.display().to_string();
+            nest_env.push((crate::config::ENV_CONFIG_DIR.to_owned(), dir));
         }
     }
     user.sort_by_key(|(p, _, _)| p.components().count());
@@ -1458,7 +1462,8 @@ set = { BB_MODE = "test", TERM = "dumb-override" }
             data: "/var/lib/me/jig".into(),
             shims: "/var/lib/me/jig/shims".into(),
             // JIG_HOME set: the global pins are in the data directory.
-            pins: Some("/var/lib/me/jig/jig.toml".into()),
+            config: Some("/var/lib/me/jig".into()),
+            pins: true,
         };
         let t = tempfile::tempdir().unwrap();
         let cwd = t.path().join("w");
@@ -1488,7 +1493,8 @@ set = { BB_MODE = "test", TERM = "dumb-override" }
             jig: "/opt/jig/bin/jig".into(),
             data: "/var/lib/me/jig".into(),
             shims: "/var/lib/me/jig/shims".into(),
-            pins: Some("/home/me/.config/jig/jig.toml".into()),
+            config: Some("/home/me/.config/jig".into()),
+            pins: true,
         };
         let plan = build(
             &target_with(&r, Some(nest)),
@@ -1514,6 +1520,28 @@ set = { BB_MODE = "test", TERM = "dumb-override" }
             plan.exec.search_path,
             OsString::from(crate::store::DEFAULT_PATH)
         );
+    }
+
+    #[test]
+    fn nest_names_the_config_directory_even_without_global_pins() {
+        let home = tempfile::tempdir().unwrap();
+        let r = recipe();
+        let nest = Nest {
+            jig: "/opt/jig/bin/jig".into(),
+            data: "/var/lib/me/jig".into(),
+            shims: "/var/lib/me/jig/shims".into(),
+            config: Some("/home/me/.config/jig".into()),
+            pins: false,
+        };
+        let plan = build(
+            &target_with(&r, Some(nest)),
+            &host(home.path(), Path::new("/w")),
+            &Files::default(),
+            cmd(),
+            0,
+        );
+        assert!(!plan.binds.iter().any(|b| b.src.starts_with("/home/me")));
+        assert_eq!(env_of(&plan)["JIG_CONFIG_DIR"], "/home/me/.config/jig");
     }
 
     #[test]

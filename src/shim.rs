@@ -336,7 +336,8 @@ pub fn start(dirs: &Dirs, entry: &Entry, cmd: Command, dry_run: bool) -> LaunchE
             jig,
             data: dirs.data.clone(),
             shims: dirs.shims.clone(),
-            pins: crate::project::global_path().filter(|p| p.is_file()),
+            config: crate::config::dir(),
+            pins: crate::project::global_path().is_some_and(|p| p.is_file()),
         }),
     };
     let tool = tool_name(&cmd.argv0).to_owned();

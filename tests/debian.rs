@@ -739,6 +739,17 @@ fn git_commit_opens_an_editor_in_the_terminal() {
     for t in setups() {
         let l = t.label();
         t.repo_with_commits(1);
+        // So `EDITOR=vim` can only be the vim recipe's shim.
+        let rootfs = t
+            .shared
+            .jig_home()
+            .join("store/images")
+            .join(t.image_id("git").trim_start_matches("sha256:"))
+            .join("rootfs");
+        // (Links in the image point into the image: look at them, not through them.)
+        let has = |p: &str| fs::symlink_metadata(rootfs.join(p)).is_ok();
+        assert!(has("usr/bin/vi"), "{l} {}", rootfs.display());
+        assert!(!has("usr/bin/vim"), "{l}");
         let path = format!("{}:/usr/bin:/bin", t.shared.shims().display());
         for editor in ["", "vi", "vim"] {
             let command = format!(

@@ -210,6 +210,11 @@ fn nested_shims_read_the_callers_global_pins() {
         .prefix("nestable-")
         .tempdir_in(&fixture().base)
         .unwrap();
+    std::fs::set_permissions(
+        image.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
     let rootfs = image_with(&image.path().join("rootfs"), &[]);
     for env in Env::all() {
         let l = env.label();
