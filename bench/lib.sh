@@ -7,6 +7,23 @@
 # median of the per-round differences, which compare launches made seconds, not
 # minutes, apart.
 
+# bench_home NAME
+# Installs the benchmark tools, builds the release jig and sets up a scratch directory
+# $work (removed on exit) with a fresh JIG_HOME (exported) holding that jig in its
+# bin/, the way script/install places it; $jig names it.
+bench_home() {
+  script/deps --bench
+  local built
+  built=$(script/build-release)
+  work=$(mktemp -d "${TMPDIR:-/tmp}/jig-bench-$1.XXXXXX")
+  trap 'rm -rf "$work"' EXIT
+  export JIG_HOME=$work/home
+  mkdir -p "$JIG_HOME/bin"
+  cp "$built" "$JIG_HOME/bin/jig"
+  # shellcheck disable=SC2034 # used by the scripts that source this
+  jig=$JIG_HOME/bin/jig
+}
+
 # hyperfine_rounds RUNS PREFIX -n NAME CMD [-n NAME CMD ...]
 # RUNS launches per command in all; writes PREFIX.N.json for each round and prints the
 # paths, one per line. Commands run without a shell (-N), output discarded.

@@ -24,16 +24,7 @@ cd "$(dirname "$0")/.."
 source bench/lib.sh
 repo=$PWD
 runs=${1:-1000}
-script/deps --bench
-
-built=$(script/build-release)
-work=$(mktemp -d "${TMPDIR:-/tmp}/jig-bench.XXXXXX")
-trap 'rm -rf "$work"' EXIT
-export JIG_HOME=$work/home
-# Installed the way script/install does it: inside jig's data directory.
-mkdir -p "$JIG_HOME/bin"
-cp "$built" "$JIG_HOME/bin/jig"
-jig=$JIG_HOME/bin/jig
+bench_home startup
 
 # An image with the usual top-level directories, so bwrap (which cannot create
 # mountpoints in a read-only root) and jig see the same tree.

@@ -18,15 +18,8 @@ cd "$(dirname "$0")/.."
 source bench/lib.sh
 repo=$PWD
 runs=${1:-1000}
-script/deps --bench
-
-built=$(script/build-release)
-work=$(mktemp -d "${TMPDIR:-/tmp}/jig-bench-tools.XXXXXX")
-trap 'rm -rf "$work"' EXIT
-export JIG_HOME=$work/home
-mkdir -p "$JIG_HOME/bin"
-cp "$built" "$JIG_HOME/bin/jig"
-"$JIG_HOME/bin/jig" install --yes git curl jq >"$work/install.log" 2>&1 ||
+bench_home tools
+"$jig" install --yes git curl jq >"$work/install.log" 2>&1 ||
   { cat "$work/install.log" >&2; exit 1; }
 shims=$JIG_HOME/shims
 

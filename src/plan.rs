@@ -1485,24 +1485,30 @@ set = { BB_MODE = "test", TERM = "dumb-override" }
         assert_eq!(env_of(&plan)["JIG_CONFIG_DIR"], "/var/lib/me/jig");
     }
 
-    #[test]
-    fn nest_binds_jig_read_only_and_puts_shims_last_on_path() {
-        let home = tempfile::tempdir().unwrap();
-        let r = recipe();
+    /// The plan of a launch offering nested shims: jig outside its data directory,
+    /// the configuration in `~/.config/jig`, with or without global pins.
+    fn nested_plan(r: &Recipe, home: &Path, pins: bool) -> Plan {
         let nest = Nest {
             jig: "/opt/jig/bin/jig".into(),
             data: "/var/lib/me/jig".into(),
             shims: "/var/lib/me/jig/shims".into(),
             config: Some("/home/me/.config/jig".into()),
-            pins: true,
+            pins,
         };
-        let plan = build(
-            &target_with(&r, Some(nest)),
-            &host(home.path(), Path::new("/w")),
+        build(
+            &target_with(r, Some(nest)),
+            &host(home, Path::new("/w")),
             &Files::default(),
             cmd(),
             0,
-        );
+        )
+    }
+
+    #[test]
+    fn nest_binds_jig_read_only_and_puts_shims_last_on_path() {
+        let home = tempfile::tempdir().unwrap();
+        let r = recipe();
+        let plan = nested_plan(&r, home.path(), true);
         let b = |p: &str| plan.binds.iter().find(|b| b.src == Path::new(p)).unwrap();
         assert!(b("/opt/jig/bin/jig").readonly && b("/opt/jig/bin/jig").node == Node::File);
         assert!(b("/var/lib/me/jig").readonly && b("/var/lib/me/jig").node == Node::DirAlone);
@@ -1526,20 +1532,7 @@ set = { BB_MODE = "test", TERM = "dumb-override" }
     fn nest_names_the_config_directory_even_without_global_pins() {
         let home = tempfile::tempdir().unwrap();
         let r = recipe();
-        let nest = Nest {
-            jig: "/opt/jig/bin/jig".into(),
-            data: "/var/lib/me/jig".into(),
-            shims: "/var/lib/me/jig/shims".into(),
-            config: Some("/home/me/.config/jig".into()),
-            pins: false,
-        };
-        let plan = build(
-            &target_with(&r, Some(nest)),
-            &host(home.path(), Path::new("/w")),
-            &Files::default(),
-            cmd(),
-            0,
-        );
+        let plan = nested_plan(&r, home.path(), false);
         assert!(!plan.binds.iter().any(|b| b.src.starts_with("/home/me")));
         assert_eq!(env_of(&plan)["JIG_CONFIG_DIR"], "/home/me/.config/jig");
     }

@@ -332,12 +332,18 @@ pub fn start(dirs: &Dirs, entry: &Entry, cmd: Command, dry_run: bool) -> LaunchE
         lower: vec![lower],
         scratch: store.run_dir(),
         // Shims inside the container run this same binary (what /proc/self/exe names).
-        nest: std::env::current_exe().ok().map(|jig| plan::Nest {
-            jig,
-            data: dirs.data.clone(),
-            shims: dirs.shims.clone(),
-            config: crate::config::dir(),
-            pins: crate::project::global_path().is_some_and(|p| p.is_file()),
+        nest: std::env::current_exe().ok().map(|jig| {
+            let config = crate::config::dir();
+            let pins = config
+                .as_ref()
+                .is_some_and(|d| d.join(crate::project::FILE).is_file());
+            plan::Nest {
+                jig,
+                data: dirs.data.clone(),
+                shims: dirs.shims.clone(),
+                config,
+                pins,
+            }
         }),
     };
     let tool = tool_name(&cmd.argv0).to_owned();

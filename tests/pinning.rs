@@ -206,15 +206,7 @@ fn precedence_walk_up_lazy_install_and_which() {
 #[test]
 fn nested_shims_read_the_callers_global_pins() {
     // An image that can run the jig under test (a debug build is dynamically linked).
-    let image = tempfile::Builder::new()
-        .prefix("nestable-")
-        .tempdir_in(&fixture().base)
-        .unwrap();
-    std::fs::set_permissions(
-        image.path(),
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )
-    .unwrap();
+    let image = shared_tempdir("nestable-");
     let rootfs = image_with(&image.path().join("rootfs"), &[]);
     for env in Env::all() {
         let l = env.label();

@@ -83,11 +83,7 @@ fn client_image(dir: &Path) -> PathBuf {
 
 #[test]
 fn a_wayland_recipe_talks_to_the_hosts_compositor() {
-    let images = tempfile::Builder::new()
-        .prefix("wayland-")
-        .tempdir_in(&fixture().base)
-        .unwrap();
-    fs::set_permissions(images.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    let images = shared_tempdir("wayland-");
     let root = client_image(&images.path().join("rootfs"));
     for env in Env::all() {
         let l = env.label();

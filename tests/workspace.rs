@@ -358,15 +358,7 @@ fn install_two(env: &Env, images: &Path) {
 
 #[test]
 fn a_tool_calls_another_recipes_shim_in_a_nested_container() {
-    let images = tempfile::Builder::new()
-        .prefix("images-")
-        .tempdir_in(&fixture().base)
-        .unwrap();
-    fs::set_permissions(
-        images.path(),
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )
-    .unwrap();
+    let images = shared_tempdir("images-");
     for env in Env::all() {
         install_two(&env, images.path());
         let l = env.label();

@@ -186,6 +186,17 @@ pub fn image_with(dir: &Path, extra: &[(&str, &str, u32)]) -> PathBuf {
     root
 }
 
+/// A temporary directory in the fixture's base that every identity can read (images
+/// built by the test for all of them), removed when dropped.
+pub fn shared_tempdir(prefix: &str) -> tempfile::TempDir {
+    let dir = tempfile::Builder::new()
+        .prefix(prefix)
+        .tempdir_in(&fixture().base)
+        .unwrap();
+    fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    dir
+}
+
 /// Copies the dynamic loader and the shared libraries `program` needs (as `ldd` finds
 /// them on the host) into the image at `root`, at the paths the binary names. A static
 /// program needs none and gets none.
