@@ -7,10 +7,12 @@
 //!
 //! A step runs in a forked child (the CLI may have done network I/O before; the child
 //! is single-threaded by construction, as `unshare(CLONE_NEWUSER)` requires). The
-//! child maps the caller to uid 0, binds /proc, /dev and the host's resolv.conf, moves
-//! the rootfs over `/`, installs the fake-root seccomp filter
-//! ([`crate::runtime::fakeroot`]) and execs the shell. The network is shared. Output
-//! streams to stderr; on failure the error names the step and repeats its last lines.
+//! child starts a session of its own, maps the caller to uid 0, mounts a minimal /dev,
+//! binds /proc and the host's resolv.conf, makes the rootfs the namespace's root with
+//! the host's tree detached, installs the terminal and fake-root seccomp filters
+//! ([`crate::runtime::fakeroot`]) and the Landlock scopes, and execs the shell (see
+//! [`child`]). The network is shared. Output streams to stderr; on failure the error
+//! names the step and repeats its last lines.
 
 use std::collections::VecDeque;
 use std::ffi::CString;
@@ -26,7 +28,7 @@ use nix::unistd::{ForkResult, fork};
 
 use crate::plan::{Bind, Node};
 use crate::recipe::sha256_hex;
-use crate::runtime::{fakeroot, mount, userns};
+use crate::runtime::{exec, fakeroot, mount, userns};
 use crate::source::rootfs::copy_tree;
 use crate::store::{Image, ImageMeta, Store};
 
@@ -81,9 +83,9 @@ fn one_line(step: &str) -> String {
 }
 
 /// Runs `/bin/sh -c script` inside `rootfs` (modified in place) as fake root, with
-/// `extra` binds on top of /proc, /dev and /etc/resolv.conf.
+/// `extra` binds on top of /proc, a minimal /dev and /etc/resolv.conf.
 pub fn run_in(rootfs: &Path, script: &str, extra: &[Bind]) -> Result<()> {
-    let filter = fakeroot::filter().map_err(anyhow::Error::msg)?;
+    let filters = fakeroot::filters().map_err(anyhow::Error::msg)?;
     // /proc and /dev must be directories to mount on; images made by other tools
     // sometimes have symlinks there (debootstrap's first stage leaves /proc -> /proc).
     for d in ["proc", "dev"] {
@@ -97,20 +99,12 @@ pub fn run_in(rootfs: &Path, script: &str, extra: &[Bind]) -> Result<()> {
             Err(_) => fs::create_dir(&p).with_context(|| format!("creating {}", p.display()))?,
         }
     }
-    let mut binds = vec![
-        Bind {
-            src: "/proc".into(),
-            dst: "/proc".into(),
-            node: Node::Dir,
-            readonly: false,
-        },
-        Bind {
-            src: "/dev".into(),
-            dst: "/dev".into(),
-            node: Node::Dir,
-            readonly: false,
-        },
-    ];
+    let mut binds = vec![Bind {
+        src: "/proc".into(),
+        dst: "/proc".into(),
+        node: Node::Dir,
+        readonly: false,
+    }];
     // The host's resolver config, unless the image has a symlink there (it would be
     // resolved inside the image and may lead nowhere).
     let image_resolv = fs::symlink_metadata(rootfs.join("etc/resolv.conf"));
@@ -152,7 +146,7 @@ pub fn run_in(rootfs: &Path, script: &str, extra: &[Bind]) -> Result<()> {
     match unsafe { fork() }.context("fork")? {
         ForkResult::Child => {
             drop(read);
-            let code = child(rootfs, &binds, &filter, &argv, &env, &write, &devnull);
+            let code = child(rootfs, &binds, &filters, &argv, &env, &write, &devnull);
             // SAFETY: leave without running the parent's exit handlers.
             unsafe { libc::_exit(code) }
         }
@@ -194,11 +188,24 @@ fn stream(read: OwnedFd) -> VecDeque<String> {
     tail
 }
 
-/// The forked child: namespaces, mounts, filter, exec. Returns an exit code on failure.
+/// The forked child: namespaces, mounts, filters, exec. Returns an exit code on
+/// failure.
+///
+/// The step runs as root with every capability in its user namespace, so what it can
+/// reach is decided here, in this order:
+/// 1. `setsid`: a session of its own, without a controlling terminal, so it can reach
+///    no terminal of the user (stdin is /dev/null, stdout and stderr the log pipe).
+/// 2. The namespaces, the caller mapped to uid 0.
+/// 3. The image's tree as the root, a minimal /dev (not the host's), /proc, the binds.
+/// 4. `pivot_root` and a detach of the host's tree: nothing of it is left in the
+///    namespace to unmount one's way back to.
+/// 5. no_new_privs, the terminal filter, the fake-root filters (which also refuse the
+///    mount API, setns and new namespaces) and the Landlock scopes (no signals or
+///    abstract sockets outside the step).
 fn child(
     rootfs: &Path,
     binds: &[Bind],
-    filter: &seccompiler::BpfProgram,
+    filters: &fakeroot::Filters,
     argv: &[CString],
     env: &[CString],
     out: &OwnedFd,
@@ -216,6 +223,10 @@ fn child(
         eprintln!("jig: {msg}");
         125
     };
+    // setsid(2): a forked child is never a process-group leader, so this succeeds.
+    if let Err(e) = nix::unistd::setsid() {
+        return fail(format!("cannot start a session for the build step: {e}"));
+    }
     let (uid, gid) = (
         nix::unistd::getuid().as_raw(),
         nix::unistd::getgid().as_raw(),
@@ -227,15 +238,26 @@ fn child(
         Ok(r) => r,
         Err(e) => return fail(e.message),
     };
+    if let Err(e) = mount::minimal_dev(&mut root, crate::plan::DEVICES) {
+        return fail(e.message);
+    }
     for b in binds {
         if let Err(e) = mount::bind(&mut root, b) {
             return fail(e.message);
         }
     }
-    if let Err(e) = mount::pivot(root, Path::new("/")) {
+    if let Err(e) = mount::pivot_detach(root) {
         return fail(e.message);
     }
-    if let Err(e) = fakeroot::apply(filter) {
+    let confine = crate::plan::Confine {
+        drop_caps: Vec::new(),
+        scope_signals: true,
+        scope_abstract_sockets: true,
+    };
+    if let Err(e) = exec::confine_self(&confine) {
+        return fail(e.message);
+    }
+    if let Err(e) = fakeroot::apply(filters) {
         return fail(e);
     }
     let e = nix::unistd::execve(c"/bin/sh", argv, env).unwrap_err();

@@ -16,10 +16,24 @@
 //! The filter also turns the `fsync` family into no-ops: a build writes into a temp
 //! directory that is thrown away unless the build completes, and the store makes the
 //! finished image durable as a whole (`rename`), so per-file syncs only cost time.
+//!
+//! A second filter refuses what a build step, root with every capability in the
+//! build's user namespace, could use to reach past its root: the whole mount API
+//! (`mount`, `umount2`, `pivot_root`, `move_mount`, `open_tree`, `fsopen`, `fsmount`,
+//! `fsconfig`, `fspick`, `mount_setattr`) and `setns`, plus `unshare`/`clone` with
+//! namespace flags (EPERM), and `clone3`, whose flags a filter cannot read (ENOSYS,
+//! which makes glibc fall back to `clone`). The host's tree is detached from the
+//! build's namespace anyway ([`super::mount::pivot_detach`]); this second wall also
+//! keeps the step from unmounting or remounting what jig bound in (the read-only
+//! package cache, resolv.conf). dpkg, apt and the maintainer scripts of the images
+//! jig builds need none of these calls.
 
 use std::collections::BTreeMap;
 
-use seccompiler::{BpfProgram, SeccompAction, SeccompFilter, TargetArch};
+use seccompiler::{
+    BpfProgram, SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompFilter,
+    SeccompRule, TargetArch,
+};
 
 /// System calls turned into successful no-ops.
 fn faked_syscalls() -> Vec<i64> {
@@ -50,8 +64,44 @@ fn faked_syscalls() -> Vec<i64> {
     v
 }
 
-/// Compiles the filter for the running architecture.
-pub fn filter() -> Result<BpfProgram, String> {
+/// System calls refused outright (EPERM).
+fn refused_syscalls() -> Vec<i64> {
+    let mut v = vec![
+        libc::SYS_mount,
+        libc::SYS_umount2,
+        libc::SYS_pivot_root,
+        libc::SYS_move_mount,
+        libc::SYS_open_tree,
+        libc::SYS_fsopen,
+        libc::SYS_fsmount,
+        libc::SYS_fsconfig,
+        libc::SYS_fspick,
+        libc::SYS_mount_setattr,
+        libc::SYS_setns,
+    ];
+    // open_tree_attr (Linux 6.15) is not named by the libc crate yet.
+    v.push(467);
+    v
+}
+
+/// The `CLONE_NEW*` flags (linux/sched.h).
+const NAMESPACE_FLAGS: [u64; 8] = [
+    0x0002_0000, // CLONE_NEWNS
+    0x0200_0000, // CLONE_NEWCGROUP
+    0x0400_0000, // CLONE_NEWUTS
+    0x0800_0000, // CLONE_NEWIPC
+    0x1000_0000, // CLONE_NEWUSER
+    0x2000_0000, // CLONE_NEWPID
+    0x4000_0000, // CLONE_NEWNET
+    0x0000_0080, // CLONE_NEWTIME
+];
+
+/// The three filters of a build step, to install in this order: fake root (Errno 0),
+/// refusals (EPERM), `clone3` (ENOSYS).
+pub struct Filters(Vec<BpfProgram>);
+
+/// Compiles the filters for the running architecture.
+pub fn filters() -> Result<Filters, String> {
     let arch = if cfg!(target_arch = "x86_64") {
         TargetArch::x86_64
     } else if cfg!(target_arch = "aarch64") {
@@ -59,18 +109,45 @@ pub fn filter() -> Result<BpfProgram, String> {
     } else {
         return Err("fake-root builds are supported on x86_64 and aarch64 only".into());
     };
-    let rules: BTreeMap<i64, Vec<seccompiler::SeccompRule>> = faked_syscalls()
-        .into_iter()
-        .map(|s| (s, Vec::new()))
-        .collect();
-    let filter = SeccompFilter::new(rules, SeccompAction::Allow, SeccompAction::Errno(0), arch)
-        .map_err(|e| format!("cannot build the seccomp filter: {e}"))?;
-    filter
-        .try_into()
-        .map_err(|e: seccompiler::BackendError| format!("cannot compile the seccomp filter: {e}"))
+    let compile = |rules: BTreeMap<i64, Vec<SeccompRule>>, action| -> Result<BpfProgram, String> {
+        SeccompFilter::new(rules, SeccompAction::Allow, action, arch)
+            .map_err(|e| format!("cannot build the seccomp filter: {e}"))?
+            .try_into()
+            .map_err(|e: seccompiler::BackendError| {
+                format!("cannot compile the seccomp filter: {e}")
+            })
+    };
+    let plain = |calls: Vec<i64>| calls.into_iter().map(|s| (s, Vec::new())).collect();
+    let mut refused: BTreeMap<i64, Vec<SeccompRule>> = plain(refused_syscalls());
+    // unshare(flags) and clone(flags, ...): the flags are the first argument on both
+    // architectures. One rule per flag: the call is refused when any is set.
+    let with_namespace_flag = || -> Result<Vec<SeccompRule>, String> {
+        NAMESPACE_FLAGS
+            .iter()
+            .map(|&f| {
+                SeccompCondition::new(0, SeccompCmpArgLen::Qword, SeccompCmpOp::MaskedEq(f), f)
+                    .and_then(|c| SeccompRule::new(vec![c]))
+                    .map_err(|e| format!("cannot build the seccomp filter: {e}"))
+            })
+            .collect()
+    };
+    refused.insert(libc::SYS_unshare, with_namespace_flag()?);
+    refused.insert(libc::SYS_clone, with_namespace_flag()?);
+    Ok(Filters(vec![
+        compile(plain(faked_syscalls()), SeccompAction::Errno(0))?,
+        compile(refused, SeccompAction::Errno(libc::EPERM as u32))?,
+        compile(
+            plain(vec![libc::SYS_clone3]),
+            SeccompAction::Errno(libc::ENOSYS as u32),
+        )?,
+    ]))
 }
 
-/// Installs the filter on the calling thread (it also sets no_new_privs).
-pub fn apply(prog: &BpfProgram) -> Result<(), String> {
-    seccompiler::apply_filter(prog).map_err(|e| format!("cannot install the seccomp filter: {e}"))
+/// Installs the filters on the calling thread (no_new_privs must be set).
+pub fn apply(f: &Filters) -> Result<(), String> {
+    for prog in &f.0 {
+        seccompiler::apply_filter(prog)
+            .map_err(|e| format!("cannot install the seccomp filter: {e}"))?;
+    }
+    Ok(())
 }
