@@ -93,8 +93,15 @@ pub struct Plan {
     /// Symlinks created in the ephemeral layer (`/dev/fd`, `/dev/stdin`, ...), as
     /// (path, target).
     pub links: Vec<(PathBuf, PathBuf)>,
+    /// Where the launch's own devpts instance is mounted, before the binds: the ptys a
+    /// tool opens (`/dev/ptmx` links to its `ptmx`) live there, and the host's
+    /// terminals are not in it. The caller's terminal stays the tool's fds 0-2 and
+    /// `/dev/tty`.
+    pub devpts: Option<PathBuf>,
     /// Bind mounts, applied in order after the overlay is mounted.
     pub binds: Vec<Bind>,
+    /// What confines the tool beyond its mounts, applied right before `execve`.
+    pub confine: Confine,
     /// The workspace mounted read-write around the cwd.
     pub workspace: Workspace,
     /// Arguments that named a path jig would not mount, with the reason (printed as
@@ -104,6 +111,42 @@ pub struct Plan {
     pub cwd: PathBuf,
     /// What to execute.
     pub exec: Exec,
+}
+
+/// Restrictions on the tool's process itself, beyond what its mount namespace shows.
+/// The terminal filter ([`crate::runtime::seccomp`]) is not listed: every launch has it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Confine {
+    /// Capabilities removed from the bounding set, so a tool that runs as uid 0 (the
+    /// caller is root) does not keep them across `execve`: with `CAP_SYS_ADMIN` it
+    /// could unmount the container's root or remount a read-only bind read-write.
+    pub drop_caps: Vec<u32>,
+    /// Landlock scopes: no signals to processes outside the tool's domain...
+    pub scope_signals: bool,
+    /// ...and no connections to abstract unix sockets made outside it.
+    pub scope_abstract_sockets: bool,
+}
+
+/// `CAP_SYS_ADMIN` and `CAP_SYS_CHROOT` (linux/capability.h): the capabilities behind
+/// mount, umount2, pivot_root and setns(CLONE_NEWNS).
+pub const ROOT_DROPPED_CAPS: [u32; 2] = [21, 18];
+
+impl Confine {
+    /// The confinement of a launch for `uid` (the caller's uid, which the tool keeps).
+    /// An X11 tool keeps abstract sockets: libxcb connects to the X server's abstract
+    /// socket first and gives up, without trying the bound socket path, when that
+    /// fails with anything but "not there".
+    pub fn for_launch(uid: u32, x11: bool) -> Confine {
+        Confine {
+            drop_caps: if uid == 0 {
+                ROOT_DROPPED_CAPS.to_vec()
+            } else {
+                Vec::new()
+            },
+            scope_signals: true,
+            scope_abstract_sockets: !x11,
+        }
+    }
 }
 
 /// What to run: a command name with its arguments, and the argv[0] to show it.
@@ -286,6 +329,7 @@ pub fn build(target: &Target, host: &Host, image: &Files, cmd: Command, depth: u
         });
     }
     let links = [
+        ("/dev/ptmx", "pts/ptmx"),
         ("/dev/fd", "/proc/self/fd"),
         ("/dev/stdin", "/proc/self/fd/0"),
         ("/dev/stdout", "/proc/self/fd/1"),
@@ -479,7 +523,9 @@ pub fn build(target: &Target, host: &Host, image: &Files, cmd: Command, depth: u
         files,
         dirs,
         links,
+        devpts: Some("/dev/pts".into()),
         binds,
+        confine: Confine::for_launch(host.uid, recipe.x11),
         workspace,
         skipped,
         cwd: host.cwd.clone(),
@@ -492,8 +538,9 @@ pub fn build(target: &Target, host: &Host, image: &Files, cmd: Command, depth: u
     }
 }
 
-/// Device nodes bound from the host into the minimal /dev.
-pub const DEVICES: &[&str] = &["null", "zero", "full", "random", "urandom", "tty", "ptmx"];
+/// Device nodes bound from the host into the minimal /dev. `/dev/tty` is the process's
+/// controlling terminal, whatever namespace opens it: the caller's own terminal.
+pub const DEVICES: &[&str] = &["null", "zero", "full", "random", "urandom", "tty"];
 
 /// The CA bundle Debian, Ubuntu, Alpine and Arch keep (the path `update-ca-certificates`
 /// writes, and the one most TLS libraries read by default).
@@ -649,9 +696,8 @@ fn system_binds() -> Vec<Bind> {
     for dev in DEVICES {
         binds.push(bind(format!("/dev/{dev}"), Node::File));
     }
-    // The host's devpts, not a new instance: the caller's terminal lives there, and
-    // `tty` must name it. /dev/ptmx (bound above) finds this instance as its sibling.
-    binds.push(bind("/dev/pts".into(), Node::Dir));
+    // Not the host's /dev/pts: every terminal of the user is in it, and a tool could
+    // read from and write into all of them. The launch mounts its own instance there.
     binds
 }
 
@@ -889,6 +935,9 @@ impl Plan {
                 f.contents.len()
             );
         }
+        if let Some(p) = &self.devpts {
+            let _ = writeln!(s, "devpts   {} (a new instance)", p.display());
+        }
         for b in &self.binds {
             let _ = writeln!(
                 s,
@@ -898,6 +947,22 @@ impl Plan {
                 if b.readonly { "ro" } else { "rw" }
             );
         }
+        let c = &self.confine;
+        let _ = writeln!(
+            s,
+            "confine: ioctl TIOCSTI/TIOCLINUX refused; landlock scopes: {}{}",
+            match (c.scope_signals, c.scope_abstract_sockets) {
+                (true, true) => "signals, abstract sockets",
+                (true, false) => "signals",
+                (false, true) => "abstract sockets",
+                (false, false) => "none",
+            },
+            if c.drop_caps.is_empty() {
+                String::new()
+            } else {
+                format!("; bounding set without caps {:?}", c.drop_caps)
+            }
+        );
         let _ = writeln!(s, "workspace: {}", self.workspace);
         for (arg, why) in &self.skipped {
             let _ = writeln!(s, "skipped  {}: {why}", arg.to_string_lossy());
@@ -1153,6 +1218,17 @@ set = { BB_MODE = "test", TERM = "dumb-override" }
     }
 
     #[test]
+    fn root_drops_mount_capabilities_and_x11_keeps_abstract_sockets() {
+        let user = Confine::for_launch(1000, false);
+        assert!(user.drop_caps.is_empty());
+        assert!(user.scope_signals && user.scope_abstract_sockets);
+        let root = Confine::for_launch(0, false);
+        assert_eq!(root.drop_caps, [21, 18]);
+        let x11 = Confine::for_launch(1000, true);
+        assert!(x11.scope_signals && !x11.scope_abstract_sockets);
+    }
+
+    #[test]
     fn system_binds_come_before_host_binds() {
         let home = tempfile::tempdir().unwrap();
         let plan = plan_for(home.path(), Path::new("/tmp/project"), &Files::default());
@@ -1163,7 +1239,16 @@ set = { BB_MODE = "test", TERM = "dumb-override" }
                 .unwrap()
         };
         assert!(pos("/proc") < pos("/tmp/project"));
-        assert!(pos("/dev/pts") < pos("/tmp/project"));
+        assert!(pos("/dev/tty") < pos("/tmp/project"));
+        // The host's terminals are not bound: the launch has its own devpts, which
+        // /dev/ptmx leads to.
+        assert!(!plan.binds.iter().any(|b| b.src.starts_with("/dev/pts")));
+        assert!(!plan.binds.iter().any(|b| b.src == Path::new("/dev/ptmx")));
+        assert_eq!(plan.devpts.as_deref(), Some(Path::new("/dev/pts")));
+        assert!(
+            plan.links
+                .contains(&("/dev/ptmx".into(), "pts/ptmx".into()))
+        );
         assert!(plan.files.iter().any(|f| f.dst == Path::new("/etc/passwd")));
         assert!(
             plan.dirs.contains(&(home.path().to_owned(), 0o700)),

@@ -12,16 +12,21 @@
 //! 2. [`mount::root`]: scratch tmpfs; the skeleton (mountpoints, /tmp, /dev links) and
 //!    generated files (passwd, group, resolv.conf, hosts) in its upper directory; the
 //!    overlay of the image under it.
-//! 3. [`mount::bind`] for every bind of the plan: /proc, /dev nodes, cwd, home paths.
-//! 4. [`mount::pivot`]: move the new root over `/` and chroot into it.
-//! 5. [`exec::exec`]: `PR_SET_NO_NEW_PRIVS`, search PATH, `execve`.
+//! 3. [`mount::devpts`]: the launch's own /dev/pts.
+//! 4. [`mount::bind`] for every bind of the plan: /proc, /dev nodes, cwd, home paths.
+//! 5. [`mount::pivot`]: move the new root over `/` and chroot into it.
+//! 6. [`exec::exec`]: `PR_SET_NO_NEW_PRIVS`, the bounding set of a root tool, the
+//!    terminal filter ([`seccomp`]), the Landlock scopes ([`landlock`]), search PATH,
+//!    `execve`.
 //!
 //! The process must be single-threaded at step 1 (the kernel refuses `CLONE_NEWUSER`
 //! otherwise), so nothing before a launch may leave a thread running.
 
 pub mod exec;
 pub mod fakeroot;
+pub mod landlock;
 pub mod mount;
+pub mod seccomp;
 pub mod userns;
 
 use std::fmt;
@@ -90,6 +95,11 @@ pub fn launch(plan: &Plan) -> LaunchError {
         Ok(r) => r,
         Err(e) => return e,
     };
+    if let Some(pts) = &plan.devpts
+        && let Err(e) = mount::devpts(&mut root, pts)
+    {
+        return e;
+    }
     for b in &plan.binds {
         if let Err(e) = mount::bind(&mut root, b) {
             return e;
@@ -98,5 +108,5 @@ pub fn launch(plan: &Plan) -> LaunchError {
     if let Err(e) = mount::pivot(root, &plan.cwd) {
         return e;
     }
-    exec::exec(&prepared)
+    exec::exec(&prepared, &plan.confine)
 }

@@ -12,8 +12,8 @@ use std::path::Path;
 
 use nix::unistd::{AccessFlags, access, execve};
 
-use super::{EXIT_NOT_EXECUTABLE, EXIT_NOT_FOUND, LaunchError};
-use crate::plan::Exec;
+use super::{EXIT_NOT_EXECUTABLE, EXIT_NOT_FOUND, LaunchError, landlock, seccomp};
+use crate::plan::{Confine, Exec};
 
 /// argv/envp as C strings and the candidate paths, ready before any namespace work.
 pub struct Prepared {
@@ -70,17 +70,48 @@ impl Prepared {
     }
 }
 
-/// Sets no_new_privs and executes the command. Returns only on failure.
-pub fn exec(p: &Prepared) -> LaunchError {
-    // prctl(2) PR_SET_NO_NEW_PRIVS: nothing the tool runs can gain privileges through
-    // setuid/setgid bits or file capabilities. Inherited across fork and execve.
-    // SAFETY: plain prctl call with integer arguments.
-    if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
-        return LaunchError::setup(format!(
-            "cannot set no_new_privs: {}",
-            std::io::Error::last_os_error()
-        ));
+/// Confines the process and executes the command. Returns only on failure.
+pub fn exec(p: &Prepared, confine: &Confine) -> LaunchError {
+    if let Err(e) = confine_self(confine) {
+        return e;
     }
+    search_and_exec(p)
+}
+
+/// The restrictions every tool gets, in the order the kernel needs them:
+/// 1. prctl(2) `PR_SET_NO_NEW_PRIVS`: nothing the tool runs can gain privileges through
+///    setuid/setgid bits or file capabilities. Inherited across fork and execve, and
+///    the precondition of the next two steps for a process without CAP_SYS_ADMIN.
+/// 2. `PR_CAPBSET_DROP` of the capabilities a tool run as uid 0 must not keep: a uid-0
+///    process gets its bounding set as its capabilities at execve (capabilities(7)).
+/// 3. The terminal filter ([`seccomp`]).
+/// 4. The Landlock scopes ([`landlock`]).
+pub fn confine_self(confine: &Confine) -> Result<(), LaunchError> {
+    let os = || std::io::Error::last_os_error();
+    // SAFETY: plain prctl calls with integer arguments.
+    if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
+        return Err(LaunchError::setup(format!(
+            "cannot set no_new_privs: {}",
+            os()
+        )));
+    }
+    for &cap in &confine.drop_caps {
+        // SAFETY: as above.
+        if unsafe { libc::prctl(libc::PR_CAPBSET_DROP, cap as libc::c_ulong, 0, 0, 0) } != 0 {
+            return Err(LaunchError::setup(format!(
+                "cannot drop capability {cap} from the bounding set: {}",
+                os()
+            )));
+        }
+    }
+    seccomp::install()
+        .map_err(|e| LaunchError::setup(format!("cannot install the terminal filter: {e}")))?;
+    landlock::restrict(confine.scope_signals, confine.scope_abstract_sockets)
+        .map_err(LaunchError::setup)?;
+    Ok(())
+}
+
+fn search_and_exec(p: &Prepared) -> LaunchError {
     let name = p.program.to_string_lossy();
     let mut denied = None;
     for path in &p.candidates {

@@ -434,6 +434,82 @@ pub fn bind(root: &mut Root, b: &Bind) -> Result<(), LaunchError> {
     Ok(())
 }
 
+/// Mounts a new devpts instance on `dst`, a directory inside the root: the ptys the
+/// tool opens through `/dev/ptmx` (a link to this instance's `ptmx`) appear in it, and
+/// no terminal of the host does. devpts may be mounted in a user namespace
+/// (`FS_USERNS_MOUNT`); every mount is a new instance since Linux 4.7, and
+/// `newinstance` says so to older kernels. `ptmxmode=0666` opens the instance's own
+/// `ptmx` node to everyone, as the host's `/dev/ptmx` is; new slaves get mode 0620 and
+/// the caller's group (the host's `tty` group is not mapped).
+pub fn devpts(root: &mut Root, dst: &Path) -> Result<(), LaunchError> {
+    let target = root.target(dst, Some(Node::Dir))?;
+    mount(
+        Some("devpts"),
+        &target.path(),
+        Some("devpts"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC,
+        Some("newinstance,ptmxmode=0666,mode=0620"),
+    )
+    .map_err(|e| fail(format_args!("cannot mount devpts on {}", dst.display()), e))?;
+    root.bound.push(dst.to_owned());
+    Ok(())
+}
+
+/// A minimal `/dev` for an image build: a tmpfs with the host's `devices` bound onto
+/// files in it, a devpts instance on `pts` (apt runs dpkg on a pty), `shm`, and the
+/// `fd`/`stdin`/`stdout`/`stderr`/`ptmx` links. Nothing else of the host's `/dev`,
+/// whatever the image has there stays covered, and the build's tree is not changed.
+pub fn minimal_dev(root: &mut Root, devices: &[&str]) -> Result<(), LaunchError> {
+    let dev = Path::new("/dev");
+    let target = root.target(dev, Some(Node::Dir))?;
+    mount(
+        Some("tmpfs"),
+        &target.path(),
+        Some("tmpfs"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC,
+        Some("mode=0755"),
+    )
+    .map_err(|e| fail("cannot mount a tmpfs on /dev", e))?;
+    root.bound.push(dev.to_owned());
+    drop(target);
+    // The fresh tmpfs: nothing in it can be a symlink yet.
+    let fd = root.open(dev, None)?;
+    let at = |what: &str, e: Errno| fail(format_args!("cannot create /dev/{what}"), e);
+    for (link, to) in [
+        ("fd", "/proc/self/fd"),
+        ("stdin", "/proc/self/fd/0"),
+        ("stdout", "/proc/self/fd/1"),
+        ("stderr", "/proc/self/fd/2"),
+        ("ptmx", "pts/ptmx"),
+    ] {
+        nix::unistd::symlinkat(to, &fd, link).map_err(|e| at(link, e))?;
+    }
+    for d in ["pts", "shm"] {
+        mkdirat(&fd, d, Mode::from_bits_truncate(0o755)).map_err(|e| at(d, e))?;
+    }
+    nix::sys::stat::fchmodat(
+        &fd,
+        "shm",
+        Mode::from_bits_truncate(0o1777),
+        nix::sys::stat::FchmodatFlags::NoFollowSymlink,
+    )
+    .map_err(|e| at("shm", e))?;
+    drop(fd);
+    for name in devices {
+        let p = PathBuf::from(format!("/dev/{name}"));
+        bind(
+            root,
+            &Bind {
+                src: p.clone(),
+                dst: p,
+                node: Node::File,
+                readonly: false,
+            },
+        )?;
+    }
+    devpts(root, Path::new("/dev/pts"))
+}
+
 /// statvfs(3)'s relatime bit (linux/statfs.h), which musl's headers do not name.
 const ST_RELATIME: FsFlags = FsFlags::from_bits_retain(0x1000);
 
@@ -467,6 +543,12 @@ fn locked_flags(path: &Path) -> MsFlags {
 /// `pivot_root` + `umount2(MNT_DETACH)` would detach it instead, but the detach waits
 /// for an RCU grace period, which costs 0.1–2 ms per launch; the covered tree is
 /// dropped with the namespace when the tool exits.
+///
+/// That is safe only for a process without capabilities in the launch's user
+/// namespace: with `CAP_SYS_ADMIN` it could `umount2("/")` and `setns` into its own
+/// mount namespace, whose root would be the host's `/` again. Builds run steps as
+/// root with capabilities and use [`pivot_detach`]; a tool launched by root runs
+/// without `CAP_SYS_ADMIN` (`Confine::drop_caps`).
 pub fn pivot(root: Root, cwd: &Path) -> Result<(), LaunchError> {
     // The working directory is the new root already (`Root::enter`).
     drop(root);
@@ -479,5 +561,23 @@ pub fn pivot(root: Root, cwd: &Path) -> Result<(), LaunchError> {
             e,
         )
     })?;
+    Ok(())
+}
+
+/// Makes the assembled root the root of the mount namespace and removes the host's
+/// tree from the namespace altogether, as bubblewrap and runc do: `pivot_root(".",
+/// ".")` stacks the old root on top of the new one, and `umount2(".", MNT_DETACH)`
+/// detaches it (with every host mount below it). Afterwards no mount of the namespace
+/// leads to the host, so even a process with every capability in it (a build step
+/// runs as root) finds nothing by unmounting or by `setns` into the namespace.
+///
+/// The detach waits for an RCU grace period (0.1–2 ms), nothing next to a build.
+pub fn pivot_detach(root: Root) -> Result<(), LaunchError> {
+    // The working directory is the new root already (`Root::enter`).
+    drop(root);
+    nix::unistd::pivot_root(".", ".").map_err(|e| fail("pivot_root failed", e))?;
+    nix::mount::umount2(".", nix::mount::MntFlags::MNT_DETACH)
+        .map_err(|e| fail("cannot detach the host's root", e))?;
+    chdir("/").map_err(|e| fail("cannot enter the new root", e))?;
     Ok(())
 }
