@@ -85,10 +85,39 @@ pub fn run(dirs: &Dirs) -> i32 {
         ),
     }
     match namespace_check(&store) {
-        Ok(()) => r.ok("user + mount namespace with id maps, tmpfs and overlayfs: all work"),
+        Ok(()) => {
+            r.ok("user + mount namespace with id maps, tmpfs, overlayfs and devpts: all work")
+        }
         Err(e) => r.fail(
             &format!("namespace check failed: {e}"),
             "see the sysctl lines above",
+        ),
+    }
+
+    let abi = crate::runtime::landlock::abi();
+    if abi >= crate::runtime::landlock::SCOPES_ABI {
+        r.ok(&format!(
+            "Landlock ABI {abi}: tools cannot signal your other processes or reach abstract sockets outside their container"
+        ));
+    } else {
+        r.warn(
+            &format!(
+                "Landlock ABI {abi}: tools can signal your other processes and connect to abstract unix sockets (X servers, listeners of yours)"
+            ),
+            "Landlock scopes need Linux 6.12 or later with Landlock enabled\n\
+             (CONFIG_SECURITY_LANDLOCK=y and `landlock` in the lsm= boot parameter)",
+        );
+    }
+    match read_sysctl("/proc/sys/dev/tty/legacy_tiocsti").as_deref() {
+        Some("0") => r.ok("dev.tty.legacy_tiocsti = 0: no process can push input into a terminal"),
+        Some(_) => r.warn(
+            "dev.tty.legacy_tiocsti = 1: programs outside jig can push input into your terminal (TIOCSTI)",
+            "jig's tools cannot (a seccomp filter refuses TIOCSTI in every launch and build);\n\
+             to close it for everything: sudo sysctl -w dev.tty.legacy_tiocsti=0",
+        ),
+        None => r.warn(
+            "dev.tty.legacy_tiocsti is absent (Linux before 6.2): programs outside jig can push input into your terminal",
+            "jig's tools cannot: a seccomp filter refuses TIOCSTI in every launch and build",
         ),
     }
 
@@ -167,7 +196,10 @@ fn namespace_check(store: &Store) -> Result<(), String> {
                 ) {
                     Err(e) if e.message.contains("overlay") => 12,
                     Err(_) => 11,
-                    Ok(_) => 0,
+                    Ok(mut root) => match mount::devpts(&mut root, Path::new("/dev/pts")) {
+                        Err(_) => 13,
+                        Ok(()) => 0,
+                    },
                 },
             };
             // SAFETY: _exit in the forked child, skipping the parent's atexit state.
@@ -183,6 +215,9 @@ fn namespace_check(store: &Store) -> Result<(), String> {
             }
             Ok(WaitStatus::Exited(_, 12)) => {
                 Err("cannot mount overlayfs inside the namespace (needs Linux 5.11+)".into())
+            }
+            Ok(WaitStatus::Exited(_, 13)) => {
+                Err("cannot mount a devpts instance inside the namespace".into())
             }
             other => Err(format!("check process ended unexpectedly: {other:?}")),
         },

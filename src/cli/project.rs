@@ -391,5 +391,10 @@ pub(super) fn which(dirs: &Dirs, tool: &str) -> Result<i32> {
     writeln!(out, "why:     {why}")?;
     let workspace = crate::workspace::here(&markers)?;
     writeln!(out, "workspace: {workspace}")?;
+    writeln!(
+        out,
+        "contained: {}",
+        crate::runtime::landlock::containment()
+    )?;
     Ok(0)
 }
