@@ -1292,7 +1292,9 @@ impl Xvfb {
             let log = env.dir().join(format!("xvfb-{number}.log"));
             let mut c = env.command("/usr/bin/Xvfb");
             c.arg(format!(":{number}"))
-                .args(["-nolisten", "tcp", "-auth"])
+                // -noreset: the server would reset when its last client leaves (the
+                // check below), refusing connections for a moment.
+                .args(["-noreset", "-nolisten", "tcp", "-auth"])
                 .arg(&auth)
                 .stdout(Stdio::null())
                 .stderr(File::create(&log).unwrap());

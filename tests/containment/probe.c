@@ -14,6 +14,7 @@
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
+#include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
 #include <termios.h>
@@ -35,7 +36,7 @@ static int report(const char *what, long rc) {
 static int append(const char *path, const char *line) {
     int fd = open(path, O_WRONLY | O_APPEND | O_CREAT, 0644);
     if (report("open", fd) < 0)
-        return 1;
+        return 0;
     size_t n = strlen(line);
     report("write", write(fd, line, n) == (ssize_t)n ? 0 : -1);
     close(fd);
@@ -67,6 +68,28 @@ int main(int argc, char **argv) {
         return append(argv[2], argv[3]);
     if (!strcmp(cmd, "mount-tmpfs") && argc == 3) {
         report("mount", mount("tmpfs", argv[2], "tmpfs", 0, NULL));
+        return 0;
+    }
+    if (!strcmp(cmd, "remount-rw") && argc == 4) {
+        /* Makes a read-only bind writable again, then appends to it. The flags a user
+         * namespace may not clear (nosuid, nodev, noexec, atime) are kept. */
+        struct statvfs st;
+        unsigned long keep = 0;
+        if (statvfs(argv[2], &st) == 0) {
+            if (st.f_flag & ST_NOSUID) keep |= MS_NOSUID;
+            if (st.f_flag & ST_NODEV) keep |= MS_NODEV;
+            if (st.f_flag & ST_NOEXEC) keep |= MS_NOEXEC;
+            if (st.f_flag & ST_NOATIME) keep |= MS_NOATIME;
+            if (st.f_flag & ST_NODIRATIME) keep |= MS_NODIRATIME;
+            if (st.f_flag & ST_RELATIME) keep |= MS_RELATIME;
+        }
+        report("remount", mount(NULL, argv[2], NULL, MS_REMOUNT | MS_BIND | keep, NULL));
+        return append(argv[2], argv[3]);
+    }
+    if (!strcmp(cmd, "ctty")) {
+        /* Opens the controlling terminal, if the process has one. */
+        int fd = open("/dev/tty", O_RDWR | O_NOCTTY);
+        report("open-tty", fd);
         return 0;
     }
     if (!strcmp(cmd, "unshare")) {
@@ -128,6 +151,31 @@ int main(int argc, char **argv) {
             got = 0;
         buf[got] = 0;
         printf("received %s\n", buf);
+        return 0;
+    }
+    if (!strcmp(cmd, "pty")) {
+        /* Opens a pty the way tmux and expect do (by the slave's name) and sends a line
+         * through it: what a tool that runs others on a terminal needs. */
+        int m = posix_openpt(O_RDWR | O_NOCTTY);
+        if (report("posix_openpt", m) < 0 || report("grantpt", grantpt(m)) < 0 ||
+            report("unlockpt", unlockpt(m)) < 0)
+            return 0;
+        const char *name = ptsname(m);
+        if (!name) {
+            report("ptsname", -1);
+            return 0;
+        }
+        int s = open(name, O_RDWR | O_NOCTTY);
+        if (report("open-slave", s) < 0)
+            return 0;
+        struct termios t;
+        tcgetattr(s, &t);
+        cfmakeraw(&t);
+        tcsetattr(s, TCSANOW, &t);
+        char buf[16] = {0};
+        ssize_t n = write(m, "hello", 5);
+        n = read(s, buf, sizeof buf - 1);
+        printf("pty %s %s\n", name, n == 5 && !strcmp(buf, "hello") ? "echoed" : "lost");
         return 0;
     }
     fprintf(stderr, "probe: unknown command or arguments: %s\n", cmd);
