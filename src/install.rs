@@ -61,6 +61,13 @@ pub fn install(
     let recipe = &loaded.recipe;
     let name = recipe.name.to_string();
     let version = recipe.version.to_string();
+    // Before asking anything: in locked mode an install the lock does not name stops
+    // here, before a download or a build step.
+    let pinned = if opts.upgrade {
+        None
+    } else {
+        lock_pin(&loaded)?
+    };
     {
         // What the user approved for this recipe before: this version's, else the
         // default's, else any installed version's.
@@ -74,11 +81,6 @@ pub fn install(
         let before = before.map(|e| permissions::of(&e.recipe));
         permissions::confirm(recipe, before.as_ref(), opts.yes)?;
     }
-    let pinned = if opts.upgrade {
-        None
-    } else {
-        lock_pin(&loaded)?
-    };
     let mut spec = recipe.image.clone();
     if let (Some(p), crate::recipe::From::Oci(r)) = (&pinned, &spec.from)
         && let Some(d) = &p.digest
@@ -185,7 +187,9 @@ pub fn install(
 
 /// The lock entry an install in the current directory must reproduce: the project's
 /// `jig.lock` entry for this recipe and version, if its recipe hash matches. A lock made
-/// from another recipe text is stale: reported, or refused in locked mode.
+/// from another recipe text is stale: reported, or refused in locked mode. Locked mode
+/// also refuses a tool of the project (one its `jig.toml` lists or its lock names) that
+/// the lock does not name at this version: it builds and downloads nothing else.
 fn lock_pin(loaded: &Loaded) -> Result<Option<lock::Locked>> {
     let Ok(cwd) = std::env::current_dir() else {
         return Ok(None);
@@ -194,16 +198,29 @@ fn lock_pin(loaded: &Loaded) -> Result<Option<lock::Locked>> {
         return Ok(None);
     };
     let path = found.lock_path();
-    let Some(file) = lock::LockFile::read(&path)? else {
-        return Ok(None);
-    };
+    let file = lock::LockFile::read(&path)?;
     let name = loaded.recipe.name.as_str();
-    let Some(locked) = file.tools.get(name) else {
+    let version = loaded.recipe.version.as_str();
+    let entry = file.as_ref().and_then(|f| f.tools.get(name));
+    let Some(locked) = entry.filter(|l| l.version == version) else {
+        if lock::locked_from_env() && (entry.is_some() || found.file.tools.contains_key(name)) {
+            let why = match (&file, entry) {
+                (None, _) => format!("{} does not exist", path.display()),
+                (Some(_), None) => format!("{} has no entry for {name}", path.display()),
+                (Some(_), Some(l)) => {
+                    format!(
+                        "{} locks {name} {}, not {version}",
+                        path.display(),
+                        l.version
+                    )
+                }
+            };
+            bail!(
+                "locked mode: not installing {name} {version}: {why}\nhint: without --locked (JIG_LOCKED), `jig lock` in the project installs and locks what jig.toml pins"
+            );
+        }
         return Ok(None);
     };
-    if locked.version != loaded.recipe.version.as_str() {
-        return Ok(None);
-    }
     if locked.recipe != format!("sha256:{}", loaded.hash) {
         let msg = format!(
             "{name} {}: the recipe differs from the one {} was made from",
