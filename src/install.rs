@@ -17,7 +17,7 @@ use crate::recipe::Recipe;
 use crate::store::ImageMeta;
 use crate::store::Store;
 use crate::store::{DEFAULT_PATH, ImageConfig};
-use crate::{build, lock, permissions, source};
+use crate::{approved, build, lock, permissions, source};
 
 /// What an install did.
 #[derive(Debug)]
@@ -79,7 +79,14 @@ pub fn install(
                 .or_else(|| t.versions.values().next())
         });
         let before = before.map(|e| permissions::of(&e.recipe));
-        permissions::confirm(recipe, before.as_ref(), opts.yes)?;
+        let command = command(&loaded, opts.project);
+        let ask = permissions::Ask {
+            recipe,
+            before: before.as_ref(),
+            build_approved: approved::is_approved(dirs, &loaded)?,
+            command: &command,
+        };
+        permissions::confirm(&ask, opts.yes)?;
     }
     let mut spec = recipe.image.clone();
     if let (Some(p), crate::recipe::From::Oci(r)) = (&pinned, &spec.from)
@@ -148,6 +155,9 @@ pub fn install(
             );
         }
     }
+    // Approved above (asked, --yes, or nothing new to approve): later installs of the
+    // same build need no new approval.
+    approved::record(dirs, &loaded)?;
     if opts.project {
         index.projects.insert(loaded.hash.clone(), entry.clone());
         for s in &shims {
@@ -183,6 +193,20 @@ pub fn install(
         shims,
         base: base_meta,
     })
+}
+
+/// The command that installs `loaded` (resolved for one version), for messages: `jig
+/// install [REPO/]NAME@VERSION` or `jig install PATH@VERSION`; `jig trust` for a
+/// project's own recipe.
+fn command(loaded: &Loaded, project: bool) -> String {
+    if project {
+        return "jig trust".to_owned();
+    }
+    format!(
+        "jig install {}@{}",
+        loaded.origin.arg(),
+        loaded.recipe.version
+    )
 }
 
 /// The lock entry an install in the current directory must reproduce: the project's

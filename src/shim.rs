@@ -304,6 +304,13 @@ struct FirstUse<'a> {
 /// process stays single-threaded for the launch), or, with `JIG_NO_LAZY=1`, says what
 /// to install. In locked mode a version the project's lock does not name is refused
 /// first.
+///
+/// A pin approves nothing: the child is not given `--yes` (except for a trusted
+/// project's own recipe, approved by `jig trust`), so it asks on the terminal this
+/// process inherited when the version asks for more than the installed one or builds
+/// what the user never approved (`crate::approved`), and without a terminal it stops
+/// before downloading or building, naming the `jig install` to run. `JIG_YES=1` in
+/// the environment still approves. Only this path pays for those checks.
 fn lazy_install(lazy: &FirstUse) -> Result<(), LaunchError> {
     let &FirstUse {
         recipe,
@@ -471,11 +478,7 @@ fn in_image(lower: &Path, path: &Path) -> plan::InImage {
 
 /// How to name this entry's recipe on the command line.
 pub fn install_arg(entry: &Entry) -> String {
-    match &entry.origin {
-        crate::recipe::Origin::File { path } => path.display().to_string(),
-        crate::recipe::Origin::Builtin { name } => name.clone(),
-        crate::recipe::Origin::Repo { repo, name, .. } => format!("{repo}/{name}"),
-    }
+    entry.origin.arg()
 }
 
 /// How to name the installed recipe `name` on the command line to install another
