@@ -17,7 +17,7 @@ use crate::recipe::Recipe;
 use crate::store::ImageMeta;
 use crate::store::Store;
 use crate::store::{DEFAULT_PATH, ImageConfig};
-use crate::{build, lock, permissions, source};
+use crate::{approved, build, lock, permissions, source};
 
 /// What an install did.
 #[derive(Debug)]
@@ -61,6 +61,13 @@ pub fn install(
     let recipe = &loaded.recipe;
     let name = recipe.name.to_string();
     let version = recipe.version.to_string();
+    // Before asking anything: in locked mode an install the lock does not name stops
+    // here, before a download or a build step.
+    let pinned = if opts.upgrade {
+        None
+    } else {
+        lock_pin(&loaded)?
+    };
     {
         // What the user approved for this recipe before: this version's, else the
         // default's, else any installed version's.
@@ -72,13 +79,15 @@ pub fn install(
                 .or_else(|| t.versions.values().next())
         });
         let before = before.map(|e| permissions::of(&e.recipe));
-        permissions::confirm(recipe, before.as_ref(), opts.yes)?;
+        let command = command(&loaded, opts.project);
+        let ask = permissions::Ask {
+            recipe,
+            before: before.as_ref(),
+            build_approved: approved::is_approved(dirs, &loaded)?,
+            command: &command,
+        };
+        permissions::confirm(&ask, opts.yes)?;
     }
-    let pinned = if opts.upgrade {
-        None
-    } else {
-        lock_pin(&loaded)?
-    };
     let mut spec = recipe.image.clone();
     if let (Some(p), crate::recipe::From::Oci(r)) = (&pinned, &spec.from)
         && let Some(d) = &p.digest
@@ -146,6 +155,9 @@ pub fn install(
             );
         }
     }
+    // Approved above (asked, --yes, or nothing new to approve): later installs of the
+    // same build need no new approval.
+    approved::record(dirs, &loaded)?;
     if opts.project {
         index.projects.insert(loaded.hash.clone(), entry.clone());
         for s in &shims {
@@ -183,9 +195,25 @@ pub fn install(
     })
 }
 
+/// The command that installs `loaded` (resolved for one version), for messages: `jig
+/// install [REPO/]NAME@VERSION` or `jig install PATH@VERSION`; `jig trust` for a
+/// project's own recipe.
+fn command(loaded: &Loaded, project: bool) -> String {
+    if project {
+        return "jig trust".to_owned();
+    }
+    format!(
+        "jig install {}@{}",
+        loaded.origin.arg(),
+        loaded.recipe.version
+    )
+}
+
 /// The lock entry an install in the current directory must reproduce: the project's
 /// `jig.lock` entry for this recipe and version, if its recipe hash matches. A lock made
-/// from another recipe text is stale: reported, or refused in locked mode.
+/// from another recipe text is stale: reported, or refused in locked mode. Locked mode
+/// also refuses a tool of the project (one its `jig.toml` lists or its lock names) that
+/// the lock does not name at this version: it builds and downloads nothing else.
 fn lock_pin(loaded: &Loaded) -> Result<Option<lock::Locked>> {
     let Ok(cwd) = std::env::current_dir() else {
         return Ok(None);
@@ -194,16 +222,29 @@ fn lock_pin(loaded: &Loaded) -> Result<Option<lock::Locked>> {
         return Ok(None);
     };
     let path = found.lock_path();
-    let Some(file) = lock::LockFile::read(&path)? else {
-        return Ok(None);
-    };
+    let file = lock::LockFile::read(&path)?;
     let name = loaded.recipe.name.as_str();
-    let Some(locked) = file.tools.get(name) else {
+    let version = loaded.recipe.version.as_str();
+    let entry = file.as_ref().and_then(|f| f.tools.get(name));
+    let Some(locked) = entry.filter(|l| l.version == version) else {
+        if lock::locked_from_env() && (entry.is_some() || found.file.tools.contains_key(name)) {
+            let why = match (&file, entry) {
+                (None, _) => format!("{} does not exist", path.display()),
+                (Some(_), None) => format!("{} has no entry for {name}", path.display()),
+                (Some(_), Some(l)) => {
+                    format!(
+                        "{} locks {name} {}, not {version}",
+                        path.display(),
+                        l.version
+                    )
+                }
+            };
+            bail!(
+                "locked mode: not installing {name} {version}: {why}\nhint: without --locked (JIG_LOCKED), `jig lock` in the project installs and locks what jig.toml pins"
+            );
+        }
         return Ok(None);
     };
-    if locked.version != loaded.recipe.version.as_str() {
-        return Ok(None);
-    }
     if locked.recipe != format!("sha256:{}", loaded.hash) {
         let msg = format!(
             "{name} {}: the recipe differs from the one {} was made from",

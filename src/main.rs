@@ -17,6 +17,7 @@
 #![cfg_attr(test, allow(dead_code))]
 
 mod alloc;
+mod approved;
 mod args;
 mod bootstrap;
 mod build;

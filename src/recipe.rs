@@ -513,6 +513,18 @@ pub enum Origin {
     },
 }
 
+impl Origin {
+    /// How to name this recipe on the command line: the file's path, the built-in
+    /// name, or `REPO/NAME`.
+    pub fn arg(&self) -> String {
+        match self {
+            Origin::File { path } => path.display().to_string(),
+            Origin::Builtin { name } => name.clone(),
+            Origin::Repo { repo, name, .. } => format!("{repo}/{name}"),
+        }
+    }
+}
+
 impl fmt::Display for Origin {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

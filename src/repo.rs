@@ -18,7 +18,8 @@
 //!
 //! A repository's content is untrusted data: recipe text is only parsed, files are read
 //! from git objects or opened without following symlinks, and recipes that would read
-//! host paths (`rootfs:` images) are refused.
+//! host paths (`rootfs:` images) or skip the Debian signature check (`insecure`) are
+//! refused.
 
 mod dir;
 mod git;
@@ -426,8 +427,9 @@ pub fn contents(dirs: &Dirs, name: &str, repo: &Repo) -> Result<Contents> {
     })
 }
 
-/// Parses a repository's recipe file. The recipe must be named after its file, and
-/// must not take its image from a host path.
+/// Parses a repository's recipe file. The recipe must be named after its file, must
+/// not take its image from a host path, and must not accept an unsigned Debian index
+/// (`insecure`), in any of its versions.
 pub fn parse(repo: &str, file: &RecipeFile) -> Result<Recipe> {
     let label = format!("{repo}:{}", file.path);
     Name::new(&file.stem)
@@ -439,14 +441,24 @@ pub fn parse(repo: &str, file: &RecipeFile) -> Result<Recipe> {
             r.name
         );
     }
-    let rootfs = |r: &Recipe| matches!(r.image.from, recipe::From::Rootfs(_));
-    let any_rootfs = rootfs(&r)
-        || r.offered()
-            .iter()
-            .any(|v| r.for_version(v).is_ok_and(|one| rootfs(&one)));
-    if any_rootfs {
+    let any = |test: fn(&Recipe) -> bool| {
+        test(&r)
+            || r.offered()
+                .iter()
+                .any(|v| r.for_version(v).is_ok_and(|one| test(&one)))
+    };
+    if any(|r| matches!(r.image.from, recipe::From::Rootfs(_))) {
         bail!(
             "{label}: rootfs: images cannot come from a repository (they would read host paths)\nhint: use oci:, debian: or busybox: images in shared recipes"
+        );
+    }
+    // Without the signature check whoever serves the mirror (or sits on the way to an
+    // http one) chooses the packages whose maintainer scripts the build runs.
+    if any(|r| r.image.insecure) {
+        bail!(
+            "{label}: recipe '{}' sets insecure = true: a repository recipe cannot turn off the check of the Debian archive's signature\nhint: remove `insecure` (a mirror that serves the signed InRelease needs none); to use such a mirror anyway, copy the recipe into a file of your own and install that path (`jig install ./{}.toml`)",
+            r.name,
+            r.name
         );
     }
     Ok(r)
@@ -904,6 +916,18 @@ mod tests {
         );
         let err = format!("{:#}", parse("r", &file("t", &text)).unwrap_err());
         assert!(err.contains("rootfs:"), "{err}");
+        let deb = recipe_text("t", "1").replace("busybox:/bin/busybox", "debian:bookworm");
+        parse("r", &file("t", &deb)).unwrap();
+        for text in [
+            deb.replace("[tool]", "insecure = true\n[tool]"),
+            format!("{deb}[versions.\"2\".image]\ninsecure = true\n"),
+        ] {
+            let err = format!("{:#}", parse("r", &file("t", &text)).unwrap_err());
+            assert!(
+                err.contains("r:recipes/t.toml") && err.contains("insecure = true"),
+                "{err}"
+            );
+        }
         let text = recipe_text("t", "1").replace("version", "versio");
         let err = format!("{:#}", parse("r", &file("t", &text)).unwrap_err());
         assert!(

@@ -68,7 +68,7 @@ fn run(name: &str, argv0: OsString, args: Vec<OsString>) -> Result<LaunchError, 
     };
     let mut entry = match from_project {
         Some(e) => e,
-        None => global_entry(&dirs, &index, recipe, &request)?,
+        None => global_entry(&dirs, &index, recipe, &request, project.as_ref())?,
     };
     if let Some(found) = &project {
         check_lock(found, recipe, &entry)?;
@@ -99,6 +99,7 @@ fn global_entry(
     index: &Lazy,
     recipe: &str,
     request: &resolve::Request,
+    project: Option<&project::Found>,
 ) -> Result<Entry, LaunchError> {
     let setup = |e: anyhow::Error| LaunchError::setup(format!("{e:#}"));
     let Some(tool) = index.tool(recipe).map_err(setup)? else {
@@ -116,7 +117,16 @@ fn global_entry(
         Pick::Installed(_, e) => Ok(e.clone()),
         Pick::Missing(version) => {
             let arg = recipe_arg(recipe, Some(&tool));
-            lazy_install(recipe, &format!("{arg}@{version}"), false, request)?;
+            let spec = format!("{arg}@{version}");
+            let lazy = FirstUse {
+                recipe,
+                version: &version,
+                spec: &spec,
+                project_recipe: false,
+                request,
+                project,
+            };
+            lazy_install(&lazy)?;
             let index =
                 Index::read(&dirs.index()).map_err(|e| LaunchError::setup(format!("{e:#}")))?;
             index
@@ -134,30 +144,40 @@ fn global_entry(
     }
 }
 
-/// Compares the entry about to run with the project's `jig.lock`, for tools the
-/// project's `jig.toml` lists: a difference is a warning, or an error in locked mode.
-fn check_lock(found: &project::Found, recipe: &str, entry: &Entry) -> Result<(), LaunchError> {
+/// The project's `jig.lock` (path and text) when the project's `jig.toml` lists
+/// `recipe`; `None` when it does not, or when there is no lock outside locked mode.
+fn lock_text(
+    found: &project::Found,
+    recipe: &str,
+    locked_mode: bool,
+) -> Result<Option<(std::path::PathBuf, String)>, LaunchError> {
     if !found.file.tools.contains_key(recipe) {
-        return Ok(());
+        return Ok(None);
     }
     let path = found.lock_path();
-    let locked_mode = lock::locked_from_env();
-    let text = match std::fs::read_to_string(&path) {
-        Ok(t) => t,
+    match std::fs::read_to_string(&path) {
+        Ok(t) => Ok(Some((path, t))),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound && locked_mode => {
-            return Err(LaunchError::setup(format!(
+            Err(LaunchError::setup(format!(
                 "JIG_LOCKED is set but {} does not exist",
                 path.display()
             ))
-            .hint("run `jig lock` in the project and commit jig.lock"));
+            .hint("run `jig lock` in the project and commit jig.lock"))
         }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => {
-            return Err(LaunchError::setup(format!(
-                "cannot read {}: {e}",
-                path.display()
-            )));
-        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(LaunchError::setup(format!(
+            "cannot read {}: {e}",
+            path.display()
+        ))),
+    }
+}
+
+/// Compares the entry about to run with the project's `jig.lock`, for tools the
+/// project's `jig.toml` lists: a difference is a warning, or an error in locked mode.
+fn check_lock(found: &project::Found, recipe: &str, entry: &Entry) -> Result<(), LaunchError> {
+    let locked_mode = lock::locked_from_env();
+    let Some((path, text)) = lock_text(found, recipe, locked_mode)? else {
+        return Ok(());
     };
     let diffs = match lock::summary(&text, &path, recipe) {
         Ok(Some(l)) => lock::differences(&l, entry.recipe.version.as_str(), entry),
@@ -176,6 +196,33 @@ fn check_lock(found: &project::Found, recipe: &str, entry: &Entry) -> Result<(),
     }
     eprintln!("jig: warning: {report}\njig: hint: run `jig lock` to update the lock");
     Ok(())
+}
+
+/// In locked mode, refuses to install a version of a project tool that the lock does
+/// not name, before anything is downloaded or built. (After the install,
+/// [`check_lock`] compares the result with the lock as for any launch.)
+fn check_lock_before_install(
+    found: &project::Found,
+    recipe: &str,
+    version: &str,
+) -> Result<(), LaunchError> {
+    if !lock::locked_from_env() {
+        return Ok(());
+    }
+    let Some((path, text)) = lock_text(found, recipe, true)? else {
+        return Ok(());
+    };
+    let diff = match lock::summary(&text, &path, recipe) {
+        Ok(Some(l)) if l.version == version => return Ok(()),
+        Ok(Some(l)) => format!("version: locked {}, resolved {version}", l.version),
+        Ok(None) => "the lock has no entry for it".to_owned(),
+        Err(e) => return Err(LaunchError::setup(format!("{e:#}"))),
+    };
+    Err(LaunchError::setup(format!(
+        "not installing {recipe} {version} in locked mode: {}",
+        lock::report(recipe, &path, &[diff])
+    ))
+    .hint("without JIG_LOCKED (--locked), `jig lock` in the project installs and locks what jig.toml pins"))
 }
 
 /// Whether the project asks for trust and has it; says so on stderr when it asks and
@@ -219,7 +266,14 @@ fn project_recipe(
         return Ok(Some(e));
     }
     let spec = format!("{}@{}", path.display(), one.recipe.version);
-    lazy_install(recipe, &spec, true, request)?;
+    lazy_install(&FirstUse {
+        recipe,
+        version: one.recipe.version.as_str(),
+        spec: &spec,
+        project_recipe: true,
+        request,
+        project: Some(found),
+    })?;
     let index = Index::read(&dirs.index()).map_err(setup)?;
     match index.projects.get(&one.hash) {
         Some(e) => Ok(Some(e.clone())),
@@ -230,17 +284,47 @@ fn project_recipe(
     }
 }
 
+/// A version to install on first use.
+struct FirstUse<'a> {
+    /// The recipe's name.
+    recipe: &'a str,
+    /// The version.
+    version: &'a str,
+    /// What `jig install` is given: `[REPO/]NAME@VERSION` or `PATH@VERSION`.
+    spec: &'a str,
+    /// A trusted project's own recipe (approved by `jig trust`).
+    project_recipe: bool,
+    /// Why this version.
+    request: &'a resolve::Request,
+    /// The project around the cwd, whose lock applies.
+    project: Option<&'a project::Found>,
+}
+
 /// Installs a version a pin asks for on first use (in a child `jig install`, so this
 /// process stays single-threaded for the launch), or, with `JIG_NO_LAZY=1`, says what
-/// to install.
-fn lazy_install(
-    recipe: &str,
-    spec: &str,
-    project: bool,
-    request: &resolve::Request,
-) -> Result<(), LaunchError> {
+/// to install. In locked mode a version the project's lock does not name is refused
+/// first.
+///
+/// A pin approves nothing: the child is not given `--yes` (except for a trusted
+/// project's own recipe, approved by `jig trust`), so it asks on the terminal this
+/// process inherited when the version asks for more than the installed one or builds
+/// what the user never approved (`crate::approved`), and without a terminal it stops
+/// before downloading or building, naming the `jig install` to run. `JIG_YES=1` in
+/// the environment still approves. Only this path pays for those checks.
+fn lazy_install(lazy: &FirstUse) -> Result<(), LaunchError> {
+    let &FirstUse {
+        recipe,
+        version,
+        spec,
+        project_recipe,
+        request,
+        project,
+    } = lazy;
+    if let Some(found) = project {
+        check_lock_before_install(found, recipe, version)?;
+    }
     let install_hint = || {
-        if project {
+        if project_recipe {
             "run `jig trust` in the project, which installs its recipes".to_owned()
         } else {
             format!("run `jig install {spec}`")
@@ -266,7 +350,7 @@ fn lazy_install(
         request.why
     );
     let mut args = vec!["install"];
-    if project {
+    if project_recipe {
         // The user approved the project's recipes with `jig trust`.
         args.extend(["--project", "--yes"]);
     }
@@ -394,11 +478,7 @@ fn in_image(lower: &Path, path: &Path) -> plan::InImage {
 
 /// How to name this entry's recipe on the command line.
 pub fn install_arg(entry: &Entry) -> String {
-    match &entry.origin {
-        crate::recipe::Origin::File { path } => path.display().to_string(),
-        crate::recipe::Origin::Builtin { name } => name.clone(),
-        crate::recipe::Origin::Repo { repo, name, .. } => format!("{repo}/{name}"),
-    }
+    entry.origin.arg()
 }
 
 /// How to name the installed recipe `name` on the command line to install another
