@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use crate::host::Host;
 use crate::recipe::{Recipe, glob_match};
 use crate::store::ImageConfig;
-use crate::workspace::Workspace;
+use crate::workspace::{GitLink, Workspace};
 
 /// What kind of node a bind mount needs as its mountpoint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -207,6 +207,9 @@ pub struct Target<'a> {
     pub scratch: PathBuf,
     /// What makes jig's shims work inside (None: they are not offered).
     pub nest: Option<Nest>,
+    /// jig's own directories ([`crate::paths::Dirs::private`]): never bound through a
+    /// `.git` file or a `from_env` variable.
+    pub jig_dirs: Vec<PathBuf>,
 }
 
 /// jig itself, for shims called inside a container: the binary, jig's data directory
@@ -326,6 +329,7 @@ pub fn build(target: &Target, host: &Host, image: &Files, cmd: Command, depth: u
             .flatten()
             .map(OsString::as_os_str),
         || crate::config::load().is_ok_and(|c| c.workspace_allow_home),
+        &|p| linked_bindable(p, host, &target.jig_dirs),
     );
     let roots: Vec<&Path> = [
         Some(workspace.root.as_path()),
@@ -342,12 +346,20 @@ pub fn build(target: &Target, host: &Host, image: &Files, cmd: Command, depth: u
     for root in &roots {
         user.push((root.to_path_buf(), Node::Dir, false));
     }
-    if let Some(git) = &workspace.git_dir
-        && !roots.iter().any(|r| git.starts_with(r))
-        && arg_bindable(git, host).is_ok()
-        && git.is_dir()
-    {
-        user.push((git.clone(), Node::Dir, false));
+    let mut skipped = Vec::new();
+    match &workspace.git {
+        Some(GitLink::Mounted(git)) if !roots.iter().any(|r| git.starts_with(r)) => {
+            user.push((git.clone(), Node::Dir, false));
+        }
+        Some(GitLink::Refused { gitdir, reason }) => {
+            let what = format!(
+                "{} (the gitdir of {})",
+                gitdir.display(),
+                workspace.root.join(".git").display()
+            );
+            skipped.push((what.into(), reason.clone()));
+        }
+        _ => {}
     }
     let home_paths = recipe
         .mounts
@@ -395,7 +407,7 @@ pub fn build(target: &Target, host: &Host, image: &Files, cmd: Command, depth: u
         recipe.mounts.args,
         &recipe.mounts.args_rw,
     );
-    let skipped = arg_binds(candidates, &roots, host, &mut user);
+    skipped.extend(arg_binds(candidates, &roots, host, &mut user));
     let mut nest_env = Vec::new();
     if let Some(nest) = &target.nest {
         // Read-only: a tool may run jig's shims, never change what is installed. The
@@ -612,6 +624,15 @@ fn arg_bindable(path: &Path, host: &Host) -> Result<(), String> {
     Ok(())
 }
 
+/// Whether a directory a `.git` file leads to may be bound (see
+/// [`crate::workspace::GitLink`]): nothing an argument may not name, nor jig's own
+/// directories `jig_dirs` or the session's runtime directory (`$XDG_RUNTIME_DIR`),
+/// anything inside them or holding them.
+pub fn linked_bindable(path: &Path, host: &Host, jig_dirs: &[PathBuf]) -> Result<(), String> {
+    arg_bindable(path, host)?;
+    private_clear(path, host, jig_dirs, false)
+}
+
 /// Whether a path named by a variable may be bound: absolute, normalized, and not the
 /// root, a system directory or the whole home directory.
 fn bindable_from_env(path: &Path, host: &Host) -> bool {
@@ -628,6 +649,57 @@ fn bindable_from_env(path: &Path, host: &Host) -> bool {
         })
         && !SYSTEM.iter().any(|s| path == Path::new(s))
         && path != host.home
+}
+
+/// `Err` when `path` is one of jig's own directories `jig_dirs` or the runtime
+/// directory, holds one, or lies inside one (inside the runtime directory only
+/// counts unless `runtime_inside_ok`). Lexical: the paths are compared as given.
+fn private_clear(
+    path: &Path,
+    host: &Host,
+    jig_dirs: &[PathBuf],
+    runtime_inside_ok: bool,
+) -> Result<(), String> {
+    let shown = path.display();
+    for dir in jig_dirs.iter().filter(|d| d.is_absolute()) {
+        let dir = crate::args::normalize(dir);
+        if path == dir {
+            return Err("it is jig's own directory".to_owned());
+        }
+        if path.starts_with(&dir) {
+            return Err(format!(
+                "{shown} is inside jig's directory {}",
+                dir.display()
+            ));
+        }
+        if dir.starts_with(path) {
+            return Err(format!("{shown} holds jig's directory {}", dir.display()));
+        }
+    }
+    let runtime = host
+        .var("XDG_RUNTIME_DIR")
+        .map(Path::new)
+        .filter(|r| r.is_absolute())
+        .map(crate::args::normalize)
+        .filter(|r| r != Path::new("/"));
+    if let Some(run) = runtime {
+        if path == run {
+            return Err("it is $XDG_RUNTIME_DIR".to_owned());
+        }
+        if run.starts_with(path) {
+            return Err(format!(
+                "{shown} holds $XDG_RUNTIME_DIR ({})",
+                run.display()
+            ));
+        }
+        if !runtime_inside_ok && path.starts_with(&run) {
+            return Err(format!(
+                "{shown} is inside $XDG_RUNTIME_DIR ({})",
+                run.display()
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// /proc and the device binds of the minimal /dev.
@@ -980,6 +1052,7 @@ set = { BB_MODE = "test", TERM = "dumb-override" }
             lower: vec![PathBuf::from("/store/images/x/rootfs")],
             scratch: PathBuf::from("/store/run"),
             nest: None,
+            jig_dirs: vec![],
         };
         build(&target, &host(home, cwd), files, cmd(), 0)
     }
@@ -1037,6 +1110,7 @@ set = { BB_MODE = "test", TERM = "dumb-override" }
             lower: vec![PathBuf::from("/r")],
             scratch: PathBuf::from("/s"),
             nest: None,
+            jig_dirs: vec![],
         };
         let plan = build(
             &target,
@@ -1212,6 +1286,7 @@ set = { BB_MODE = "test", TERM = "dumb-override" }
             lower: vec![],
             scratch: PathBuf::from("/s"),
             nest: None,
+            jig_dirs: vec![],
         };
         let plan = build(&target, &h, &files, cmd(), 0);
         let env = env_of(&plan);
@@ -1258,12 +1333,44 @@ set = { BB_MODE = "test", TERM = "dumb-override" }
             lower: vec![],
             scratch: PathBuf::from("/s"),
             nest: None,
+            jig_dirs: vec![],
         };
         let plan = build(&target, &h, &Files::default(), cmd(), 0);
         assert!(plan.binds.iter().any(|b| b.src == sock && !b.readonly));
         assert!(!plan.binds.iter().any(|b| b.src == Path::new("/etc")));
         assert!(!bindable_from_env(home.path(), &h));
         assert!(!bindable_from_env(Path::new("/usr/../etc/x"), &h));
+    }
+
+    #[test]
+    fn a_refused_git_link_is_reported_and_not_bound() {
+        let t = tempfile::tempdir().unwrap();
+        let root = t.path().join("p");
+        let ssh = t.path().join("home/.ssh");
+        std::fs::create_dir_all(&root).unwrap();
+        std::fs::create_dir_all(&ssh).unwrap();
+        std::fs::write(root.join(".git"), format!("gitdir: {}\n", ssh.display())).unwrap();
+        let r = recipe();
+        let plan = build(
+            &target_with(&r, None),
+            &host(&t.path().join("home"), &root),
+            &Files::default(),
+            cmd(),
+            0,
+        );
+        assert!(!plan.binds.iter().any(|b| b.src == ssh), "{:?}", plan.binds);
+        assert_eq!(
+            plan.skipped,
+            vec![(
+                OsString::from(format!(
+                    "{} (the gitdir of {})",
+                    ssh.display(),
+                    root.join(".git").display()
+                )),
+                "it is not a git directory (no HEAD)".to_owned()
+            )]
+        );
+        assert_eq!(plan.workspace.root, root);
     }
 
     #[test]
@@ -1281,6 +1388,7 @@ set = { BB_MODE = "test", TERM = "dumb-override" }
             lower: vec![],
             scratch: PathBuf::from("/s"),
             nest: None,
+            jig_dirs: vec![],
         };
         let plan = build(&target, &h, &Files::default(), cmd(), 0);
         let env = env_of(&plan);
@@ -1319,6 +1427,7 @@ set = { BB_MODE = "test", TERM = "dumb-override" }
             lower: vec![],
             scratch: PathBuf::from("/s"),
             nest,
+            jig_dirs: vec![],
         }
     }
 
