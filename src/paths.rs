@@ -5,7 +5,7 @@
 //! and installed index under the data dir (`~/.local/share/jig`), shims in
 //! `~/.local/share/jig/shims`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
@@ -42,6 +42,18 @@ impl Dirs {
             shims: data.join("shims"),
             data,
         })
+    }
+
+    /// jig's own directories: data and configuration (`config`, as
+    /// [`crate::config::dir`] gives it). A tool never gets them mounted through a
+    /// `.git` file or a `from_env` variable (nested shims get the data directory
+    /// read-only, and the global pins alone, by other means).
+    pub fn private(&self, config: Option<&Path>) -> Vec<PathBuf> {
+        std::iter::once(self.data.as_path())
+            .chain(config)
+            .filter(|d| d.is_absolute())
+            .map(Path::to_path_buf)
+            .collect()
     }
 
     /// The content-addressed store root.

@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use crate::host::Host;
 use crate::recipe::{Recipe, glob_match};
 use crate::store::ImageConfig;
-use crate::workspace::Workspace;
+use crate::workspace::{GitLink, Workspace};
 
 /// What kind of node a bind mount needs as its mountpoint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -250,6 +250,9 @@ pub struct Target<'a> {
     pub scratch: PathBuf,
     /// What makes jig's shims work inside (None: they are not offered).
     pub nest: Option<Nest>,
+    /// jig's own directories ([`crate::paths::Dirs::private`]): never bound through a
+    /// `.git` file or a `from_env` variable.
+    pub jig_dirs: Vec<PathBuf>,
 }
 
 /// jig itself, for shims called inside a container: the binary, jig's data directory
@@ -370,6 +373,7 @@ pub fn build(target: &Target, host: &Host, image: &Files, cmd: Command, depth: u
             .flatten()
             .map(OsString::as_os_str),
         || crate::config::load().is_ok_and(|c| c.workspace_allow_home),
+        &|p| linked_bindable(p, host, &target.jig_dirs),
     );
     let roots: Vec<&Path> = [
         Some(workspace.root.as_path()),
@@ -386,12 +390,20 @@ pub fn build(target: &Target, host: &Host, image: &Files, cmd: Command, depth: u
     for root in &roots {
         user.push((root.to_path_buf(), Node::Dir, false));
     }
-    if let Some(git) = &workspace.git_dir
-        && !roots.iter().any(|r| git.starts_with(r))
-        && arg_bindable(git, host).is_ok()
-        && git.is_dir()
-    {
-        user.push((git.clone(), Node::Dir, false));
+    let mut skipped = Vec::new();
+    match &workspace.git {
+        Some(GitLink::Mounted(git)) if !roots.iter().any(|r| git.starts_with(r)) => {
+            user.push((git.clone(), Node::Dir, false));
+        }
+        Some(GitLink::Refused { gitdir, reason }) => {
+            let what = format!(
+                "{} (the gitdir of {})",
+                gitdir.display(),
+                workspace.root.join(".git").display()
+            );
+            skipped.push((what.into(), reason.clone()));
+        }
+        _ => {}
     }
     let home_paths = recipe
         .mounts
@@ -422,12 +434,30 @@ pub fn build(target: &Target, host: &Host, image: &Files, cmd: Command, depth: u
         let Some(path) = host.var(var.as_str()).map(PathBuf::from) else {
             continue;
         };
-        if !bindable_from_env(&path, host) {
-            continue;
-        }
-        if let Ok(meta) = std::fs::metadata(&path) {
-            let node = if meta.is_dir() { Node::Dir } else { Node::File };
-            user.push((path, node, false));
+        // Judged as named and as the kernel will resolve it: a symlink must not lead
+        // the bind where the name itself may not go.
+        let judged = from_env_bindable(&path, host, &target.jig_dirs).and_then(|()| {
+            match std::fs::canonicalize(&path) {
+                Ok(real) if real != path => {
+                    match from_env_bindable(&real, host, &target.jig_dirs) {
+                        Ok(()) => Ok(Some(real)),
+                        Err(why) => Err(format!("it leads to {}: {why}", real.display())),
+                    }
+                }
+                Ok(real) => Ok(Some(real)),
+                // Missing: nothing to bind, as for a missing home path.
+                Err(_) => Ok(None),
+            }
+        });
+        match judged {
+            Ok(Some(real)) => {
+                if let Ok(meta) = std::fs::metadata(&real) {
+                    let node = if meta.is_dir() { Node::Dir } else { Node::File };
+                    user.push((path, node, false));
+                }
+            }
+            Ok(None) => {}
+            Err(why) => skipped.push((format!("${var} ({})", path.display()).into(), why)),
         }
     }
     for b in session.binds {
@@ -439,7 +469,7 @@ pub fn build(target: &Target, host: &Host, image: &Files, cmd: Command, depth: u
         recipe.mounts.args,
         &recipe.mounts.args_rw,
     );
-    let skipped = arg_binds(candidates, &roots, host, &mut user);
+    skipped.extend(arg_binds(candidates, &roots, host, &mut user));
     let mut nest_env = Vec::new();
     if let Some(nest) = &target.nest {
         // Read-only: a tool may run jig's shims, never change what is installed. The
@@ -659,22 +689,83 @@ fn arg_bindable(path: &Path, host: &Host) -> Result<(), String> {
     Ok(())
 }
 
-/// Whether a path named by a variable may be bound: absolute, normalized, and not the
-/// root, a system directory or the whole home directory.
-fn bindable_from_env(path: &Path, host: &Host) -> bool {
-    const SYSTEM: &[&str] = &[
-        "/", "/bin", "/boot", "/dev", "/etc", "/lib", "/lib64", "/proc", "/run", "/sbin", "/sys",
-        "/usr", "/var", "/tmp", "/home", "/root",
-    ];
-    path.is_absolute()
-        && path.components().all(|c| {
-            matches!(
-                c,
-                std::path::Component::RootDir | std::path::Component::Normal(_)
-            )
-        })
-        && !SYSTEM.iter().any(|s| path == Path::new(s))
-        && path != host.home
+/// Whether a directory a `.git` file leads to may be bound (see
+/// [`crate::workspace::GitLink`]): nothing an argument may not name, nor jig's own
+/// directories `jig_dirs` or the session's runtime directory (`$XDG_RUNTIME_DIR`),
+/// anything inside them or holding them.
+pub fn linked_bindable(path: &Path, host: &Host, jig_dirs: &[PathBuf]) -> Result<(), String> {
+    arg_bindable(path, host)?;
+    private_clear(path, host, jig_dirs, false)
+}
+
+/// Whether a path named by a `from_env` variable may be bound: absolute, normalized,
+/// nothing an argument may not name, nor jig's own directories `jig_dirs`, anything
+/// inside or holding them, nor the runtime directory (`$XDG_RUNTIME_DIR`) or a
+/// directory holding it. A socket inside the runtime directory (ssh-agent's,
+/// gpg-agent's) is what `from_env` is for.
+fn from_env_bindable(path: &Path, host: &Host, jig_dirs: &[PathBuf]) -> Result<(), String> {
+    let normal = path.components().all(|c| {
+        matches!(
+            c,
+            std::path::Component::RootDir | std::path::Component::Normal(_)
+        )
+    });
+    if !path.is_absolute() || !normal {
+        return Err("it is not an absolute path without . or ..".to_owned());
+    }
+    arg_bindable(path, host)?;
+    private_clear(path, host, jig_dirs, true)
+}
+
+/// `Err` when `path` is one of jig's own directories `jig_dirs` or the runtime
+/// directory, holds one, or lies inside one (inside the runtime directory only
+/// counts unless `runtime_inside_ok`). Lexical: the paths are compared as given.
+fn private_clear(
+    path: &Path,
+    host: &Host,
+    jig_dirs: &[PathBuf],
+    runtime_inside_ok: bool,
+) -> Result<(), String> {
+    let shown = path.display();
+    for dir in jig_dirs.iter().filter(|d| d.is_absolute()) {
+        let dir = crate::args::normalize(dir);
+        if path == dir {
+            return Err("it is jig's own directory".to_owned());
+        }
+        if path.starts_with(&dir) {
+            return Err(format!(
+                "{shown} is inside jig's directory {}",
+                dir.display()
+            ));
+        }
+        if dir.starts_with(path) {
+            return Err(format!("{shown} holds jig's directory {}", dir.display()));
+        }
+    }
+    let runtime = host
+        .var("XDG_RUNTIME_DIR")
+        .map(Path::new)
+        .filter(|r| r.is_absolute())
+        .map(crate::args::normalize)
+        .filter(|r| r != Path::new("/"));
+    if let Some(run) = runtime {
+        if path == run {
+            return Err("it is $XDG_RUNTIME_DIR".to_owned());
+        }
+        if run.starts_with(path) {
+            return Err(format!(
+                "{shown} holds $XDG_RUNTIME_DIR ({})",
+                run.display()
+            ));
+        }
+        if !runtime_inside_ok && path.starts_with(&run) {
+            return Err(format!(
+                "{shown} is inside $XDG_RUNTIME_DIR ({})",
+                run.display()
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// /proc and the device binds of the minimal /dev.
@@ -1045,6 +1136,7 @@ set = { BB_MODE = "test", TERM = "dumb-override" }
             lower: vec![PathBuf::from("/store/images/x/rootfs")],
             scratch: PathBuf::from("/store/run"),
             nest: None,
+            jig_dirs: vec![],
         };
         build(&target, &host(home, cwd), files, cmd(), 0)
     }
@@ -1102,6 +1194,7 @@ set = { BB_MODE = "test", TERM = "dumb-override" }
             lower: vec![PathBuf::from("/r")],
             scratch: PathBuf::from("/s"),
             nest: None,
+            jig_dirs: vec![],
         };
         let plan = build(
             &target,
@@ -1297,6 +1390,7 @@ set = { BB_MODE = "test", TERM = "dumb-override" }
             lower: vec![],
             scratch: PathBuf::from("/s"),
             nest: None,
+            jig_dirs: vec![],
         };
         let plan = build(&target, &h, &files, cmd(), 0);
         let env = env_of(&plan);
@@ -1343,12 +1437,154 @@ set = { BB_MODE = "test", TERM = "dumb-override" }
             lower: vec![],
             scratch: PathBuf::from("/s"),
             nest: None,
+            jig_dirs: vec![],
         };
         let plan = build(&target, &h, &Files::default(), cmd(), 0);
         assert!(plan.binds.iter().any(|b| b.src == sock && !b.readonly));
         assert!(!plan.binds.iter().any(|b| b.src == Path::new("/etc")));
-        assert!(!bindable_from_env(home.path(), &h));
-        assert!(!bindable_from_env(Path::new("/usr/../etc/x"), &h));
+        assert!(from_env_bindable(home.path(), &h, &[]).is_err());
+        assert!(from_env_bindable(Path::new("/usr/../etc/x"), &h, &[]).is_err());
+        // Refusals are reported; a missing path is skipped quietly.
+        assert_eq!(
+            plan.skipped,
+            vec![(
+                OsString::from("$EVIL (/etc)"),
+                "/etc is a system directory".to_owned()
+            )]
+        );
+    }
+
+    #[test]
+    fn variables_never_name_jig_s_directories_the_runtime_directory_or_home() {
+        let t = tempfile::tempdir().unwrap();
+        let home = t.path().join("u/me");
+        let jig = home.join(".local/share/jig");
+        let run = t.path().join("run/user/1");
+        for d in [&jig, &run] {
+            std::fs::create_dir_all(d).unwrap();
+        }
+        let sock = run.join("agent.sock");
+        std::fs::write(&sock, "").unwrap();
+        let to_home = t.path().join("to-home");
+        std::os::unix::fs::symlink(&home, &to_home).unwrap();
+        let mut h = host(&home, Path::new("/w"));
+        h.env.push(("XDG_RUNTIME_DIR".into(), run.clone().into()));
+        let dirs = [jig.clone()];
+        let ok = |p: &Path| from_env_bindable(p, &h, &dirs);
+        assert_eq!(ok(&sock), Ok(()));
+        assert_eq!(ok(&run.join("gnupg/S.gpg-agent")), Ok(()));
+        assert_eq!(ok(Path::new("/srv/x")), Ok(()));
+        for (bad, reason) in [
+            (home.clone(), "it is the whole home directory".to_owned()),
+            (
+                t.path().join("u"),
+                format!("{} holds the home directory", t.path().join("u").display()),
+            ),
+            (jig.clone(), "it is jig's own directory".to_owned()),
+            (
+                jig.join("store"),
+                format!(
+                    "{} is inside jig's directory {}",
+                    jig.join("store").display(),
+                    jig.display()
+                ),
+            ),
+            (run.clone(), "it is $XDG_RUNTIME_DIR".to_owned()),
+            (
+                t.path().join("run"),
+                format!(
+                    "{} holds $XDG_RUNTIME_DIR ({})",
+                    t.path().join("run").display(),
+                    run.display()
+                ),
+            ),
+            (
+                "/proc/1/root".into(),
+                "/proc/1/root is below /proc, /sys or /dev".to_owned(),
+            ),
+            ("/run".into(), "/run is a system directory".to_owned()),
+            (
+                "rel/x".into(),
+                "it is not an absolute path without . or ..".to_owned(),
+            ),
+        ] {
+            assert_eq!(ok(&bad), Err(reason), "{}", bad.display());
+        }
+        // A git directory may not be inside the runtime directory either.
+        assert!(linked_bindable(&run.join("x"), &h, &dirs).is_err());
+        assert!(linked_bindable(&jig.join("repos/r/git"), &h, &dirs).is_err());
+        assert_eq!(linked_bindable(&home.join("src/r/.git"), &h, &dirs), Ok(()));
+
+        // In a plan: what the variable names and where a symlink leads both count.
+        let mut r = recipe();
+        r.mounts.from_env = ["SOCK", "JIGDIR", "LINK"]
+            .iter()
+            .map(|v| recipe::EnvName::new(v).unwrap())
+            .collect();
+        h.env.push(("SOCK".into(), sock.clone().into()));
+        h.env.push(("JIGDIR".into(), jig.clone().into()));
+        h.env.push(("LINK".into(), to_home.clone().into()));
+        let target = Target {
+            jig_dirs: dirs.to_vec(),
+            ..target_with(&r, None)
+        };
+        let plan = build(&target, &h, &Files::default(), cmd(), 0);
+        let bound: Vec<_> = host_binds(&plan).into_iter().map(|(p, _)| p).collect();
+        assert!(bound.contains(&sock), "{bound:?}");
+        assert!(
+            !bound.contains(&jig) && !bound.contains(&to_home),
+            "{bound:?}"
+        );
+        let skipped: Vec<_> = plan
+            .skipped
+            .iter()
+            .map(|(w, _)| w.to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(
+            skipped,
+            [
+                format!("$JIGDIR ({})", jig.display()),
+                format!("$LINK ({})", to_home.display())
+            ]
+        );
+        assert_eq!(
+            plan.skipped[1].1,
+            format!(
+                "it leads to {}: it is the whole home directory",
+                home.display()
+            )
+        );
+    }
+
+    #[test]
+    fn a_refused_git_link_is_reported_and_not_bound() {
+        let t = tempfile::tempdir().unwrap();
+        let root = t.path().join("p");
+        let ssh = t.path().join("home/.ssh");
+        std::fs::create_dir_all(&root).unwrap();
+        std::fs::create_dir_all(&ssh).unwrap();
+        std::fs::write(root.join(".git"), format!("gitdir: {}\n", ssh.display())).unwrap();
+        let r = recipe();
+        let plan = build(
+            &target_with(&r, None),
+            &host(&t.path().join("home"), &root),
+            &Files::default(),
+            cmd(),
+            0,
+        );
+        assert!(!plan.binds.iter().any(|b| b.src == ssh), "{:?}", plan.binds);
+        assert_eq!(
+            plan.skipped,
+            vec![(
+                OsString::from(format!(
+                    "{} (the gitdir of {})",
+                    ssh.display(),
+                    root.join(".git").display()
+                )),
+                "it is not a git directory (no HEAD)".to_owned()
+            )]
+        );
+        assert_eq!(plan.workspace.root, root);
     }
 
     #[test]
@@ -1366,6 +1602,7 @@ set = { BB_MODE = "test", TERM = "dumb-override" }
             lower: vec![],
             scratch: PathBuf::from("/s"),
             nest: None,
+            jig_dirs: vec![],
         };
         let plan = build(&target, &h, &Files::default(), cmd(), 0);
         let env = env_of(&plan);
@@ -1404,6 +1641,7 @@ set = { BB_MODE = "test", TERM = "dumb-override" }
             lower: vec![],
             scratch: PathBuf::from("/s"),
             nest,
+            jig_dirs: vec![],
         }
     }
 

@@ -410,6 +410,7 @@ pub fn start(dirs: &Dirs, entry: &Entry, cmd: Command, dry_run: bool) -> LaunchE
         Err(e) => return LaunchError::setup(format!("{e:#}")),
     };
     let files = Files::read(&lower, &host, &entry.recipe);
+    let config = crate::config::dir();
     let target = plan::Target {
         recipe: &entry.recipe,
         config: &entry.config,
@@ -417,7 +418,7 @@ pub fn start(dirs: &Dirs, entry: &Entry, cmd: Command, dry_run: bool) -> LaunchE
         scratch: store.run_dir(),
         // Shims inside the container run this same binary (what /proc/self/exe names).
         nest: std::env::current_exe().ok().map(|jig| {
-            let config = crate::config::dir();
+            let config = config.clone();
             let pins = config
                 .as_ref()
                 .is_some_and(|d| d.join(crate::project::FILE).is_file());
@@ -429,6 +430,7 @@ pub fn start(dirs: &Dirs, entry: &Entry, cmd: Command, dry_run: bool) -> LaunchE
                 pins,
             }
         }),
+        jig_dirs: dirs.private(config.as_deref()),
     };
     let tool = tool_name(&cmd.argv0).to_owned();
     let mut plan = plan::build(&target, &host, &files, cmd, depth);

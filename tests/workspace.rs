@@ -87,9 +87,16 @@ fn a_worktree_sees_its_repository() {
         ] {
             env.mkdir(d);
         }
+        env.mkdir(&main.join(".git/objects"));
         env.write(&main.join(".git/HEAD"), "ref: refs/heads/trunk\n");
+        env.write(&admin.join("HEAD"), "ref: refs/heads/wt\n");
         env.write(&admin.join("commondir"), "../..\n");
         let wt = env.project();
+        // The link back that makes it this worktree's (see tests/containment/gitdir.rs).
+        env.write(
+            &admin.join("gitdir"),
+            format!("{}\n", wt.join(".git").display()),
+        );
         env.write(&wt.join(".git"), format!("gitdir: {}\n", admin.display()));
         env.mkdir(&wt.join("src"));
         let head = main.join(".git/HEAD");
