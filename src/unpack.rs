@@ -12,6 +12,10 @@
 //!
 //! With [`Layer::whiteouts`] set, OCI whiteouts are honoured: `.wh.NAME` deletes NAME
 //! from the layers below and `.wh..wh..opq` empties its directory of lower content.
+//! The names `.wh.`, `.wh..` and `.wh...` are refused in every mode: as whiteouts they
+//! would name the directory itself or its parent (at the top, the directory holding the
+//! image), and kept as plain files they turn into that attack wherever the tree is made
+//! into a layer again.
 //!
 //! [`apply_mapped`] lets a caller rename entries before they are written (Debian's
 //! merged-/usr moves `bin/...` to `usr/bin/...`); mapped paths go through the same
@@ -329,6 +333,23 @@ impl Ctx<'_> {
             return Ok(());
         };
         let parent_rel = rel.parent().unwrap_or(Path::new("")).to_owned();
+
+        // In every mode: a whiteout of nothing, of the directory itself or of its parent.
+        match name.as_bytes() {
+            b".wh." => return Err("refused: the whiteout .wh. names nothing".into()),
+            b".wh.." => {
+                return Err(
+                    "refused: the whiteout .wh.. names '.', the directory that holds it".into(),
+                );
+            }
+            b".wh..." => {
+                return Err(
+                    "refused: the whiteout .wh... names '..', the directory above (outside the image at its top)"
+                        .into(),
+                );
+            }
+            _ => {}
+        }
 
         if self.layer.whiteouts {
             let bytes = name.as_bytes();
@@ -803,6 +824,66 @@ mod tests {
         })
         .unwrap_err();
         assert!(err.to_string().contains("'..'"), "{err}");
+    }
+
+    /// A fresh `outer/target` with lower content in `target/a/lower` and a bystander
+    /// in `outer/sibling/keep`.
+    fn target_with_bystander() -> (tempfile::TempDir, PathBuf) {
+        let outer = tempfile::tempdir().unwrap();
+        let target = outer.path().join("target");
+        fs::create_dir_all(target.join("a")).unwrap();
+        fs::write(target.join("a/lower"), "lower").unwrap();
+        fs::create_dir(outer.path().join("sibling")).unwrap();
+        fs::write(outer.path().join("sibling/keep"), "keep").unwrap();
+        (outer, target)
+    }
+
+    #[test]
+    fn whiteouts_of_nothing_dot_and_dotdot_are_refused_in_every_mode() {
+        for name in [
+            ".wh..", ".wh...", "a/.wh..", "a/.wh...", ".wh.", "a/.wh.", "./.wh...",
+        ] {
+            for layer in [OCI, PLAIN] {
+                let (outer, target) = target_with_bystander();
+                let tar = TarBuilder::new()
+                    .file("a/new", "new", 0o644)
+                    .file(name, "", 0o644)
+                    .done();
+                let err = apply_bytes(&tar, &target, &layer).unwrap_err().to_string();
+                let wh = name.rsplit('/').next().unwrap();
+                assert!(
+                    err.contains("test-layer") && err.contains(name),
+                    "{name}: {err}"
+                );
+                assert!(
+                    err.contains(&format!("the whiteout {wh} names")),
+                    "{name}: {err}"
+                );
+                assert_eq!(
+                    fs::read_to_string(outer.path().join("sibling/keep")).unwrap(),
+                    "keep",
+                    "{name}"
+                );
+                assert_eq!(
+                    fs::read_to_string(target.join("a/lower")).unwrap(),
+                    "lower",
+                    "{name}: lower content kept"
+                );
+                assert!(target.join("a/new").exists(), "{name}");
+                assert!(!target.join(wh).exists() && !target.join("a").join(wh).exists());
+            }
+        }
+        // Names that merely start like them are ordinary whiteouts.
+        let (_outer, target) = target_with_bystander();
+        fs::write(target.join("a/.x"), "").unwrap();
+        let tar = TarBuilder::new()
+            .file("a/.wh..x", "", 0o644)
+            .file("a/.wh..wh..opq", "", 0o644)
+            .done();
+        let stats = apply_bytes(&tar, &target, &OCI).unwrap();
+        assert_eq!(stats.whiteouts, 2);
+        assert!(!target.join("a/.x").exists() && !target.join("a/lower").exists());
+        assert!(target.join("a").is_dir(), "opaque keeps the directory");
     }
 
     #[test]

@@ -905,6 +905,23 @@ fn hostile_layers_are_refused_and_nothing_escapes() {
             Tar::default().hardlink("h", "/etc/passwd"),
             "absolute",
         ),
+        // Whiteouts of the directory holding them or of its parent: at the top, the
+        // parent is the directory the image is being built in.
+        (
+            "wh-dotdot",
+            Tar::default().file(".wh...", b""),
+            "the whiteout .wh... names '..'",
+        ),
+        (
+            "wh-dot",
+            Tar::default().file("etc/.wh..", b""),
+            "the whiteout .wh.. names '.'",
+        ),
+        (
+            "wh-empty",
+            Tar::default().file("etc/.wh.", b""),
+            "names nothing",
+        ),
     ];
     let env = Env::new();
     for (tag, tar, why) in cases {
