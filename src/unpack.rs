@@ -17,6 +17,11 @@
 //! image), and kept as plain files they turn into that attack wherever the tree is made
 //! into a layer again.
 //!
+//! Every archive is counted against a [`Budget`]: the [`Limits`] of `config.toml` on
+//! bytes and entries, per archive and per image. An entry is admitted before anything of
+//! it is written, from the size its header declares, so a decompression bomb stops at
+//! the entry that would cross a limit.
+//!
 //! [`apply_mapped`] lets a caller rename entries before they are written (Debian's
 //! merged-/usr moves `bin/...` to `usr/bin/...`); mapped paths go through the same
 //! checks as archive paths.
@@ -26,15 +31,20 @@ use std::ffi::{OsStr, OsString};
 use std::fmt;
 use std::fs::File;
 use std::io::{self, Read};
+use std::num::NonZeroUsize;
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
+use std::ptr::NonNull;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use nix::errno::Errno;
 use nix::fcntl::{OFlag, OpenHow, ResolveFlag, openat, openat2};
 use nix::sys::stat::{Mode, SFlag, UtimensatFlags, fstatat, mkdirat, mknodat, utimensat};
 use nix::sys::time::TimeSpec;
 use nix::unistd::{UnlinkatFlags, linkat, symlinkat, unlinkat};
+
+pub use crate::config::Limits;
 
 /// An unpack failure: which archive, which entry, and why.
 #[derive(Debug)]
@@ -77,6 +87,165 @@ pub struct Layer<'a> {
     pub name: &'a str,
     /// Honour OCI whiteout files.
     pub whiteouts: bool,
+    /// The limits and the image-wide counts this archive is checked against.
+    pub budget: &'a Budget,
+}
+
+/// Bytes and entries used: by one archive so far, or (from [`Budget::used`]) by the
+/// whole image.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Used {
+    /// Bytes of entry contents admitted.
+    pub bytes: u64,
+    /// Entries admitted.
+    pub entries: u64,
+}
+
+/// The [`Limits`] of one image and what the image has used of them, over all the
+/// archives applied into it.
+///
+/// The counts live in a shared anonymous mapping, so that processes forked to fill the
+/// same image (the Debian bootstrap's extractors) count together; they are updated with
+/// atomic compare-and-swap, never past a limit.
+pub struct Budget {
+    limits: Limits,
+    /// `[bytes, entries]`, in memory shared with forked children.
+    used: NonNull<[AtomicU64; 2]>,
+}
+
+impl fmt::Debug for Budget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Budget")
+            .field("limits", &self.limits)
+            .field("used", &self.used())
+            .finish()
+    }
+}
+
+impl Budget {
+    /// A fresh budget for one image.
+    pub fn new(limits: Limits) -> io::Result<Budget> {
+        let len = NonZeroUsize::new(std::mem::size_of::<[AtomicU64; 2]>()).expect("not empty");
+        // SAFETY: a new anonymous mapping aliases nothing; the kernel zero-fills it,
+        // and zero bytes are two valid AtomicU64s, suitably aligned (page-aligned).
+        let ptr = unsafe {
+            nix::sys::mman::mmap_anonymous(
+                None,
+                len,
+                nix::sys::mman::ProtFlags::PROT_READ | nix::sys::mman::ProtFlags::PROT_WRITE,
+                nix::sys::mman::MapFlags::MAP_SHARED,
+            )
+        }
+        .map_err(io::Error::from)?;
+        Ok(Budget {
+            limits,
+            used: ptr.cast(),
+        })
+    }
+
+    fn counters(&self) -> &[AtomicU64; 2] {
+        // SAFETY: the mapping lives as long as self and holds initialized atomics.
+        unsafe { self.used.as_ref() }
+    }
+
+    /// What the image has used: bytes and entries.
+    pub fn used(&self) -> Used {
+        let [bytes, entries] = self.counters();
+        Used {
+            bytes: bytes.load(Ordering::SeqCst),
+            entries: entries.load(Ordering::SeqCst),
+        }
+    }
+
+    /// Admits one entry with `bytes` bytes of contents into an archive that has used
+    /// `archive` so far, counting it there and in the image; or refuses it, counting
+    /// nothing, with a message naming the limit, its value and the key that raises it.
+    pub fn admit(&self, archive: &mut Used, bytes: u64) -> Result<(), String> {
+        let l = &self.limits;
+        let entries = archive.entries + 1;
+        if let Some(max) = l.layer_entries
+            && entries > max
+        {
+            return Err(over(
+                "layer_entries",
+                &format!("the archive has more than {max} entries"),
+            ));
+        }
+        let layer_bytes = archive.bytes.checked_add(bytes);
+        if let Some(max) = l.layer_bytes
+            && layer_bytes.is_none_or(|b| b > max)
+        {
+            return Err(over(
+                "layer_bytes",
+                &format!(
+                    "{} more would take the archive's contents past {}",
+                    human(bytes),
+                    human(max)
+                ),
+            ));
+        }
+        let [image_bytes, image_entries] = self.counters();
+        let add = |counter: &AtomicU64, n: u64, max: u64| {
+            counter
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |used| {
+                    used.checked_add(n).filter(|&t| t <= max)
+                })
+                .is_ok()
+        };
+        if !add(image_entries, 1, l.image_entries) {
+            return Err(over(
+                "image_entries",
+                &format!("the image would have more than {} entries", l.image_entries),
+            ));
+        }
+        if !add(image_bytes, bytes, l.image_bytes) {
+            image_entries.fetch_sub(1, Ordering::SeqCst);
+            return Err(over(
+                "image_bytes",
+                &format!(
+                    "{} more would take the image's contents past {}",
+                    human(bytes),
+                    human(l.image_bytes)
+                ),
+            ));
+        }
+        archive.entries = entries;
+        archive.bytes = layer_bytes.expect("checked above or bounded by the image");
+        Ok(())
+    }
+}
+
+impl Drop for Budget {
+    fn drop(&mut self) {
+        // SAFETY: the mapping was made in new() with this length and is not used after.
+        let _ = unsafe {
+            nix::sys::mman::munmap(self.used.cast(), std::mem::size_of::<[AtomicU64; 2]>())
+        };
+    }
+}
+
+/// The refusal for crossing the limit `key`.
+fn over(key: &str, what: &str) -> String {
+    let config = crate::config::path()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|| "jig's config.toml".into());
+    format!(
+        "refused: {what} (limit {key}; if the image is genuine, raise {key} in the [limits] table of {config})"
+    )
+}
+
+/// A byte count for people: `512 bytes`, `8 GiB`, `1.5 MiB (1572864 bytes)`.
+pub fn human(n: u64) -> String {
+    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
+    let Some(unit) = (0..UNITS.len()).rev().find(|&u| n >= 1 << (10 * (u + 1))) else {
+        return format!("{n} bytes");
+    };
+    let size = 1u64 << (10 * (unit + 1));
+    if n % size == 0 {
+        format!("{} {}", n / size, UNITS[unit])
+    } else {
+        format!("{:.1} {} ({n} bytes)", n as f64 / size as f64, UNITS[unit])
+    }
 }
 
 /// Decompresses by magic number: gzip, zstd, xz or plain tar.
@@ -151,9 +320,16 @@ pub fn apply_mapped(
     };
     let mut archive = tar::Archive::new(reader);
     let entries = archive.entries().map_err(|e| ctx.err("", format!("{e}")))?;
+    let mut used = Used::default();
     for entry in entries {
         let mut entry = entry.map_err(|e| ctx.err("", format!("corrupt archive: {e}")))?;
         let raw = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+        // Admitted before anything is written, from the declared size: the data the
+        // parser will read for it (written, or skipped for entries that carry none).
+        layer
+            .budget
+            .admit(&mut used, entry.size())
+            .map_err(|reason| ctx.err(&raw, reason))?;
         ctx.entry(&mut entry, &raw)
             .map_err(|reason| ctx.err(&raw, reason))?;
     }
@@ -582,14 +758,23 @@ mod tests {
         }
     }
 
-    const PLAIN: Layer = Layer {
-        name: "test-layer",
-        whiteouts: false,
-    };
-    const OCI: Layer = Layer {
-        name: "test-layer",
-        whiteouts: true,
-    };
+    /// A budget of its own for one test archive (leaked: tests are short-lived).
+    fn budget(limits: Limits) -> &'static Budget {
+        Box::leak(Box::new(Budget::new(limits).unwrap()))
+    }
+    fn plain() -> Layer<'static> {
+        Layer {
+            name: "test-layer",
+            whiteouts: false,
+            budget: budget(Limits::default()),
+        }
+    }
+    fn oci() -> Layer<'static> {
+        Layer {
+            whiteouts: true,
+            ..plain()
+        }
+    }
 
     fn apply_bytes(bytes: &[u8], target: &Path, layer: &Layer) -> Result<Stats, Error> {
         apply(bytes, target, layer)
@@ -607,7 +792,7 @@ mod tests {
             .device("dev/null")
             .file("deep/er/file", "y", 0o644)
             .done();
-        let stats = apply_bytes(&tar, t.path(), &PLAIN).unwrap();
+        let stats = apply_bytes(&tar, t.path(), &plain()).unwrap();
         assert_eq!(stats.skipped_devices, 1);
         let m = fs::metadata(t.path().join("bin/tool")).unwrap();
         assert_eq!(m.permissions().mode() & 0o7777, 0o755, "setuid stripped");
@@ -635,7 +820,7 @@ mod tests {
         let outer = tempfile::tempdir().unwrap();
         let target = outer.path().join("target");
         fs::create_dir(&target).unwrap();
-        let err = apply_bytes(&tar, &target, &OCI).unwrap_err();
+        let err = apply_bytes(&tar, &target, &oci()).unwrap_err();
         assert!(err.to_string().contains("test-layer"), "{err}");
         assert!(err.to_string().contains(what), "{err}");
         // Nothing appeared beside the target.
@@ -699,7 +884,7 @@ mod tests {
             .link("f", "../victim", tar::EntryType::Symlink)
             .file("f", "overwritten?", 0o644)
             .done();
-        apply_bytes(&tar, &target, &OCI).unwrap();
+        apply_bytes(&tar, &target, &oci()).unwrap();
         assert_eq!(
             fs::read_to_string(outer.path().join("victim")).unwrap(),
             "safe"
@@ -719,13 +904,13 @@ mod tests {
             .file("o/old1", "3", 0o644)
             .file("o/sub/old2", "4", 0o644)
             .done();
-        apply_bytes(&lower, t.path(), &OCI).unwrap();
+        apply_bytes(&lower, t.path(), &oci()).unwrap();
         let upper = TarBuilder::new()
             .file("a/.wh.gone", "", 0o644)
             .file("o/new", "5", 0o644)
             .file("o/.wh..wh..opq", "", 0o644)
             .done();
-        let stats = apply_bytes(&upper, t.path(), &OCI).unwrap();
+        let stats = apply_bytes(&upper, t.path(), &oci()).unwrap();
         assert_eq!(stats.whiteouts, 2);
         assert!(t.path().join("a/keep").exists());
         assert!(!t.path().join("a/gone").exists());
@@ -739,7 +924,7 @@ mod tests {
     fn without_whiteout_mode_wh_files_are_plain_files() {
         let t = tempfile::tempdir().unwrap();
         let tar = TarBuilder::new().file("a/.wh.x", "", 0o644).done();
-        apply_bytes(&tar, t.path(), &PLAIN).unwrap();
+        apply_bytes(&tar, t.path(), &plain()).unwrap();
         assert!(t.path().join("a/.wh.x").exists());
     }
 
@@ -749,7 +934,7 @@ mod tests {
         apply_bytes(
             &TarBuilder::new().file("x", "f", 0o644).done(),
             t.path(),
-            &OCI,
+            &oci(),
         )
         .unwrap();
         apply_bytes(
@@ -758,14 +943,14 @@ mod tests {
                 .dir("x", 0o755)
                 .done(),
             t.path(),
-            &OCI,
+            &oci(),
         )
         .unwrap_err();
         let t = tempfile::tempdir().unwrap();
         apply_bytes(
             &TarBuilder::new().file("x", "f", 0o644).done(),
             t.path(),
-            &OCI,
+            &oci(),
         )
         .unwrap();
         apply_bytes(
@@ -774,14 +959,14 @@ mod tests {
                 .file("x/y", "f", 0o644)
                 .done(),
             t.path(),
-            &OCI,
+            &oci(),
         )
         .unwrap();
         assert!(t.path().join("x/y").exists());
         apply_bytes(
             &TarBuilder::new().file("x", "g", 0o644).done(),
             t.path(),
-            &OCI,
+            &oci(),
         )
         .unwrap();
         assert_eq!(fs::read_to_string(t.path().join("x")).unwrap(), "g");
@@ -807,7 +992,7 @@ mod tests {
                 Err(_) => p,
             }))
         };
-        apply_mapped(&tar[..], t.path(), &PLAIN, &mut map).unwrap();
+        apply_mapped(&tar[..], t.path(), &plain(), &mut map).unwrap();
         assert!(t.path().join("bin").is_symlink(), "link kept");
         assert_eq!(
             fs::read_to_string(t.path().join("usr/bin/tool2")).unwrap(),
@@ -816,10 +1001,10 @@ mod tests {
         assert!(t.path().join("etc/x").exists());
         // Unmapped, a file below bin is refused: bin is a symlinked parent.
         let file_only = TarBuilder::new().file("./bin/tool", "t", 0o755).done();
-        let err = apply(&file_only[..], t.path(), &PLAIN).unwrap_err();
+        let err = apply(&file_only[..], t.path(), &plain()).unwrap_err();
         assert!(err.to_string().contains("symlink"), "{err}");
         // A map cannot smuggle an escape past the checks.
-        let err = apply_mapped(&tar[..], t.path(), &PLAIN, &mut |_| {
+        let err = apply_mapped(&tar[..], t.path(), &plain(), &mut |_| {
             Ok(Some(PathBuf::from("../out")))
         })
         .unwrap_err();
@@ -843,7 +1028,7 @@ mod tests {
         for name in [
             ".wh..", ".wh...", "a/.wh..", "a/.wh...", ".wh.", "a/.wh.", "./.wh...",
         ] {
-            for layer in [OCI, PLAIN] {
+            for layer in [oci(), plain()] {
                 let (outer, target) = target_with_bystander();
                 let tar = TarBuilder::new()
                     .file("a/new", "new", 0o644)
@@ -880,10 +1065,217 @@ mod tests {
             .file("a/.wh..x", "", 0o644)
             .file("a/.wh..wh..opq", "", 0o644)
             .done();
-        let stats = apply_bytes(&tar, &target, &OCI).unwrap();
+        let stats = apply_bytes(&tar, &target, &oci()).unwrap();
         assert_eq!(stats.whiteouts, 2);
         assert!(!target.join("a/.x").exists() && !target.join("a/lower").exists());
         assert!(target.join("a").is_dir(), "opaque keeps the directory");
+    }
+
+    /// Ten-byte files `f0`, `f1`, ...
+    fn files(n: usize) -> Vec<u8> {
+        let mut b = TarBuilder::new();
+        for i in 0..n {
+            b = b.file(&format!("f{i}"), "0123456789", 0o644);
+        }
+        b.done()
+    }
+
+    fn limited(limits: Limits) -> Layer<'static> {
+        Layer {
+            budget: budget(limits),
+            ..oci()
+        }
+    }
+
+    #[test]
+    fn layer_limits_refuse_the_entry_that_would_cross_them() {
+        let cases = [
+            (
+                Limits {
+                    layer_entries: Some(3),
+                    ..Limits::default()
+                },
+                "layer_entries",
+                "more than 3 entries",
+            ),
+            (
+                Limits {
+                    layer_bytes: Some(35),
+                    ..Limits::default()
+                },
+                "layer_bytes",
+                "10 bytes more would take the archive's contents past 35 bytes",
+            ),
+            (
+                Limits {
+                    image_entries: 3,
+                    ..Limits::default()
+                },
+                "image_entries",
+                "more than 3 entries",
+            ),
+            (
+                Limits {
+                    image_bytes: 35,
+                    ..Limits::default()
+                },
+                "image_bytes",
+                "past 35 bytes",
+            ),
+        ];
+        for (limits, key, what) in cases {
+            let t = tempfile::tempdir().unwrap();
+            let layer = limited(limits);
+            let err = apply_bytes(&files(5), t.path(), &layer)
+                .unwrap_err()
+                .to_string();
+            assert!(err.starts_with("test-layer: f3: refused: "), "{key}: {err}");
+            assert!(err.contains(what), "{key}: {err}");
+            assert!(
+                err.contains(&format!("(limit {key}; "))
+                    && err.contains(&format!("raise {key} in the [limits] table of ")),
+                "{key}: {err}"
+            );
+            assert!(t.path().join("f2").exists() && !t.path().join("f3").exists());
+            assert_eq!(
+                layer.budget.used(),
+                Used {
+                    bytes: 30,
+                    entries: 3
+                },
+                "{key}: a refused entry is not counted"
+            );
+        }
+    }
+
+    #[test]
+    fn image_limits_count_over_every_archive_of_the_image() {
+        let layer = limited(Limits {
+            image_bytes: 45,
+            layer_bytes: Some(30),
+            ..Limits::default()
+        });
+        let t = tempfile::tempdir().unwrap();
+        apply_bytes(&files(3), t.path(), &layer).unwrap();
+        let err = apply_bytes(&files(3), t.path(), &layer)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("test-layer: f1: ") && err.contains("image_bytes"),
+            "{err}"
+        );
+        assert_eq!(layer.budget.used().bytes, 40);
+        // Each archive starts its own count.
+        let layer = limited(Limits {
+            layer_entries: Some(3),
+            ..Limits::default()
+        });
+        for _ in 0..3 {
+            apply_bytes(&files(3), t.path(), &layer).unwrap();
+        }
+        assert_eq!(layer.budget.used().entries, 9);
+    }
+
+    #[test]
+    fn forked_extractors_share_the_image_count() {
+        let budget = Budget::new(Limits::default()).unwrap();
+        // SAFETY: the child only does arithmetic on the shared mapping and _exits.
+        match unsafe { nix::unistd::fork() }.unwrap() {
+            nix::unistd::ForkResult::Child => {
+                let ok = budget.admit(&mut Used::default(), 7).is_ok();
+                // SAFETY: leaves without running the test harness's destructors.
+                unsafe { libc::_exit(if ok { 0 } else { 1 }) }
+            }
+            nix::unistd::ForkResult::Parent { child } => {
+                let status = nix::sys::wait::waitpid(child, None).unwrap();
+                assert_eq!(status, nix::sys::wait::WaitStatus::Exited(child, 0));
+            }
+        }
+        budget.admit(&mut Used::default(), 5).unwrap();
+        assert_eq!(
+            budget.used(),
+            Used {
+                bytes: 12,
+                entries: 2
+            }
+        );
+    }
+
+    /// A reader giving `head`, then `len` bytes of `fill`, then `tail`: archives far
+    /// larger than memory or disk, made on the fly.
+    fn huge(head: Vec<u8>, fill: u8, len: u64, tail: Vec<u8>) -> impl Read {
+        io::Cursor::new(head)
+            .chain(io::repeat(fill).take(len))
+            .chain(io::Cursor::new(tail))
+    }
+
+    /// The raw header for an entry of `kind` that declares `size` bytes of data.
+    fn declaring(name: &str, kind: tar::EntryType, size: u64) -> Vec<u8> {
+        let mut h = TarBuilder::header(name.as_bytes(), kind, 0, 0o644);
+        h.set_size(size);
+        h.set_cksum();
+        h.as_bytes().to_vec()
+    }
+
+    #[test]
+    fn a_huge_declared_file_is_refused_before_any_of_it_is_written() {
+        let t = tempfile::tempdir().unwrap();
+        let layer = limited(Limits {
+            layer_bytes: Some(1 << 20),
+            ..Limits::default()
+        });
+        let tb = 1u64 << 40;
+        let started = std::time::Instant::now();
+        let reader = huge(
+            declaring("big", tar::EntryType::Regular, tb),
+            0,
+            tb,
+            vec![0; 1024],
+        );
+        let err = apply(reader, t.path(), &layer).unwrap_err().to_string();
+        assert!(
+            err.contains(
+                "test-layer: big: refused: 1 TiB more would take the archive's contents past 1 MiB"
+            ),
+            "{err}"
+        );
+        assert!(!t.path().join("big").exists());
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    }
+
+    #[test]
+    fn the_data_of_entries_jig_does_not_write_counts_too() {
+        // A whiteout or a directory "with contents": the parser would read past them.
+        for (name, kind) in [
+            ("a/.wh.x", tar::EntryType::Regular),
+            ("d", tar::EntryType::Directory),
+            ("dev/null", tar::EntryType::Char),
+        ] {
+            let t = tempfile::tempdir().unwrap();
+            let layer = limited(Limits {
+                image_bytes: 1 << 20,
+                ..Limits::default()
+            });
+            let len = 1u64 << 36;
+            let reader = huge(declaring(name, kind, len), 0, len, vec![0; 1024]);
+            let err = apply(reader, t.path(), &layer).unwrap_err().to_string();
+            assert!(
+                err.contains(&format!("{name}: refused: 64 GiB more")),
+                "{err}"
+            );
+            assert!(err.contains("limit image_bytes"), "{err}");
+        }
+    }
+
+    #[test]
+    fn human_sizes() {
+        assert_eq!(human(0), "0 bytes");
+        assert_eq!(human(1023), "1023 bytes");
+        assert_eq!(human(1024), "1 KiB");
+        assert_eq!(human(8 << 30), "8 GiB");
+        assert_eq!(human(3 << 40), "3 TiB");
+        assert_eq!(human(1536 << 10), "1.5 MiB (1572864 bytes)");
+        assert_eq!(human(5 << 50), "5120 TiB");
     }
 
     #[test]
@@ -899,7 +1291,7 @@ mod tests {
         for bytes in [tar.clone(), gz, zst, xz] {
             let t = tempfile::tempdir().unwrap();
             let r = decompress(Box::new(io::Cursor::new(bytes))).unwrap();
-            apply(r, t.path(), &PLAIN).unwrap();
+            apply(r, t.path(), &plain()).unwrap();
             assert_eq!(fs::read_to_string(t.path().join("f")).unwrap(), "data");
         }
     }
