@@ -20,12 +20,16 @@
 //! Every archive is counted against a [`Budget`]: the [`Limits`] of `config.toml` on
 //! bytes and entries, per archive and per image. An entry is admitted before anything of
 //! it is written, from the size its header declares, so a decompression bomb stops at
-//! the entry that would cross a limit.
+//! the entry that would cross a limit. The tar parser itself is held to a small
+//! allowance of header bytes per entry ([`MAX_ENTRY_HEADERS`]): it reads pax records and
+//! GNU long names into memory, and a hostile archive could otherwise declare gigabytes
+//! of them.
 //!
 //! [`apply_mapped`] lets a caller rename entries before they are written (Debian's
 //! merged-/usr moves `bin/...` to `usr/bin/...`); mapped paths go through the same
 //! checks as archive paths.
 
+use std::cell::Cell;
 use std::collections::HashSet;
 use std::ffi::{OsStr, OsString};
 use std::fmt;
@@ -36,6 +40,7 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
 use std::ptr::NonNull;
+use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use nix::errno::Errno;
@@ -90,6 +95,19 @@ pub struct Layer<'a> {
     /// The limits and the image-wide counts this archive is checked against.
     pub budget: &'a Budget,
 }
+
+/// Most header bytes (the 512-byte headers, pax records, GNU long names) the tar parser
+/// may read for one entry. Real entries need a few KiB at most: a path and a link
+/// target of up to 4 KiB each, and extended attributes (64 KiB at most per value).
+pub const MAX_ENTRY_HEADERS: u64 = 1 << 20;
+
+/// Header bytes an archive may use in total: this much, plus
+/// [`HEADERS_PER_ENTRY`] for each entry. Bounds the time a hostile archive can make
+/// jig spend decompressing metadata that the byte limit does not see.
+pub const HEADERS_BASE: u64 = 64 << 20;
+
+/// See [`HEADERS_BASE`]; an entry with a pax header takes about 1.5 KiB.
+pub const HEADERS_PER_ENTRY: u64 = 4 << 10;
 
 /// Bytes and entries used: by one archive so far, or (from [`Budget::used`]) by the
 /// whole image.
@@ -248,6 +266,39 @@ pub fn human(n: u64) -> String {
     }
 }
 
+/// How far the tar parser may read: shared between the [`Meter`] it reads through and
+/// the loop that admits entries.
+#[derive(Default)]
+struct Allowance {
+    /// Bytes read from the archive so far.
+    read: Cell<u64>,
+    /// Reads past this offset fail.
+    cap: Cell<u64>,
+    /// A read failed at the cap.
+    hit: Cell<bool>,
+}
+
+/// The archive stream as the tar parser sees it, cut off at the allowance.
+struct Meter<R> {
+    inner: R,
+    allowance: Rc<Allowance>,
+}
+
+impl<R: Read> Read for Meter<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let a = &self.allowance;
+        let left = a.cap.get().saturating_sub(a.read.get());
+        if left == 0 && !buf.is_empty() {
+            a.hit.set(true);
+            return Err(io::Error::other("more tar headers than jig allows"));
+        }
+        let want = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+        let n = self.inner.read(&mut buf[..want])?;
+        a.read.set(a.read.get() + n as u64);
+        Ok(n)
+    }
+}
+
 /// Decompresses by magic number: gzip, zstd, xz or plain tar.
 pub fn decompress<'r>(mut reader: Box<dyn Read + 'r>) -> io::Result<Box<dyn Read + 'r>> {
     let mut magic = [0u8; 6];
@@ -318,20 +369,64 @@ pub fn apply_mapped(
         dir_times: Vec::new(),
         map,
     };
-    let mut archive = tar::Archive::new(reader);
+    let allowance = Rc::new(Allowance::default());
+    allowance.cap.set(MAX_ENTRY_HEADERS);
+    let mut archive = tar::Archive::new(Meter {
+        inner: reader,
+        allowance: allowance.clone(),
+    });
     let entries = archive.entries().map_err(|e| ctx.err("", format!("{e}")))?;
     let mut used = Used::default();
+    // Archive bytes that were entry data (padded to blocks); the rest is headers.
+    let mut data = 0u64;
+    let mut last = String::new();
     for entry in entries {
-        let mut entry = entry.map_err(|e| ctx.err("", format!("corrupt archive: {e}")))?;
+        let mut entry = entry.map_err(|e| {
+            if allowance.hit.get() {
+                let after = if last.is_empty() {
+                    String::new()
+                } else {
+                    format!(" after {last}")
+                };
+                ctx.err(
+                    "",
+                    format!(
+                        "refused: the tar headers{after} run past what jig allows ({} for one entry, {} plus {} per entry in all): pax records or long names no real archive has",
+                        human(MAX_ENTRY_HEADERS),
+                        human(HEADERS_BASE),
+                        human(HEADERS_PER_ENTRY)
+                    ),
+                )
+            } else {
+                ctx.err("", format!("corrupt archive: {e}"))
+            }
+        })?;
         let raw = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
         // Admitted before anything is written, from the declared size: the data the
         // parser will read for it (written, or skipped for entries that carry none).
+        let size = entry.size();
         layer
             .budget
-            .admit(&mut used, entry.size())
+            .admit(&mut used, size)
             .map_err(|reason| ctx.err(&raw, reason))?;
+        let stored = size
+            .max(entry.header().entry_size().unwrap_or(0))
+            .checked_next_multiple_of(512)
+            .ok_or_else(|| ctx.err(&raw, "corrupt archive: entry size overflows".into()))?;
+        let start = entry.raw_file_position();
+        let headers = start.saturating_sub(data);
+        data = data.saturating_add(stored);
+        let pool = HEADERS_BASE
+            .saturating_add(HEADERS_PER_ENTRY.saturating_mul(used.entries))
+            .saturating_sub(headers);
+        allowance.cap.set(
+            start
+                .saturating_add(stored)
+                .saturating_add(pool.min(MAX_ENTRY_HEADERS)),
+        );
         ctx.entry(&mut entry, &raw)
             .map_err(|reason| ctx.err(&raw, reason))?;
+        last = raw;
     }
     // Directory times last: creating entries inside a directory would change them.
     for (rel, mtime) in std::mem::take(&mut ctx.dir_times).into_iter().rev() {
@@ -1265,6 +1360,74 @@ mod tests {
             );
             assert!(err.contains("limit image_bytes"), "{err}");
         }
+    }
+
+    #[test]
+    fn oversized_tar_headers_are_refused_before_they_fill_memory() {
+        let file = TarBuilder::new().file("after", "x", 0o644).done();
+        for (kind, what) in [
+            (tar::EntryType::GNULongName, "long name"),
+            (tar::EntryType::XHeader, "pax"),
+            (tar::EntryType::GNULongLink, "long link"),
+        ] {
+            let t = tempfile::tempdir().unwrap();
+            let len = 64u64 << 20;
+            let pad = (512 - len % 512) % 512;
+            let mut tail = vec![0; pad as usize];
+            tail.extend_from_slice(&file);
+            let reader = huge(declaring("././@LongLink", kind, len), b'a', len, tail);
+            let err = apply(reader, t.path(), &oci()).unwrap_err().to_string();
+            assert!(
+                err.contains("test-layer: refused: the tar headers run past what jig allows (1 MiB for one entry"),
+                "{what}: {err}"
+            );
+        }
+        // Real long names and pax records are fine.
+        let long = format!("{}file", "dir/".repeat(60));
+        let mut b = tar::Builder::new(Vec::new());
+        let mut h = tar::Header::new_gnu();
+        h.set_size(1);
+        h.set_mode(0o644);
+        b.append_data(&mut h, &long, &b"x"[..]).unwrap();
+        b.append_pax_extensions([("SCHILY.xattr.user.big", &[b'v'; 60 << 10][..])])
+            .unwrap();
+        let mut h = tar::Header::new_ustar();
+        h.set_size(1);
+        h.set_mode(0o644);
+        b.append_data(&mut h, "xattr", &b"y"[..]).unwrap();
+        let t = tempfile::tempdir().unwrap();
+        apply(&b.into_inner().unwrap()[..], t.path(), &oci()).unwrap();
+        assert!(t.path().join(&long).exists() && t.path().join("xattr").exists());
+    }
+
+    #[test]
+    fn header_bytes_are_bounded_over_the_whole_archive() {
+        // Each entry within its own allowance, together past the archive's.
+        let record = {
+            let mut r = Vec::new();
+            let body = format!(" comment={}\n", "c".repeat(1000 << 10));
+            let line = format!("{}{body}", body.len() + 7);
+            assert_eq!(
+                line.split(' ').next().unwrap().parse::<usize>().unwrap(),
+                line.len()
+            );
+            r.extend_from_slice(line.as_bytes());
+            r
+        };
+        let mut b = TarBuilder::new();
+        for i in 0..80 {
+            let mut h = TarBuilder::header(b"pax", tar::EntryType::XHeader, 0, 0o644);
+            h.set_size(record.len() as u64);
+            b.push(h, &record);
+            b = b.file(&format!("f{i}"), "", 0o644);
+        }
+        let t = tempfile::tempdir().unwrap();
+        let err = apply_bytes(&b.done(), t.path(), &oci())
+            .unwrap_err()
+            .to_string();
+        // 64 MiB of headers at about 1 MiB each, plus 4 KiB per entry: 65 entries.
+        assert!(err.contains("the tar headers after f64 run past"), "{err}");
+        assert!(t.path().join("f64").exists() && !t.path().join("f65").exists());
     }
 
     #[test]

@@ -8,7 +8,8 @@
 //! the temp image committed; any failure drops it, so nothing half-made or unverified
 //! ever becomes an image. Blobs already in the cache are not downloaded again. The
 //! layers are held to the `[limits]` of `config.toml` as they stream, each layer on
-//! its own and the image over all of them.
+//! its own and the image over all of them; past a layer's end-of-archive marker only
+//! [`MAX_TRAILER`] bytes of padding are hashed.
 //!
 //! Submodules: [`reference`] (names), [`client`] (HTTP + auth), [`auth`]
 //! (credentials, challenges), [`manifest`] (documents), [`blobs`] (the cache),
@@ -39,6 +40,11 @@ pub use reference::Reference;
 
 /// Largest config blob jig reads into memory.
 const MAX_CONFIG: u64 = 16 * 1024 * 1024;
+
+/// Most bytes a decompressed layer may have after its tar's end-of-archive blocks. Tar
+/// writers pad to a record (10 KiB for GNU tar, nothing for Go's archive/tar); more
+/// than this is a decompression bomb hiding where no entry is counted.
+pub const MAX_TRAILER: u64 = 16 << 20;
 
 /// Pulls `reference` into `store` (or finds it there) within `limits`, and returns the
 /// image.
@@ -274,9 +280,17 @@ fn apply_layer(
             return Err(e.into());
         }
         // Hash (and download) to the very end even past the tar's end-of-archive
-        // blocks, so every byte of the blob is verified.
-        io::copy(&mut diff, &mut io::sink())
+        // blocks, so every byte of the blob is verified; but only so much of it.
+        let trailer = io::copy(&mut (&mut diff).take(MAX_TRAILER + 1), &mut io::sink())
             .map_err(|e| anyhow!("{name}: cannot read the layer: {e}"))?;
+        if trailer > MAX_TRAILER {
+            drop(diff);
+            check_download(&mut source, blobs, name)?;
+            bail!(
+                "{name}: refused: more than {} of data after the end of the layer's archive (a decompression bomb?)",
+                unpack::human(MAX_TRAILER)
+            );
+        }
         format!("sha256:{}", hex(&diff.hasher.finalize()))
     };
     check_download(&mut source, blobs, name)?;
