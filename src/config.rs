@@ -20,11 +20,11 @@
 //! username = "me"
 //! password = "token"        # or: auth = "<base64 of user:password>"
 //!
-//! [limits]                  # what unpacking one image may write (see [`Limits`])
+//! [limits]                  # what unpacking may write (see [`Limits`]; the defaults)
 //! image_bytes = "8GiB"      # file contents, all layers together (or a number of bytes)
 //! image_entries = 1000000   # files, directories, links, whiteouts
-//! layer_bytes = "8GiB"      # the same for one layer or archive (default: image_*)
-//! layer_entries = 1000000
+//! # layer_bytes = "1GiB"    # the same for one layer or archive; unset: the image's
+//! # layer_entries = 100000
 //! ```
 //!
 //! The file is read where images are made (install, pull, build) and by the commands
