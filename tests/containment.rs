@@ -52,7 +52,11 @@ pub fn probe_image(dir: &Path) -> PathBuf {
     build_busybox_rootfs(&root);
     fs::copy(probe(), root.join("bin/probe")).unwrap();
     std::os::unix::fs::symlink("bin/probe", root.join("probe")).unwrap();
-    let _ = Command::new("chmod").arg("-R").arg("a+rX").arg(&root).status();
+    let _ = Command::new("chmod")
+        .arg("-R")
+        .arg("a+rX")
+        .arg(&root)
+        .status();
     root
 }
 
