@@ -48,8 +48,15 @@ const SLIM_INCLUDE: &[&str] = &[
     "/usr/share/locale/locale.alias",
 ];
 
-/// Builds (or finds cached) the Debian image for `spec` with `packages` installed.
-pub fn image(store: &Store, spec: &Spec, packages: &[String], slim: bool) -> Result<Image> {
+/// Builds (or finds cached) the Debian image for `spec` with `packages` installed. The
+/// packages jig extracts itself are held to `limits` (dpkg unpacks the rest).
+pub fn image(
+    store: &Store,
+    spec: &Spec,
+    packages: &[String],
+    slim: bool,
+    limits: &crate::unpack::Limits,
+) -> Result<Image> {
     let cache = store.root().join("debian");
     let fetched = debian::fetch(spec, packages, &cache)?;
     let key = cache_key(&fetched, slim);
@@ -75,7 +82,8 @@ pub fn image(store: &Store, spec: &Spec, packages: &[String], slim: bool) -> Res
     // Only what dpkg needs to run (the Essential closure) is extracted by jig; dpkg
     // unpacks the rest itself, so no archive is decompressed more than twice.
     let phase = std::time::Instant::now();
-    extract_parallel(&essential, &root)?;
+    let budget = crate::unpack::Budget::new(*limits).context("setting up the image's limits")?;
+    extract_parallel(&essential, &root, &budget)?;
     eprintln!(
         "jig: extracted {} essential packages in {:.1} s",
         essential.len(),
@@ -180,8 +188,8 @@ fn cache_key(f: &Fetched, slim: bool) -> String {
 /// single-threaded, and a joined thread can still be leaving the thread group. Order
 /// does not matter here: these files only let dpkg run, and dpkg installs the same
 /// packages over them. Concurrent extractors share directories, which the unpacker
-/// creates race-free.
-fn extract_parallel(debs: &[&Deb], root: &Path) -> Result<()> {
+/// creates race-free, and the image's `budget`, whose counts live in shared memory.
+fn extract_parallel(debs: &[&Deb], root: &Path, budget: &crate::unpack::Budget) -> Result<()> {
     use nix::sys::wait::{WaitStatus, waitpid};
     use nix::unistd::{ForkResult, fork};
     let workers = std::thread::available_parallelism()
@@ -201,7 +209,7 @@ fn extract_parallel(debs: &[&Deb], root: &Path) -> Result<()> {
     }
     let extract = |set: &[&Deb]| -> Result<()> {
         for deb in set {
-            debian::extract_data(&deb.path, root)
+            debian::extract_data(&deb.path, root, budget)
                 .with_context(|| format!("extracting {} {}", deb.name, deb.version))?;
         }
         Ok(())

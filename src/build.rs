@@ -58,7 +58,8 @@ pub fn run_steps(store: &Store, base: Image, steps: &[String]) -> Result<Image> 
         eprintln!("jig: [{}/{}] run: {}", i + 1, steps.len(), one_line(step));
         let _lock = store.lock_shared()?;
         let temp = store.temp_image()?;
-        copy_tree(&store.rootfs_of(&image.id), &temp.rootfs())
+        // A stored image, already within the limits when it was made: no budget.
+        copy_tree(&store.rootfs_of(&image.id), &temp.rootfs(), None)
             .context("copying the previous image for the build step")?;
         run_in(&temp.rootfs(), step, &[])
             .with_context(|| format!("build step {} failed: {}", i + 1, one_line(step)))?;

@@ -599,7 +599,9 @@ fn images(dirs: &Dirs) -> Result<i32> {
 fn pull(dirs: &Dirs, reference: &str) -> Result<i32> {
     let reference = Reference::parse(reference).map_err(anyhow::Error::msg)?;
     let store = Store::new(dirs.store());
-    let image = oci::pull(&reference, &store).with_context(|| format!("pulling {reference}"))?;
+    let limits = crate::config::load()?.limits;
+    let image =
+        oci::pull(&reference, &store, &limits).with_context(|| format!("pulling {reference}"))?;
     eprintln!(
         "jig: pulled {reference} ({}) as image {}",
         image.meta.source_digest.as_deref().unwrap_or("-"),

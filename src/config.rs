@@ -7,7 +7,8 @@
 //! the shims a tool calls read the same pins. Only things that cannot live in a recipe
 //! go here: which registries may be spoken to over plain HTTP, registry credentials,
 //! which OpenPGP keyring verifies Debian indexes, the order recipe names are looked up
-//! in, and whether `$HOME` may be a workspace. A missing file is an empty configuration.
+//! in, whether `$HOME` may be a workspace, and how much unpacking may write. A missing
+//! file is an empty configuration.
 //!
 //! ```toml
 //! insecure_registries = ["registry.lan:5000"]
@@ -18,14 +19,24 @@
 //! [auths."ghcr.io"]
 //! username = "me"
 //! password = "token"        # or: auth = "<base64 of user:password>"
+//!
+//! [limits]                  # what unpacking may write (see [`Limits`]; the defaults)
+//! image_bytes = "8GiB"      # file contents, all layers together (or a number of bytes)
+//! image_entries = 1000000   # files, directories, links, whiteouts
+//! # layer_bytes = "1GiB"    # the same for one layer or archive; unset: the image's
+//! # layer_entries = 100000
 //! ```
+//!
+//! The file is read where images are made (install, pull, build) and by the commands
+//! that need one of its keys; a launch reads it only when a workspace marker sits
+//! directly in `$HOME` (`workspace_allow_home` decides then).
 
 use std::collections::BTreeMap;
 use std::io::ErrorKind;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
 
 /// The parsed configuration.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
@@ -50,6 +61,143 @@ pub struct Config {
     /// launch's workspace (off: such a marker is ignored and the cwd alone is mounted).
     #[serde(default)]
     pub workspace_allow_home: bool,
+    /// `[limits]`: how much one image and one of its archives may write.
+    #[serde(default)]
+    pub limits: Limits,
+}
+
+/// Default for [`Limits::image_bytes`]: 8 GiB of file contents. A Debian image with
+/// node and npm holds about 500 MB, big toolchain images (a JDK with an Android SDK,
+/// texlive-full) 2 to 5 GB; 8 GiB leaves room above those while a decompression bomb
+/// stops long before it fills a disk.
+pub const DEFAULT_IMAGE_BYTES: u64 = 8 << 30;
+
+/// Default for [`Limits::image_entries`]: one million. The node image has about 40,000
+/// entries, texlive-full about 200,000; a million empty files is an attack on the
+/// inode table, not a tool.
+pub const DEFAULT_IMAGE_ENTRIES: u64 = 1_000_000;
+
+/// `[limits]`: what unpacking may write, checked entry by entry while an archive
+/// streams, so a hostile or broken image (a small layer that inflates to terabytes,
+/// millions of empty files) is refused before the entry that would cross a limit is
+/// written, not after the disk is full.
+///
+/// Bytes are the sizes of the entries' contents as the archives declare them (regular
+/// files; any data another kind of entry carries is read and counted too), summed as
+/// written: content a later layer deletes still counted when it was written. Entries are
+/// the archive's members: files, directories, links, whiteouts, skipped device nodes.
+/// A local `rootfs:DIR` is counted the same way while it is copied.
+///
+/// The layer limits default to the image limits: a flattened image (a rootfs tarball,
+/// the one layer `jig push` writes) is a single archive holding the whole tree, so a
+/// smaller per-layer default would refuse images jig itself pushes. Set them to bound
+/// every single archive (each OCI layer, each `.deb`'s data) more tightly than the
+/// image.
+///
+/// Sizes are written as a number of bytes or a string with a binary unit: `"512MiB"`,
+/// `"8GiB"` (also `K`, `M`, `G`, `T`). Every limit is at least 1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// Bytes of file contents one image may hold, over all its layers.
+    #[serde(deserialize_with = "de_bytes")]
+    pub image_bytes: u64,
+    /// Entries one image may hold, over all its layers.
+    #[serde(deserialize_with = "de_count")]
+    pub image_entries: u64,
+    /// Bytes of file contents one layer or archive may hold; `None`: as the image.
+    #[serde(deserialize_with = "de_opt_bytes")]
+    pub layer_bytes: Option<u64>,
+    /// Entries one layer or archive may hold; `None`: as the image.
+    #[serde(deserialize_with = "de_opt_count")]
+    pub layer_entries: Option<u64>,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            image_bytes: DEFAULT_IMAGE_BYTES,
+            image_entries: DEFAULT_IMAGE_ENTRIES,
+            layer_bytes: None,
+            layer_entries: None,
+        }
+    }
+}
+
+/// Parses a size: digits, optionally followed by a binary unit (`K`/`KiB`, `M`/`MiB`,
+/// `G`/`GiB`, `T`/`TiB`, or `B`), with or without a space between.
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let digits = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (number, unit) = t.split_at(digits);
+    let bad =
+        || format!("invalid size {text:?}: write a number of bytes or e.g. \"512MiB\", \"8GiB\"");
+    let n: u64 = number.parse().map_err(|_| bad())?;
+    let shift = match unit.trim_start() {
+        "" | "B" => 0,
+        "K" | "KiB" => 10,
+        "M" | "MiB" => 20,
+        "G" | "GiB" => 30,
+        "T" | "TiB" => 40,
+        _ => return Err(bad()),
+    };
+    n.checked_mul(1 << shift)
+        .ok_or_else(|| format!("size {text:?} is too large"))
+}
+
+/// A positive limit: zero would refuse every image (there is no "unlimited"; a large
+/// number is).
+fn positive(n: u64) -> Result<u64, String> {
+    if n == 0 {
+        Err("a limit must be at least 1 (for no practical limit, write a large number)".into())
+    } else {
+        Ok(n)
+    }
+}
+
+/// Reads a limit: a positive integer, or (`sizes`) a size string too.
+struct LimitVisitor {
+    sizes: bool,
+}
+
+impl serde::de::Visitor<'_> for LimitVisitor {
+    type Value = u64;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        if self.sizes {
+            f.write_str("a number of bytes or a size such as \"8GiB\"")
+        } else {
+            f.write_str("a whole number")
+        }
+    }
+    fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<u64, E> {
+        let v = u64::try_from(v).map_err(|_| E::custom("a limit cannot be negative"))?;
+        self.visit_u64(v)
+    }
+    fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<u64, E> {
+        positive(v).map_err(E::custom)
+    }
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<u64, E> {
+        if !self.sizes {
+            return Err(E::invalid_type(serde::de::Unexpected::Str(v), &self));
+        }
+        parse_size(v).and_then(positive).map_err(E::custom)
+    }
+}
+
+fn de_bytes<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    d.deserialize_any(LimitVisitor { sizes: true })
+}
+
+fn de_count<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    d.deserialize_any(LimitVisitor { sizes: false })
+}
+
+fn de_opt_bytes<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    de_bytes(d).map(Some)
+}
+
+fn de_opt_count<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    de_count(d).map(Some)
 }
 
 /// Credentials for one registry: `username` + `password`, or `auth` as Docker stores it.
@@ -122,5 +270,68 @@ auth = "dTpw"
         assert_eq!(c.auths["x:1"].auth.as_deref(), Some("dTpw"));
         assert_eq!(c.recipe_order, ["team", "builtin"]);
         assert!(toml::from_str::<Config>("insecure = []").is_err());
+        assert_eq!(c.limits, Limits::default());
+    }
+
+    #[test]
+    fn limits_take_sizes_and_counts_and_refuse_nonsense() {
+        let c: Config = toml::from_str(
+            r#"
+[limits]
+image_bytes = "16GiB"
+image_entries = 2000000
+layer_bytes = 1048576
+layer_entries = 50
+"#,
+        )
+        .unwrap();
+        assert_eq!(
+            c.limits,
+            Limits {
+                image_bytes: 16 << 30,
+                image_entries: 2_000_000,
+                layer_bytes: Some(1 << 20),
+                layer_entries: Some(50),
+            }
+        );
+        let partial: Config = toml::from_str("[limits]\nlayer_bytes = \"512 MiB\"").unwrap();
+        assert_eq!(partial.limits.layer_bytes, Some(512 << 20));
+        assert_eq!(partial.limits.image_bytes, DEFAULT_IMAGE_BYTES);
+        assert_eq!(partial.limits.image_entries, DEFAULT_IMAGE_ENTRIES);
+        assert_eq!(partial.limits.layer_entries, None);
+        for (text, why) in [
+            ("image_bytes = 0", "at least 1"),
+            ("image_bytes = -5", "negative"),
+            ("image_bytes = \"8GB\"", "invalid size"),
+            ("image_bytes = \"lots\"", "invalid size"),
+            ("image_bytes = \"99999999999T\"", "too large"),
+            ("image_bytes = 1.5", "a number of bytes"),
+            ("layer_entries = 0", "at least 1"),
+            ("layer_entries = \"10\"", "a whole number"),
+            ("image_entries = -1", "negative"),
+            ("image_entries = 1.0", "a whole number"),
+            ("layer_size = 5", "unknown field"),
+        ] {
+            let err = toml::from_str::<Config>(&format!("[limits]\n{text}"))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(why), "{text}: {err}");
+            assert!(err.contains("line 2"), "{text}: names the line: {err}");
+        }
+    }
+
+    #[test]
+    fn sizes_parse_with_binary_units() {
+        assert_eq!(parse_size("0"), Ok(0));
+        assert_eq!(parse_size("1234"), Ok(1234));
+        assert_eq!(parse_size("10B"), Ok(10));
+        assert_eq!(parse_size("4K"), Ok(4096));
+        assert_eq!(parse_size("4 KiB"), Ok(4096));
+        assert_eq!(parse_size("3M"), Ok(3 << 20));
+        assert_eq!(parse_size("8GiB"), Ok(8 << 30));
+        assert_eq!(parse_size("2TiB"), Ok(2 << 40));
+        for bad in ["", "G", "1.5G", "1 gib", "-1", "1e9", "8 GB"] {
+            assert!(parse_size(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -21,14 +21,19 @@ use crate::store::{Image, Store};
 /// Produces the base image for `[image]`, importing, fetching or bootstrapping it as
 /// needed (`run` steps are applied afterwards by [`crate::build`]). `base` is the
 /// directory relative paths are resolved against (the recipe file's directory).
+///
+/// jig's `config.toml` is read here, once: its `[limits]` bound what every source
+/// unpacks, and the Debian keyring comes from it too.
 pub fn realize(spec: &ImageSpec, base: Option<&Path>, store: &Store) -> Result<Image> {
+    let config = crate::config::load()?;
+    let limits = &config.limits;
     match &spec.from {
         From::Rootfs(path) => {
             let path = match base {
                 Some(b) if path.is_relative() => b.join(path),
                 _ => path.clone(),
             };
-            rootfs::import(&path, store)
+            rootfs::import(&path, store, limits)
                 .with_context(|| format!("importing root filesystem {}", path.display()))
         }
         From::Debian(suite) => {
@@ -37,7 +42,7 @@ pub fn realize(spec: &ImageSpec, base: Option<&Path>, store: &Store) -> Result<I
                 mirror: spec.mirror.as_ref().map(|m| m.as_str().to_owned()),
                 snapshot: spec.snapshot.as_ref().map(|s| s.as_str().to_owned()),
                 insecure: spec.insecure,
-                keyring: crate::config::load()?.debian_keyring,
+                keyring: config.debian_keyring.clone(),
                 arch: None,
             };
             let packages: Vec<String> = spec
@@ -45,13 +50,13 @@ pub fn realize(spec: &ImageSpec, base: Option<&Path>, store: &Store) -> Result<I
                 .iter()
                 .map(|p| p.as_str().to_owned())
                 .collect();
-            crate::bootstrap::image(store, &debian, &packages, spec.slim)
+            crate::bootstrap::image(store, &debian, &packages, spec.slim, limits)
                 .with_context(|| format!("building the debian:{suite} image"))
         }
         From::Busybox(binary) => rootfs::busybox(binary, store)
             .with_context(|| format!("making a busybox image from {}", binary.display())),
         From::Oci(reference) => {
-            oci::pull(reference, store).with_context(|| format!("pulling {reference}"))
+            oci::pull(reference, store, limits).with_context(|| format!("pulling {reference}"))
         }
     }
 }

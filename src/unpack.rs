@@ -12,25 +12,44 @@
 //!
 //! With [`Layer::whiteouts`] set, OCI whiteouts are honoured: `.wh.NAME` deletes NAME
 //! from the layers below and `.wh..wh..opq` empties its directory of lower content.
+//! The names `.wh.`, `.wh..` and `.wh...` are refused in every mode: as whiteouts they
+//! would name the directory itself or its parent (at the top, the directory holding the
+//! image), and kept as plain files they turn into that attack wherever the tree is made
+//! into a layer again.
+//!
+//! Every archive is counted against a [`Budget`]: the [`Limits`] of `config.toml` on
+//! bytes and entries, per archive and per image. An entry is admitted before anything of
+//! it is written, from the size its header declares, so a decompression bomb stops at
+//! the entry that would cross a limit. The tar parser itself is held to a small
+//! allowance of header bytes per entry ([`MAX_ENTRY_HEADERS`]): it reads pax records and
+//! GNU long names into memory, and a hostile archive could otherwise declare gigabytes
+//! of them.
 //!
 //! [`apply_mapped`] lets a caller rename entries before they are written (Debian's
 //! merged-/usr moves `bin/...` to `usr/bin/...`); mapped paths go through the same
 //! checks as archive paths.
 
+use std::cell::Cell;
 use std::collections::HashSet;
 use std::ffi::{OsStr, OsString};
 use std::fmt;
 use std::fs::File;
 use std::io::{self, Read};
+use std::num::NonZeroUsize;
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
+use std::ptr::NonNull;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use nix::errno::Errno;
 use nix::fcntl::{OFlag, OpenHow, ResolveFlag, openat, openat2};
 use nix::sys::stat::{Mode, SFlag, UtimensatFlags, fstatat, mkdirat, mknodat, utimensat};
 use nix::sys::time::TimeSpec;
 use nix::unistd::{UnlinkatFlags, linkat, symlinkat, unlinkat};
+
+pub use crate::config::Limits;
 
 /// An unpack failure: which archive, which entry, and why.
 #[derive(Debug)]
@@ -73,6 +92,211 @@ pub struct Layer<'a> {
     pub name: &'a str,
     /// Honour OCI whiteout files.
     pub whiteouts: bool,
+    /// The limits and the image-wide counts this archive is checked against.
+    pub budget: &'a Budget,
+}
+
+/// Most header bytes (the 512-byte headers, pax records, GNU long names) the tar parser
+/// may read for one entry. Real entries need a few KiB at most: a path and a link
+/// target of up to 4 KiB each, and extended attributes (64 KiB at most per value).
+pub const MAX_ENTRY_HEADERS: u64 = 1 << 20;
+
+/// Header bytes an archive may use in total: this much, plus
+/// [`HEADERS_PER_ENTRY`] for each entry. Bounds the time a hostile archive can make
+/// jig spend decompressing metadata that the byte limit does not see.
+pub const HEADERS_BASE: u64 = 64 << 20;
+
+/// See [`HEADERS_BASE`]; an entry with a pax header takes about 1.5 KiB.
+pub const HEADERS_PER_ENTRY: u64 = 4 << 10;
+
+/// Bytes and entries used: by one archive so far, or (from [`Budget::used`]) by the
+/// whole image.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Used {
+    /// Bytes of entry contents admitted.
+    pub bytes: u64,
+    /// Entries admitted.
+    pub entries: u64,
+}
+
+/// The [`Limits`] of one image and what the image has used of them, over all the
+/// archives applied into it.
+///
+/// The counts live in a shared anonymous mapping, so that processes forked to fill the
+/// same image (the Debian bootstrap's extractors) count together; they are updated with
+/// atomic compare-and-swap, never past a limit.
+pub struct Budget {
+    limits: Limits,
+    /// `[bytes, entries]`, in memory shared with forked children.
+    used: NonNull<[AtomicU64; 2]>,
+}
+
+impl fmt::Debug for Budget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Budget")
+            .field("limits", &self.limits)
+            .field("used", &self.used())
+            .finish()
+    }
+}
+
+impl Budget {
+    /// A fresh budget for one image.
+    pub fn new(limits: Limits) -> io::Result<Budget> {
+        let len = NonZeroUsize::new(std::mem::size_of::<[AtomicU64; 2]>()).expect("not empty");
+        // SAFETY: a new anonymous mapping aliases nothing; the kernel zero-fills it,
+        // and zero bytes are two valid AtomicU64s, suitably aligned (page-aligned).
+        let ptr = unsafe {
+            nix::sys::mman::mmap_anonymous(
+                None,
+                len,
+                nix::sys::mman::ProtFlags::PROT_READ | nix::sys::mman::ProtFlags::PROT_WRITE,
+                nix::sys::mman::MapFlags::MAP_SHARED,
+            )
+        }
+        .map_err(io::Error::from)?;
+        Ok(Budget {
+            limits,
+            used: ptr.cast(),
+        })
+    }
+
+    fn counters(&self) -> &[AtomicU64; 2] {
+        // SAFETY: the mapping lives as long as self and holds initialized atomics.
+        unsafe { self.used.as_ref() }
+    }
+
+    /// What the image has used: bytes and entries.
+    pub fn used(&self) -> Used {
+        let [bytes, entries] = self.counters();
+        Used {
+            bytes: bytes.load(Ordering::SeqCst),
+            entries: entries.load(Ordering::SeqCst),
+        }
+    }
+
+    /// Admits one entry with `bytes` bytes of contents into an archive that has used
+    /// `archive` so far, counting it there and in the image; or refuses it, counting
+    /// nothing, with a message naming the limit, its value and the key that raises it.
+    pub fn admit(&self, archive: &mut Used, bytes: u64) -> Result<(), String> {
+        let l = &self.limits;
+        let entries = archive.entries + 1;
+        if let Some(max) = l.layer_entries
+            && entries > max
+        {
+            return Err(over(
+                "layer_entries",
+                &format!("the archive has more than {max} entries"),
+            ));
+        }
+        let layer_bytes = archive.bytes.checked_add(bytes);
+        if let Some(max) = l.layer_bytes
+            && layer_bytes.is_none_or(|b| b > max)
+        {
+            return Err(over(
+                "layer_bytes",
+                &format!(
+                    "{} more would take the archive's contents past {}",
+                    human(bytes),
+                    human(max)
+                ),
+            ));
+        }
+        let [image_bytes, image_entries] = self.counters();
+        let add = |counter: &AtomicU64, n: u64, max: u64| {
+            counter
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |used| {
+                    used.checked_add(n).filter(|&t| t <= max)
+                })
+                .is_ok()
+        };
+        if !add(image_entries, 1, l.image_entries) {
+            return Err(over(
+                "image_entries",
+                &format!("the image would have more than {} entries", l.image_entries),
+            ));
+        }
+        if !add(image_bytes, bytes, l.image_bytes) {
+            image_entries.fetch_sub(1, Ordering::SeqCst);
+            return Err(over(
+                "image_bytes",
+                &format!(
+                    "{} more would take the image's contents past {}",
+                    human(bytes),
+                    human(l.image_bytes)
+                ),
+            ));
+        }
+        archive.entries = entries;
+        archive.bytes = layer_bytes.expect("checked above or bounded by the image");
+        Ok(())
+    }
+}
+
+impl Drop for Budget {
+    fn drop(&mut self) {
+        // SAFETY: the mapping was made in new() with this length and is not used after.
+        let _ = unsafe {
+            nix::sys::mman::munmap(self.used.cast(), std::mem::size_of::<[AtomicU64; 2]>())
+        };
+    }
+}
+
+/// The refusal for crossing the limit `key`.
+fn over(key: &str, what: &str) -> String {
+    let config = crate::config::path()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|| "jig's config.toml".into());
+    format!(
+        "refused: {what} (limit {key}; if the image is genuine, raise {key} in the [limits] table of {config})"
+    )
+}
+
+/// A byte count for people: `512 bytes`, `8 GiB`, `1.5 MiB (1572864 bytes)`.
+pub fn human(n: u64) -> String {
+    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
+    let Some(unit) = (0..UNITS.len()).rev().find(|&u| n >= 1 << (10 * (u + 1))) else {
+        return format!("{n} bytes");
+    };
+    let size = 1u64 << (10 * (unit + 1));
+    if n % size == 0 {
+        format!("{} {}", n / size, UNITS[unit])
+    } else {
+        format!("{:.1} {} ({n} bytes)", n as f64 / size as f64, UNITS[unit])
+    }
+}
+
+/// How far the tar parser may read: shared between the [`Meter`] it reads through and
+/// the loop that admits entries.
+#[derive(Default)]
+struct Allowance {
+    /// Bytes read from the archive so far.
+    read: Cell<u64>,
+    /// Reads past this offset fail.
+    cap: Cell<u64>,
+    /// A read failed at the cap.
+    hit: Cell<bool>,
+}
+
+/// The archive stream as the tar parser sees it, cut off at the allowance.
+struct Meter<R> {
+    inner: R,
+    allowance: Rc<Allowance>,
+}
+
+impl<R: Read> Read for Meter<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let a = &self.allowance;
+        let left = a.cap.get().saturating_sub(a.read.get());
+        if left == 0 && !buf.is_empty() {
+            a.hit.set(true);
+            return Err(io::Error::other("more tar headers than jig allows"));
+        }
+        let want = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+        let n = self.inner.read(&mut buf[..want])?;
+        a.read.set(a.read.get() + n as u64);
+        Ok(n)
+    }
 }
 
 /// Decompresses by magic number: gzip, zstd, xz or plain tar.
@@ -145,13 +369,64 @@ pub fn apply_mapped(
         dir_times: Vec::new(),
         map,
     };
-    let mut archive = tar::Archive::new(reader);
+    let allowance = Rc::new(Allowance::default());
+    allowance.cap.set(MAX_ENTRY_HEADERS);
+    let mut archive = tar::Archive::new(Meter {
+        inner: reader,
+        allowance: allowance.clone(),
+    });
     let entries = archive.entries().map_err(|e| ctx.err("", format!("{e}")))?;
+    let mut used = Used::default();
+    // Archive bytes that were entry data (padded to blocks); the rest is headers.
+    let mut data = 0u64;
+    let mut last = String::new();
     for entry in entries {
-        let mut entry = entry.map_err(|e| ctx.err("", format!("corrupt archive: {e}")))?;
+        let mut entry = entry.map_err(|e| {
+            if allowance.hit.get() {
+                let after = if last.is_empty() {
+                    String::new()
+                } else {
+                    format!(" after {last}")
+                };
+                ctx.err(
+                    "",
+                    format!(
+                        "refused: the tar headers{after} run past what jig allows ({} for one entry, {} plus {} per entry in all): pax records or long names no real archive has",
+                        human(MAX_ENTRY_HEADERS),
+                        human(HEADERS_BASE),
+                        human(HEADERS_PER_ENTRY)
+                    ),
+                )
+            } else {
+                ctx.err("", format!("corrupt archive: {e}"))
+            }
+        })?;
         let raw = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+        // Admitted before anything is written, from the declared size: the data the
+        // parser will read for it (written, or skipped for entries that carry none).
+        let size = entry.size();
+        layer
+            .budget
+            .admit(&mut used, size)
+            .map_err(|reason| ctx.err(&raw, reason))?;
+        let stored = size
+            .max(entry.header().entry_size().unwrap_or(0))
+            .checked_next_multiple_of(512)
+            .ok_or_else(|| ctx.err(&raw, "corrupt archive: entry size overflows".into()))?;
+        let start = entry.raw_file_position();
+        let headers = start.saturating_sub(data);
+        data = data.saturating_add(stored);
+        let pool = HEADERS_BASE
+            .saturating_add(HEADERS_PER_ENTRY.saturating_mul(used.entries))
+            .saturating_sub(headers);
+        allowance.cap.set(
+            start
+                .saturating_add(stored)
+                .saturating_add(pool.min(MAX_ENTRY_HEADERS)),
+        );
         ctx.entry(&mut entry, &raw)
             .map_err(|reason| ctx.err(&raw, reason))?;
+        last = raw;
     }
     // Directory times last: creating entries inside a directory would change them.
     for (rel, mtime) in std::mem::take(&mut ctx.dir_times).into_iter().rev() {
@@ -329,6 +604,23 @@ impl Ctx<'_> {
             return Ok(());
         };
         let parent_rel = rel.parent().unwrap_or(Path::new("")).to_owned();
+
+        // In every mode: a whiteout of nothing, of the directory itself or of its parent.
+        match name.as_bytes() {
+            b".wh." => return Err("refused: the whiteout .wh. names nothing".into()),
+            b".wh.." => {
+                return Err(
+                    "refused: the whiteout .wh.. names '.', the directory that holds it".into(),
+                );
+            }
+            b".wh..." => {
+                return Err(
+                    "refused: the whiteout .wh... names '..', the directory above (outside the image at its top)"
+                        .into(),
+                );
+            }
+            _ => {}
+        }
 
         if self.layer.whiteouts {
             let bytes = name.as_bytes();
@@ -561,14 +853,23 @@ mod tests {
         }
     }
 
-    const PLAIN: Layer = Layer {
-        name: "test-layer",
-        whiteouts: false,
-    };
-    const OCI: Layer = Layer {
-        name: "test-layer",
-        whiteouts: true,
-    };
+    /// A budget of its own for one test archive (leaked: tests are short-lived).
+    fn budget(limits: Limits) -> &'static Budget {
+        Box::leak(Box::new(Budget::new(limits).unwrap()))
+    }
+    fn plain() -> Layer<'static> {
+        Layer {
+            name: "test-layer",
+            whiteouts: false,
+            budget: budget(Limits::default()),
+        }
+    }
+    fn oci() -> Layer<'static> {
+        Layer {
+            whiteouts: true,
+            ..plain()
+        }
+    }
 
     fn apply_bytes(bytes: &[u8], target: &Path, layer: &Layer) -> Result<Stats, Error> {
         apply(bytes, target, layer)
@@ -586,7 +887,7 @@ mod tests {
             .device("dev/null")
             .file("deep/er/file", "y", 0o644)
             .done();
-        let stats = apply_bytes(&tar, t.path(), &PLAIN).unwrap();
+        let stats = apply_bytes(&tar, t.path(), &plain()).unwrap();
         assert_eq!(stats.skipped_devices, 1);
         let m = fs::metadata(t.path().join("bin/tool")).unwrap();
         assert_eq!(m.permissions().mode() & 0o7777, 0o755, "setuid stripped");
@@ -614,7 +915,7 @@ mod tests {
         let outer = tempfile::tempdir().unwrap();
         let target = outer.path().join("target");
         fs::create_dir(&target).unwrap();
-        let err = apply_bytes(&tar, &target, &OCI).unwrap_err();
+        let err = apply_bytes(&tar, &target, &oci()).unwrap_err();
         assert!(err.to_string().contains("test-layer"), "{err}");
         assert!(err.to_string().contains(what), "{err}");
         // Nothing appeared beside the target.
@@ -678,7 +979,7 @@ mod tests {
             .link("f", "../victim", tar::EntryType::Symlink)
             .file("f", "overwritten?", 0o644)
             .done();
-        apply_bytes(&tar, &target, &OCI).unwrap();
+        apply_bytes(&tar, &target, &oci()).unwrap();
         assert_eq!(
             fs::read_to_string(outer.path().join("victim")).unwrap(),
             "safe"
@@ -698,13 +999,13 @@ mod tests {
             .file("o/old1", "3", 0o644)
             .file("o/sub/old2", "4", 0o644)
             .done();
-        apply_bytes(&lower, t.path(), &OCI).unwrap();
+        apply_bytes(&lower, t.path(), &oci()).unwrap();
         let upper = TarBuilder::new()
             .file("a/.wh.gone", "", 0o644)
             .file("o/new", "5", 0o644)
             .file("o/.wh..wh..opq", "", 0o644)
             .done();
-        let stats = apply_bytes(&upper, t.path(), &OCI).unwrap();
+        let stats = apply_bytes(&upper, t.path(), &oci()).unwrap();
         assert_eq!(stats.whiteouts, 2);
         assert!(t.path().join("a/keep").exists());
         assert!(!t.path().join("a/gone").exists());
@@ -718,7 +1019,7 @@ mod tests {
     fn without_whiteout_mode_wh_files_are_plain_files() {
         let t = tempfile::tempdir().unwrap();
         let tar = TarBuilder::new().file("a/.wh.x", "", 0o644).done();
-        apply_bytes(&tar, t.path(), &PLAIN).unwrap();
+        apply_bytes(&tar, t.path(), &plain()).unwrap();
         assert!(t.path().join("a/.wh.x").exists());
     }
 
@@ -728,7 +1029,7 @@ mod tests {
         apply_bytes(
             &TarBuilder::new().file("x", "f", 0o644).done(),
             t.path(),
-            &OCI,
+            &oci(),
         )
         .unwrap();
         apply_bytes(
@@ -737,14 +1038,14 @@ mod tests {
                 .dir("x", 0o755)
                 .done(),
             t.path(),
-            &OCI,
+            &oci(),
         )
         .unwrap_err();
         let t = tempfile::tempdir().unwrap();
         apply_bytes(
             &TarBuilder::new().file("x", "f", 0o644).done(),
             t.path(),
-            &OCI,
+            &oci(),
         )
         .unwrap();
         apply_bytes(
@@ -753,14 +1054,14 @@ mod tests {
                 .file("x/y", "f", 0o644)
                 .done(),
             t.path(),
-            &OCI,
+            &oci(),
         )
         .unwrap();
         assert!(t.path().join("x/y").exists());
         apply_bytes(
             &TarBuilder::new().file("x", "g", 0o644).done(),
             t.path(),
-            &OCI,
+            &oci(),
         )
         .unwrap();
         assert_eq!(fs::read_to_string(t.path().join("x")).unwrap(), "g");
@@ -786,7 +1087,7 @@ mod tests {
                 Err(_) => p,
             }))
         };
-        apply_mapped(&tar[..], t.path(), &PLAIN, &mut map).unwrap();
+        apply_mapped(&tar[..], t.path(), &plain(), &mut map).unwrap();
         assert!(t.path().join("bin").is_symlink(), "link kept");
         assert_eq!(
             fs::read_to_string(t.path().join("usr/bin/tool2")).unwrap(),
@@ -795,14 +1096,349 @@ mod tests {
         assert!(t.path().join("etc/x").exists());
         // Unmapped, a file below bin is refused: bin is a symlinked parent.
         let file_only = TarBuilder::new().file("./bin/tool", "t", 0o755).done();
-        let err = apply(&file_only[..], t.path(), &PLAIN).unwrap_err();
+        let err = apply(&file_only[..], t.path(), &plain()).unwrap_err();
         assert!(err.to_string().contains("symlink"), "{err}");
         // A map cannot smuggle an escape past the checks.
-        let err = apply_mapped(&tar[..], t.path(), &PLAIN, &mut |_| {
+        let err = apply_mapped(&tar[..], t.path(), &plain(), &mut |_| {
             Ok(Some(PathBuf::from("../out")))
         })
         .unwrap_err();
         assert!(err.to_string().contains("'..'"), "{err}");
+    }
+
+    /// A fresh `outer/target` with lower content in `target/a/lower` and a bystander
+    /// in `outer/sibling/keep`.
+    fn target_with_bystander() -> (tempfile::TempDir, PathBuf) {
+        let outer = tempfile::tempdir().unwrap();
+        let target = outer.path().join("target");
+        fs::create_dir_all(target.join("a")).unwrap();
+        fs::write(target.join("a/lower"), "lower").unwrap();
+        fs::create_dir(outer.path().join("sibling")).unwrap();
+        fs::write(outer.path().join("sibling/keep"), "keep").unwrap();
+        (outer, target)
+    }
+
+    #[test]
+    fn whiteouts_of_nothing_dot_and_dotdot_are_refused_in_every_mode() {
+        for name in [
+            ".wh..", ".wh...", "a/.wh..", "a/.wh...", ".wh.", "a/.wh.", "./.wh...",
+        ] {
+            for layer in [oci(), plain()] {
+                let (outer, target) = target_with_bystander();
+                let tar = TarBuilder::new()
+                    .file("a/new", "new", 0o644)
+                    .file(name, "", 0o644)
+                    .done();
+                let err = apply_bytes(&tar, &target, &layer).unwrap_err().to_string();
+                let wh = name.rsplit('/').next().unwrap();
+                assert!(
+                    err.contains("test-layer") && err.contains(name),
+                    "{name}: {err}"
+                );
+                assert!(
+                    err.contains(&format!("the whiteout {wh} names")),
+                    "{name}: {err}"
+                );
+                assert_eq!(
+                    fs::read_to_string(outer.path().join("sibling/keep")).unwrap(),
+                    "keep",
+                    "{name}"
+                );
+                assert_eq!(
+                    fs::read_to_string(target.join("a/lower")).unwrap(),
+                    "lower",
+                    "{name}: lower content kept"
+                );
+                assert!(target.join("a/new").exists(), "{name}");
+                assert!(!target.join(wh).exists() && !target.join("a").join(wh).exists());
+            }
+        }
+        // Names that merely start like them are ordinary whiteouts.
+        let (_outer, target) = target_with_bystander();
+        fs::write(target.join("a/.x"), "").unwrap();
+        let tar = TarBuilder::new()
+            .file("a/.wh..x", "", 0o644)
+            .file("a/.wh..wh..opq", "", 0o644)
+            .done();
+        let stats = apply_bytes(&tar, &target, &oci()).unwrap();
+        assert_eq!(stats.whiteouts, 2);
+        assert!(!target.join("a/.x").exists() && !target.join("a/lower").exists());
+        assert!(target.join("a").is_dir(), "opaque keeps the directory");
+    }
+
+    /// Ten-byte files `f0`, `f1`, ...
+    fn files(n: usize) -> Vec<u8> {
+        let mut b = TarBuilder::new();
+        for i in 0..n {
+            b = b.file(&format!("f{i}"), "0123456789", 0o644);
+        }
+        b.done()
+    }
+
+    fn limited(limits: Limits) -> Layer<'static> {
+        Layer {
+            budget: budget(limits),
+            ..oci()
+        }
+    }
+
+    #[test]
+    fn layer_limits_refuse_the_entry_that_would_cross_them() {
+        let cases = [
+            (
+                Limits {
+                    layer_entries: Some(3),
+                    ..Limits::default()
+                },
+                "layer_entries",
+                "more than 3 entries",
+            ),
+            (
+                Limits {
+                    layer_bytes: Some(35),
+                    ..Limits::default()
+                },
+                "layer_bytes",
+                "10 bytes more would take the archive's contents past 35 bytes",
+            ),
+            (
+                Limits {
+                    image_entries: 3,
+                    ..Limits::default()
+                },
+                "image_entries",
+                "more than 3 entries",
+            ),
+            (
+                Limits {
+                    image_bytes: 35,
+                    ..Limits::default()
+                },
+                "image_bytes",
+                "past 35 bytes",
+            ),
+        ];
+        for (limits, key, what) in cases {
+            let t = tempfile::tempdir().unwrap();
+            let layer = limited(limits);
+            let err = apply_bytes(&files(5), t.path(), &layer)
+                .unwrap_err()
+                .to_string();
+            assert!(err.starts_with("test-layer: f3: refused: "), "{key}: {err}");
+            assert!(err.contains(what), "{key}: {err}");
+            assert!(
+                err.contains(&format!("(limit {key}; "))
+                    && err.contains(&format!("raise {key} in the [limits] table of ")),
+                "{key}: {err}"
+            );
+            assert!(t.path().join("f2").exists() && !t.path().join("f3").exists());
+            assert_eq!(
+                layer.budget.used(),
+                Used {
+                    bytes: 30,
+                    entries: 3
+                },
+                "{key}: a refused entry is not counted"
+            );
+        }
+    }
+
+    #[test]
+    fn image_limits_count_over_every_archive_of_the_image() {
+        let layer = limited(Limits {
+            image_bytes: 45,
+            layer_bytes: Some(30),
+            ..Limits::default()
+        });
+        let t = tempfile::tempdir().unwrap();
+        apply_bytes(&files(3), t.path(), &layer).unwrap();
+        let err = apply_bytes(&files(3), t.path(), &layer)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("test-layer: f1: ") && err.contains("image_bytes"),
+            "{err}"
+        );
+        assert_eq!(layer.budget.used().bytes, 40);
+        // Each archive starts its own count.
+        let layer = limited(Limits {
+            layer_entries: Some(3),
+            ..Limits::default()
+        });
+        for _ in 0..3 {
+            apply_bytes(&files(3), t.path(), &layer).unwrap();
+        }
+        assert_eq!(layer.budget.used().entries, 9);
+    }
+
+    #[test]
+    fn forked_extractors_share_the_image_count() {
+        let budget = Budget::new(Limits::default()).unwrap();
+        // SAFETY: the child only does arithmetic on the shared mapping and _exits.
+        match unsafe { nix::unistd::fork() }.unwrap() {
+            nix::unistd::ForkResult::Child => {
+                let ok = budget.admit(&mut Used::default(), 7).is_ok();
+                // SAFETY: leaves without running the test harness's destructors.
+                unsafe { libc::_exit(if ok { 0 } else { 1 }) }
+            }
+            nix::unistd::ForkResult::Parent { child } => {
+                let status = nix::sys::wait::waitpid(child, None).unwrap();
+                assert_eq!(status, nix::sys::wait::WaitStatus::Exited(child, 0));
+            }
+        }
+        budget.admit(&mut Used::default(), 5).unwrap();
+        assert_eq!(
+            budget.used(),
+            Used {
+                bytes: 12,
+                entries: 2
+            }
+        );
+    }
+
+    /// A reader giving `head`, then `len` bytes of `fill`, then `tail`: archives far
+    /// larger than memory or disk, made on the fly.
+    fn huge(head: Vec<u8>, fill: u8, len: u64, tail: Vec<u8>) -> impl Read {
+        io::Cursor::new(head)
+            .chain(io::repeat(fill).take(len))
+            .chain(io::Cursor::new(tail))
+    }
+
+    /// The raw header for an entry of `kind` that declares `size` bytes of data.
+    fn declaring(name: &str, kind: tar::EntryType, size: u64) -> Vec<u8> {
+        let mut h = TarBuilder::header(name.as_bytes(), kind, 0, 0o644);
+        h.set_size(size);
+        h.set_cksum();
+        h.as_bytes().to_vec()
+    }
+
+    #[test]
+    fn a_huge_declared_file_is_refused_before_any_of_it_is_written() {
+        let t = tempfile::tempdir().unwrap();
+        let layer = limited(Limits {
+            layer_bytes: Some(1 << 20),
+            ..Limits::default()
+        });
+        let tb = 1u64 << 40;
+        let started = std::time::Instant::now();
+        let reader = huge(
+            declaring("big", tar::EntryType::Regular, tb),
+            0,
+            tb,
+            vec![0; 1024],
+        );
+        let err = apply(reader, t.path(), &layer).unwrap_err().to_string();
+        assert!(
+            err.contains(
+                "test-layer: big: refused: 1 TiB more would take the archive's contents past 1 MiB"
+            ),
+            "{err}"
+        );
+        assert!(!t.path().join("big").exists());
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    }
+
+    #[test]
+    fn the_data_of_entries_jig_does_not_write_counts_too() {
+        // A whiteout or a directory "with contents": the parser would read past them.
+        for (name, kind) in [
+            ("a/.wh.x", tar::EntryType::Regular),
+            ("d", tar::EntryType::Directory),
+            ("dev/null", tar::EntryType::Char),
+        ] {
+            let t = tempfile::tempdir().unwrap();
+            let layer = limited(Limits {
+                image_bytes: 1 << 20,
+                ..Limits::default()
+            });
+            let len = 1u64 << 36;
+            let reader = huge(declaring(name, kind, len), 0, len, vec![0; 1024]);
+            let err = apply(reader, t.path(), &layer).unwrap_err().to_string();
+            assert!(
+                err.contains(&format!("{name}: refused: 64 GiB more")),
+                "{err}"
+            );
+            assert!(err.contains("limit image_bytes"), "{err}");
+        }
+    }
+
+    #[test]
+    fn oversized_tar_headers_are_refused_before_they_fill_memory() {
+        let file = TarBuilder::new().file("after", "x", 0o644).done();
+        for (kind, what) in [
+            (tar::EntryType::GNULongName, "long name"),
+            (tar::EntryType::XHeader, "pax"),
+            (tar::EntryType::GNULongLink, "long link"),
+        ] {
+            let t = tempfile::tempdir().unwrap();
+            let len = 64u64 << 20;
+            let pad = (512 - len % 512) % 512;
+            let mut tail = vec![0; pad as usize];
+            tail.extend_from_slice(&file);
+            let reader = huge(declaring("././@LongLink", kind, len), b'a', len, tail);
+            let err = apply(reader, t.path(), &oci()).unwrap_err().to_string();
+            assert!(
+                err.contains("test-layer: refused: the tar headers run past what jig allows (1 MiB for one entry"),
+                "{what}: {err}"
+            );
+        }
+        // Real long names and pax records are fine.
+        let long = format!("{}file", "dir/".repeat(60));
+        let mut b = tar::Builder::new(Vec::new());
+        let mut h = tar::Header::new_gnu();
+        h.set_size(1);
+        h.set_mode(0o644);
+        b.append_data(&mut h, &long, &b"x"[..]).unwrap();
+        b.append_pax_extensions([("SCHILY.xattr.user.big", &[b'v'; 60 << 10][..])])
+            .unwrap();
+        let mut h = tar::Header::new_ustar();
+        h.set_size(1);
+        h.set_mode(0o644);
+        b.append_data(&mut h, "xattr", &b"y"[..]).unwrap();
+        let t = tempfile::tempdir().unwrap();
+        apply(&b.into_inner().unwrap()[..], t.path(), &oci()).unwrap();
+        assert!(t.path().join(&long).exists() && t.path().join("xattr").exists());
+    }
+
+    #[test]
+    fn header_bytes_are_bounded_over_the_whole_archive() {
+        // Each entry within its own allowance, together past the archive's.
+        let record = {
+            let mut r = Vec::new();
+            let body = format!(" comment={}\n", "c".repeat(1000 << 10));
+            let line = format!("{}{body}", body.len() + 7);
+            assert_eq!(
+                line.split(' ').next().unwrap().parse::<usize>().unwrap(),
+                line.len()
+            );
+            r.extend_from_slice(line.as_bytes());
+            r
+        };
+        let mut b = TarBuilder::new();
+        for i in 0..80 {
+            let mut h = TarBuilder::header(b"pax", tar::EntryType::XHeader, 0, 0o644);
+            h.set_size(record.len() as u64);
+            b.push(h, &record);
+            b = b.file(&format!("f{i}"), "", 0o644);
+        }
+        let t = tempfile::tempdir().unwrap();
+        let err = apply_bytes(&b.done(), t.path(), &oci())
+            .unwrap_err()
+            .to_string();
+        // 64 MiB of headers at about 1 MiB each, plus 4 KiB per entry: 65 entries.
+        assert!(err.contains("the tar headers after f64 run past"), "{err}");
+        assert!(t.path().join("f64").exists() && !t.path().join("f65").exists());
+    }
+
+    #[test]
+    fn human_sizes() {
+        assert_eq!(human(0), "0 bytes");
+        assert_eq!(human(1023), "1023 bytes");
+        assert_eq!(human(1024), "1 KiB");
+        assert_eq!(human(8 << 30), "8 GiB");
+        assert_eq!(human(3 << 40), "3 TiB");
+        assert_eq!(human(1536 << 10), "1.5 MiB (1572864 bytes)");
+        assert_eq!(human(5 << 50), "5120 TiB");
     }
 
     #[test]
@@ -818,7 +1454,7 @@ mod tests {
         for bytes in [tar.clone(), gz, zst, xz] {
             let t = tempfile::tempdir().unwrap();
             let r = decompress(Box::new(io::Cursor::new(bytes))).unwrap();
-            apply(r, t.path(), &PLAIN).unwrap();
+            apply(r, t.path(), &plain()).unwrap();
             assert_eq!(fs::read_to_string(t.path().join("f")).unwrap(), "data");
         }
     }

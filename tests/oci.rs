@@ -905,6 +905,23 @@ fn hostile_layers_are_refused_and_nothing_escapes() {
             Tar::default().hardlink("h", "/etc/passwd"),
             "absolute",
         ),
+        // Whiteouts of the directory holding them or of its parent: at the top, the
+        // parent is the directory the image is being built in.
+        (
+            "wh-dotdot",
+            Tar::default().file(".wh...", b""),
+            "the whiteout .wh... names '..'",
+        ),
+        (
+            "wh-dot",
+            Tar::default().file("etc/.wh..", b""),
+            "the whiteout .wh.. names '.'",
+        ),
+        (
+            "wh-empty",
+            Tar::default().file("etc/.wh.", b""),
+            "names nothing",
+        ),
     ];
     let env = Env::new();
     for (tag, tar, why) in cases {
@@ -934,6 +951,137 @@ fn hostile_layers_are_refused_and_nothing_escapes() {
         }
     }
     assert!(!Path::new("/escape-dotdot").exists());
+}
+
+/// A gzip layer whose uncompressed tar `write` streams, compressed by the host's
+/// `gzip -9` and hashed by `sha256sum` (a debug build would take far longer over a
+/// bomb's worth of zeros).
+fn piped_layer(write: impl FnOnce(&mut dyn Write) + Send + 'static) -> Layer {
+    let spawn = |program: &str, args: &[&str]| {
+        Command::new(program)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{program}: {e}"))
+    };
+    let mut gzip = spawn("gzip", &["-9c"]);
+    let mut sum = spawn("sha256sum", &[]);
+    struct Tee(std::process::ChildStdin, std::process::ChildStdin);
+    impl Write for Tee {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.write_all(buf)?;
+            self.1.write_all(buf)?;
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut tee = Tee(gzip.stdin.take().unwrap(), sum.stdin.take().unwrap());
+    let writer = std::thread::spawn(move || write(&mut tee));
+    let hasher = std::thread::spawn(move || sum.wait_with_output().unwrap());
+    let blob = gzip.wait_with_output().unwrap();
+    writer.join().unwrap();
+    let hash = hasher.join().unwrap();
+    assert!(blob.status.success() && hash.status.success());
+    let hex = String::from_utf8(hash.stdout).unwrap();
+    Layer {
+        blob: blob.stdout,
+        diff_id: format!("sha256:{}", hex.split_whitespace().next().unwrap()),
+        media_type: "application/vnd.oci.image.layer.v1.tar+gzip",
+    }
+}
+
+/// Writes `n` zero bytes.
+fn write_zeros(w: &mut dyn Write, mut n: u64) {
+    let chunk = vec![0u8; 1 << 20];
+    while n > 0 {
+        let k = n.min(chunk.len() as u64) as usize;
+        w.write_all(&chunk[..k]).unwrap();
+        n -= k as u64;
+    }
+}
+
+#[test]
+fn layer_limits_stop_decompression_bombs_while_they_stream() {
+    let reg = Registry::start("");
+    let base = || layer(busybox_tar().done(), Comp::Gzip);
+    let zeros = 256u64 << 20;
+    // A 256 MiB file of zeros: about 250 KB compressed.
+    let file_bomb = piped_layer(move |w| {
+        let head = Tar::default().dir("data/").done();
+        w.write_all(&head[..head.len() - 1024]).unwrap();
+        let mut h = tar::Header::new_gnu();
+        h.set_path("data/big").unwrap();
+        h.set_size(zeros);
+        h.set_mode(0o644);
+        h.set_cksum();
+        w.write_all(h.as_bytes()).unwrap();
+        write_zeros(w, zeros);
+        w.write_all(&[0; 1024]).unwrap();
+    });
+    // A tiny, valid archive followed by 256 MiB of zeros that no entry accounts for.
+    let trailer_bomb = piped_layer(move |w| {
+        w.write_all(&Tar::default().file("x", b"x").done()).unwrap();
+        write_zeros(w, zeros);
+    });
+    assert!(file_bomb.blob.len() < 1 << 20 && trailer_bomb.blob.len() < 1 << 20);
+    push_simple(&reg, "bomb", "file", &[base(), file_bomb]);
+    push_simple(&reg, "bomb", "trailer", &[base(), trailer_bomb]);
+    push_simple(&reg, "bomb", "fine", &layered_image());
+
+    let env = Env::new();
+    let config = env.jig_home().join("config.toml");
+    fs::write(&config, "[limits]\nlayer_bytes = \"16MiB\"\n").unwrap();
+    let started = Instant::now();
+    let err = env.fails(&["pull", &format!("{}/bomb:file", reg.host())]);
+    assert!(
+        err.contains("layer 2/2 sha256:")
+            && err.contains(&format!(
+                ": data/big: refused: 256 MiB more would take the archive's contents past 16 MiB (limit layer_bytes; if the image is genuine, raise layer_bytes in the [limits] table of {})",
+                config.display()
+            )),
+        "{err}"
+    );
+    let err = env.fails(&["pull", &format!("{}/bomb:trailer", reg.host())]);
+    assert!(
+        err.contains("layer 2/2 sha256:")
+            && err
+                .contains("refused: more than 16 MiB of data after the end of the layer's archive"),
+        "{err}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(env.image_count(), 0);
+    assert_eq!(fs::read_dir(env.store().join("tmp")).unwrap().count(), 0);
+
+    // Positive control: an ordinary image pulls within the same limits.
+    let id = env.ok(&["pull", &format!("{}/bomb:fine", reg.host())]);
+    assert!(env.rootfs(&id).join("bin/busybox").is_file());
+    // The image limit counts over the layers: room for the first layer's files
+    // (busybox, etc/passwd) and 10 bytes; the second layer's etc/hello (6 bytes) fits,
+    // its etc/gone (14) does not.
+    let first = fs::metadata("/bin/busybox").unwrap().len() + 30;
+    let fresh = Env::new();
+    fs::write(
+        fresh.jig_home().join("config.toml"),
+        format!("[limits]\nimage_bytes = {}\n", first + 10),
+    )
+    .unwrap();
+    let err = fresh.fails(&["pull", &format!("{}/bomb:fine", reg.host())]);
+    assert!(
+        err.contains("layer 2/3 sha256:")
+            && err.contains(
+                ": etc/gone: refused: 14 bytes more would take the image's contents past"
+            )
+            && err.contains("limit image_bytes"),
+        "{err}"
+    );
+    assert_eq!(fresh.image_count(), 0);
 }
 
 /// Incompressible-ish bytes, quickly (xorshift).

@@ -443,9 +443,10 @@ mod tests {
         // Extraction of real packages into a merged-/usr root.
         let root = tempfile::tempdir().unwrap();
         merged_usr_skeleton(root.path(), "amd64").unwrap();
+        let budget = crate::unpack::Budget::new(crate::unpack::Limits::default()).unwrap();
         for name in ["base-files", "coreutils"] {
             let d = f.debs.iter().find(|d| d.name == name).unwrap();
-            extract_data(&d.path, root.path()).unwrap();
+            extract_data(&d.path, root.path(), &budget).unwrap();
             let control = control_files(&d.path).unwrap();
             let text = String::from_utf8_lossy(&control["control"]).into_owned();
             assert!(text.contains(&format!("Package: {name}\n")), "{text}");

@@ -6,7 +6,10 @@
 //! hashed and written to the blob cache while it is decompressed, hashed again
 //! (against the config's `diff_ids`) and unpacked. Only when every digest matched is
 //! the temp image committed; any failure drops it, so nothing half-made or unverified
-//! ever becomes an image. Blobs already in the cache are not downloaded again.
+//! ever becomes an image. Blobs already in the cache are not downloaded again. The
+//! layers are held to the `[limits]` of `config.toml` as they stream, each layer on
+//! its own and the image over all of them; past a layer's end-of-archive marker only
+//! [`MAX_TRAILER`] bytes of padding are hashed.
 //!
 //! Submodules: [`reference`] (names), [`client`] (HTTP + auth), [`auth`]
 //! (credentials, challenges), [`manifest`] (documents), [`blobs`] (the cache),
@@ -38,8 +41,14 @@ pub use reference::Reference;
 /// Largest config blob jig reads into memory.
 const MAX_CONFIG: u64 = 16 * 1024 * 1024;
 
-/// Pulls `reference` into `store` (or finds it there) and returns the image.
-pub fn pull(reference: &Reference, store: &Store) -> Result<Image> {
+/// Most bytes a decompressed layer may have after its tar's end-of-archive blocks. Tar
+/// writers pad to a record (10 KiB for GNU tar, nothing for Go's archive/tar); more
+/// than this is a decompression bomb hiding where no entry is counted.
+pub const MAX_TRAILER: u64 = 16 << 20;
+
+/// Pulls `reference` into `store` (or finds it there) within `limits`, and returns the
+/// image.
+pub fn pull(reference: &Reference, store: &Store, limits: &unpack::Limits) -> Result<Image> {
     // A digest names immutable content: if it was pulled before, no network at all.
     if let Some(d) = &reference.digest
         && let Some(image) = stored_with_digest(store, d)?
@@ -107,10 +116,12 @@ pub fn pull(reference: &Reference, store: &Store) -> Result<Image> {
     }
 
     let temp = store.temp_image()?;
+    let budget = unpack::Budget::new(*limits).context("setting up the image's limits")?;
     let count = manifest.layers.len();
     for (i, (layer, diff_id)) in manifest.layers.iter().zip(diff_ids).enumerate() {
         let name = format!("layer {}/{count} {}", i + 1, short(&layer.digest));
-        apply_layer(&mut client, &blobs, layer, diff_id, &temp.rootfs(), &name)?;
+        let target = temp.rootfs();
+        apply_layer(&mut client, &blobs, layer, diff_id, &target, &budget, &name)?;
     }
     let run = config.config.unwrap_or_default();
     store.commit(
@@ -217,6 +228,7 @@ fn apply_layer(
     layer: &Descriptor,
     diff_id: &str,
     target: &std::path::Path,
+    budget: &unpack::Budget,
     name: &str,
 ) -> Result<()> {
     blobs::digest_hex(&layer.digest)?;
@@ -256,18 +268,29 @@ fn apply_layer(
             &unpack::Layer {
                 name,
                 whiteouts: true,
+                budget,
             },
         );
-        // Hash (and download) to the very end even past the tar's end-of-archive
-        // blocks, so every byte of the blob is verified.
-        let drained = io::copy(&mut diff, &mut io::sink());
-        // A digest mismatch explains a failed unpack better than the unpack error.
+        // A digest mismatch explains a failed unpack better than the unpack error. The
+        // rest of the download is verified, but not decompressed: after a refusal it
+        // may be a bomb.
         if let Err(e) = unpacked {
             drop(diff);
             check_download(&mut source, blobs, name)?;
             return Err(e.into());
         }
-        drained.map_err(|e| anyhow!("{name}: cannot read the layer: {e}"))?;
+        // Hash (and download) to the very end even past the tar's end-of-archive
+        // blocks, so every byte of the blob is verified; but only so much of it.
+        let trailer = io::copy(&mut (&mut diff).take(MAX_TRAILER + 1), &mut io::sink())
+            .map_err(|e| anyhow!("{name}: cannot read the layer: {e}"))?;
+        if trailer > MAX_TRAILER {
+            drop(diff);
+            check_download(&mut source, blobs, name)?;
+            bail!(
+                "{name}: refused: more than {} of data after the end of the layer's archive (a decompression bomb?)",
+                unpack::human(MAX_TRAILER)
+            );
+        }
         format!("sha256:{}", hex(&diff.hasher.finalize()))
     };
     check_download(&mut source, blobs, name)?;

@@ -2,7 +2,10 @@
 //!
 //! A directory is copied (never used in place: the store must own an immutable copy),
 //! a tarball is unpacked with the same checked unpacker registry layers use. Both are
-//! sanitized the same way: no device nodes, no setuid/setgid bits, owner-writable.
+//! sanitized the same way: no device nodes, no setuid/setgid bits, owner-writable; both
+//! are held to the `[limits]` of `config.toml` while they are written. A tarball is one
+//! flat tree, not a layer: whiteout names in it are plain files (which `jig push`
+//! refuses), except the three that can only be an attack (see [`crate::unpack`]).
 
 use std::collections::HashMap;
 use std::fs::{self, File};
@@ -10,22 +13,23 @@ use std::io::{self, Read};
 use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt, symlink};
 use std::path::Path;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result, anyhow, bail};
 use sha2::{Digest, Sha256};
 
 use crate::store::tree::hex;
 use crate::store::{Image, ImageMeta, Store};
 use crate::unpack;
 
-/// Imports a directory or tarball at `path` into the store.
-pub fn import(path: &Path, store: &Store) -> Result<Image> {
+/// Imports a directory or tarball at `path` into the store, within `limits`.
+pub fn import(path: &Path, store: &Store, limits: &unpack::Limits) -> Result<Image> {
     let path = std::path::absolute(path)?;
     let meta =
         fs::metadata(&path).with_context(|| format!("{} is not readable", path.display()))?;
     let _lock = store.lock_shared()?;
     let temp = store.temp_image()?;
+    let budget = unpack::Budget::new(*limits).context("setting up the image's limits")?;
     let source_digest = if meta.is_dir() {
-        copy_tree(&path, &temp.rootfs())?;
+        copy_tree(&path, &temp.rootfs(), Some(&budget))?;
         None
     } else {
         let digest = file_sha256(&path)?;
@@ -36,6 +40,7 @@ pub fn import(path: &Path, store: &Store) -> Result<Image> {
             &unpack::Layer {
                 name: &name,
                 whiteouts: false,
+                budget: &budget,
             },
         )?;
         Some(format!("sha256:{digest}"))
@@ -187,10 +192,12 @@ fn file_sha256(path: &Path) -> Result<String> {
     Ok(hex(&h.finalize()))
 }
 
-/// Copies a directory tree without following symlinks, sanitizing as the unpacker does.
-pub fn copy_tree(src: &Path, dst: &Path) -> Result<()> {
+/// Copies a directory tree without following symlinks, sanitizing as the unpacker does;
+/// with a `budget`, every entry is admitted (as one archive) before it is copied.
+pub fn copy_tree(src: &Path, dst: &Path, budget: Option<&unpack::Budget>) -> Result<()> {
     let mut links = HashMap::new();
-    copy_dir(src, dst, Path::new(""), dst, &mut links)
+    let mut budget = budget.map(|b| (b, unpack::Used::default()));
+    copy_dir(src, dst, Path::new(""), dst, &mut links, &mut budget)
 }
 
 fn copy_dir(
@@ -199,6 +206,7 @@ fn copy_dir(
     rel: &Path,
     root: &Path,
     links: &mut HashMap<(u64, u64), std::path::PathBuf>,
+    budget: &mut Option<(&unpack::Budget, unpack::Used)>,
 ) -> Result<()> {
     let entries = fs::read_dir(src).with_context(|| format!("reading {}", src.display()))?;
     for entry in entries {
@@ -209,9 +217,21 @@ fn copy_dir(
         let meta = fs::symlink_metadata(&from).with_context(|| format!("{}", from.display()))?;
         let ft = meta.file_type();
         let mode = meta.mode() & 0o7777;
+        if let Some((budget, used)) = budget {
+            // A second name of a hard-linked file copies nothing.
+            let linked = meta.nlink() > 1 && links.contains_key(&(meta.dev(), meta.ino()));
+            let bytes = if ft.is_file() && !linked {
+                meta.len()
+            } else {
+                0
+            };
+            budget
+                .admit(used, bytes)
+                .map_err(|reason| anyhow!("{}: {reason}", from.display()))?;
+        }
         if ft.is_dir() {
             fs::create_dir(&to).with_context(|| format!("creating {}", to.display()))?;
-            copy_dir(&from, &to, &rel, root, links)?;
+            copy_dir(&from, &to, &rel, root, links, budget)?;
             fs::set_permissions(&to, fs::Permissions::from_mode((mode & 0o1777) | 0o700))?;
         } else if ft.is_symlink() {
             symlink(fs::read_link(&from)?, &to)?;
@@ -260,7 +280,8 @@ mod tests {
         symlink("a", d.join("bin/c")).unwrap();
         let store_dir = tempfile::tempdir().unwrap();
         let store = Store::new(store_dir.path().to_path_buf());
-        let image = import(d, &store).unwrap();
+        let limits = unpack::Limits::default();
+        let image = import(d, &store, &limits).unwrap();
         let r = store.rootfs_of(&image.id);
         assert_eq!(
             fs::metadata(r.join("bin/a")).unwrap().mode() & 0o7777,
@@ -272,7 +293,41 @@ mod tests {
         );
         assert_eq!(fs::read_link(r.join("bin/c")).unwrap(), Path::new("a"));
         // Importing again gives the same image.
-        assert_eq!(import(d, &store).unwrap().id, image.id);
+        assert_eq!(import(d, &store, &limits).unwrap().id, image.id);
+    }
+
+    #[test]
+    fn directory_import_is_held_to_the_limits() {
+        let src = tempfile::tempdir().unwrap();
+        let d = src.path();
+        fs::create_dir(d.join("sub")).unwrap();
+        fs::write(d.join("sub/a"), "0123456789").unwrap();
+        fs::hard_link(d.join("sub/a"), d.join("sub/b")).unwrap();
+        fs::write(d.join("c"), "0123456789").unwrap();
+        let store_dir = tempfile::tempdir().unwrap();
+        let store = Store::new(store_dir.path().to_path_buf());
+        let limits = unpack::Limits {
+            layer_entries: Some(3),
+            ..unpack::Limits::default()
+        };
+        let err = format!("{:#}", import(d, &store, &limits).unwrap_err());
+        assert!(err.contains("limit layer_entries"), "{err}");
+        // A hard link's second name copies no bytes: 20, not 30.
+        let limits = unpack::Limits {
+            image_bytes: 20,
+            ..unpack::Limits::default()
+        };
+        import(d, &store, &limits).unwrap();
+        let limits = unpack::Limits {
+            image_bytes: 19,
+            ..unpack::Limits::default()
+        };
+        let err = format!("{:#}", import(d, &store, &limits).unwrap_err());
+        assert!(err.contains("limit image_bytes"), "{err}");
+        assert_eq!(
+            fs::read_dir(store_dir.path().join("tmp")).unwrap().count(),
+            0
+        );
     }
 
     #[test]

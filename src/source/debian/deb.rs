@@ -200,7 +200,8 @@ pub fn merged_usr_skeleton(rootfs: &Path, arch: &str) -> Result<()> {
 /// Extracts the data archive of `deb` into `rootfs`, moving `bin/...`, `sbin/...`
 /// and `lib*/...` to `usr/...` where those are merged-/usr links (links missing for
 /// an aliased directory are created first, as a merged-/usr system would have them).
-pub fn extract_data(deb: &Path, rootfs: &Path) -> Result<()> {
+/// The archive is one layer of the image `budget` counts.
+pub fn extract_data(deb: &Path, rootfs: &Path, budget: &unpack::Budget) -> Result<()> {
     let reader = open_tar(deb, "data.tar")?;
     let name = deb
         .file_name()
@@ -238,6 +239,7 @@ pub fn extract_data(deb: &Path, rootfs: &Path) -> Result<()> {
     let layer = unpack::Layer {
         name: &name,
         whiteouts: false,
+        budget,
     };
     let result = unpack::apply_mapped(reader, rootfs, &layer, &mut map);
     if let Some(e) = failure {
@@ -343,7 +345,8 @@ pub(crate) mod tests {
         fs::create_dir(&root).unwrap();
         merged_usr_skeleton(&root, "amd64").unwrap();
         merged_usr_skeleton(&root, "amd64").unwrap(); // idempotent
-        extract_data(&deb, &root).unwrap();
+        let budget = unpack::Budget::new(unpack::Limits::default()).unwrap();
+        extract_data(&deb, &root, &budget).unwrap();
         assert!(root.join("bin").is_symlink());
         assert!(root.join("lib64").is_symlink());
         assert_eq!(fs::read_to_string(root.join("usr/bin/t")).unwrap(), "tool");
@@ -396,7 +399,8 @@ pub(crate) mod tests {
         ];
         for (bytes, want) in cases {
             fs::write(&p, &bytes).unwrap();
-            let err = format!("{:#}", extract_data(&p, t.path()).unwrap_err());
+            let budget = unpack::Budget::new(unpack::Limits::default()).unwrap();
+            let err = format!("{:#}", extract_data(&p, t.path(), &budget).unwrap_err());
             assert!(err.contains(want), "{want:?} not in {err:?}");
         }
     }
