@@ -1,0 +1,313 @@
+//! The source tree's layering, checked: no source file reaches into a higher layer,
+//! and no two files import each other, however indirectly.
+//!
+//! The layers are written down once, in ARCHITECTURE.md's table between the
+//! `layers:begin` and `layers:end` markers: a row is a layer (a number, higher on top)
+//! and the modules in it. A file belongs to the deepest module of the table that
+//! holds it. Imports are read from the text: `use crate::...` and `use super::...`
+//! trees, and `crate::...` paths in code. Comments and `#[cfg(test)]` modules are left
+//! out: tests may use anything, and an intra-doc link is not an import.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
+use std::path::{Path, PathBuf};
+
+/// A module path such as `image::store`, as its components.
+type ModPath = Vec<String>;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// (layer, module) rows of ARCHITECTURE.md's table.
+fn layer_table() -> Vec<(u32, ModPath)> {
+    let text = fs::read_to_string(root().join("ARCHITECTURE.md")).unwrap();
+    let start = text.find("layers:begin").expect("ARCHITECTURE.md: no layers:begin marker");
+    let end = text.find("layers:end").expect("ARCHITECTURE.md: no layers:end marker");
+    let mut rows = Vec::new();
+    for line in text[start..end].lines() {
+        let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+        if cells.len() < 4 {
+            continue;
+        }
+        let Ok(layer) = cells[1].split_whitespace().next().unwrap_or("").parse::<u32>() else {
+            continue;
+        };
+        for module in cells[2].split(',') {
+            let m = module.trim().trim_matches('`');
+            if m.is_empty() {
+                continue;
+            }
+            rows.push((layer, m.split("::").map(str::to_owned).collect()));
+        }
+    }
+    assert!(!rows.is_empty(), "ARCHITECTURE.md: the layer table has no rows");
+    rows
+}
+
+/// Every source file under src/ with its module path.
+fn modules() -> BTreeMap<ModPath, PathBuf> {
+    fn walk(dir: &Path, prefix: &ModPath, out: &mut BTreeMap<ModPath, PathBuf>) {
+        let mut entries: Vec<_> = fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
+        entries.sort();
+        for p in entries {
+            let name = p.file_stem().unwrap().to_string_lossy().into_owned();
+            if p.is_dir() {
+                let mut sub = prefix.clone();
+                sub.push(name);
+                walk(&p, &sub, out);
+            } else if p.extension().is_some_and(|e| e == "rs") {
+                let mut m = prefix.clone();
+                if name != "mod" && !(prefix.is_empty() && name == "main") {
+                    m.push(name);
+                }
+                out.insert(m, p);
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    walk(&root().join("src"), &Vec::new(), &mut out);
+    out
+}
+
+/// The code of a file without comments and without its `#[cfg(test)]` module.
+fn code_of(text: &str) -> String {
+    let mut out = String::new();
+    let mut lines = text.lines().peekable();
+    while let Some(line) = lines.next() {
+        let t = line.trim_start();
+        if t.starts_with("#[cfg(test)]") {
+            // `#[cfg(test)] mod tests { ... }`: skip to its end, by brace depth.
+            if lines.peek().is_some_and(|l| l.trim_start().starts_with("mod ")) {
+                let mut depth = 0i32;
+                let mut opened = false;
+                for l in lines.by_ref() {
+                    depth += l.matches('{').count() as i32 - l.matches('}').count() as i32;
+                    opened |= l.contains('{');
+                    if opened && depth <= 0 {
+                        break;
+                    }
+                }
+            }
+            continue;
+        }
+        if t.starts_with("//") {
+            continue;
+        }
+        // A trailing comment.
+        let code = match line.find("//") {
+            Some(i) if !line[..i].contains('"') => &line[..i],
+            _ => line,
+        };
+        out.push_str(code);
+        out.push('\n');
+    }
+    out
+}
+
+/// Expands a `use` tree (`a::{b, c::{d, e}}`) into paths.
+fn expand(tree: &str) -> Vec<String> {
+    let tree = tree.trim();
+    let Some(open) = tree.find('{') else {
+        return vec![tree.split(" as ").next().unwrap().trim().to_owned()];
+    };
+    let prefix = tree[..open].trim();
+    let inner = &tree[open + 1..tree.rfind('}').unwrap()];
+    let mut parts = Vec::new();
+    let (mut depth, mut last) = (0, 0);
+    for (i, c) in inner.char_indices() {
+        match c {
+            '{' => depth += 1,
+            '}' => depth -= 1,
+            ',' if depth == 0 => {
+                parts.push(&inner[last..i]);
+                last = i + 1;
+            }
+            _ => {}
+        }
+    }
+    parts.push(&inner[last..]);
+    parts
+        .into_iter()
+        .filter(|p| !p.trim().is_empty())
+        .flat_map(expand)
+        .map(|p| {
+            if p == "self" {
+                prefix.trim_end_matches("::").to_owned()
+            } else {
+                format!("{prefix}{p}")
+            }
+        })
+        .collect()
+}
+
+/// The module paths a file's code refers to (crate-absolute, unresolved tails kept).
+fn references(module: &ModPath, is_mod_file: bool, code: &str) -> Vec<ModPath> {
+    let mut paths = Vec::new();
+    // `use` statements, which may span lines.
+    let mut rest = code;
+    while let Some(i) = rest.find("use ") {
+        let before = rest[..i].chars().last();
+        let stmt_start = i + 4;
+        let Some(end) = rest[stmt_start..].find(';') else {
+            break;
+        };
+        if before.is_none_or(|c| c.is_whitespace() || c == '{' || c == ';') {
+            let stmt: String = rest[stmt_start..stmt_start + end]
+                .chars()
+                .map(|c| if c.is_whitespace() { ' ' } else { c })
+                .collect();
+            paths.extend(expand(&stmt));
+        }
+        rest = &rest[stmt_start + end..];
+    }
+    // `crate::a::b` in code.
+    for (i, _) in code.match_indices("crate::") {
+        let tail: String = code[i..]
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_' || *c == ':')
+            .collect();
+        paths.push(tail);
+    }
+    // The module `super` names: the parent of this module, or of the folder for a
+    // mod.rs (whose module is the folder itself).
+    let parent: ModPath = {
+        let mut p = module.clone();
+        p.pop();
+        p
+    };
+    let _ = is_mod_file;
+    paths
+        .into_iter()
+        .filter_map(|p| {
+            let parts: Vec<String> = p.split("::").map(str::to_owned).collect();
+            match parts.first().map(String::as_str) {
+                Some("crate") => Some(parts[1..].to_vec()),
+                Some("super") => {
+                    let mut m = parent.clone();
+                    let mut rest = &parts[1..];
+                    while rest.first().is_some_and(|s| s == "super") {
+                        m.pop();
+                        rest = &rest[1..];
+                    }
+                    m.extend(rest.iter().cloned());
+                    Some(m)
+                }
+                Some("self") => {
+                    let mut m = module.clone();
+                    m.extend(parts[1..].iter().cloned());
+                    Some(m)
+                }
+                _ => None,
+            }
+        })
+        .filter(|p| !p.is_empty())
+        .collect()
+}
+
+/// The deepest existing module that `path` (a module path with an item name or more
+/// at its end) lies in.
+fn owner(path: &ModPath, files: &BTreeMap<ModPath, PathBuf>) -> Option<ModPath> {
+    (0..=path.len())
+        .rev()
+        .map(|n| path[..n].to_vec())
+        .find(|p| files.contains_key(p))
+}
+
+fn layer_of(m: &ModPath, table: &[(u32, ModPath)]) -> Option<(u32, ModPath)> {
+    table
+        .iter()
+        .filter(|(_, t)| m.starts_with(t))
+        .max_by_key(|(_, t)| t.len())
+        .cloned()
+}
+
+fn show(m: &ModPath) -> String {
+    if m.is_empty() {
+        "crate".into()
+    } else {
+        m.join("::")
+    }
+}
+
+#[test]
+fn no_file_imports_a_higher_layer_and_no_files_import_each_other() {
+    let table = layer_table();
+    let files = modules();
+    let mut problems = Vec::new();
+    let mut graph: BTreeMap<ModPath, BTreeSet<ModPath>> = BTreeMap::new();
+    for (module, path) in &files {
+        let Some((layer, row)) = layer_of(module, &table) else {
+            problems.push(format!(
+                "{}: module {} is in no row of ARCHITECTURE.md's layer table",
+                path.display(),
+                show(module)
+            ));
+            continue;
+        };
+        let code = code_of(&fs::read_to_string(path).unwrap());
+        let is_mod = path.file_name().is_some_and(|n| n == "mod.rs");
+        for r in references(module, is_mod, &code) {
+            let Some(target) = owner(&r, &files) else {
+                continue;
+            };
+            if &target == module || target.is_empty() {
+                continue;
+            }
+            // A module declaring or re-exporting its own children is their parent,
+            // not a user of theirs.
+            if target.starts_with(module) && !module.is_empty() {
+                graph.entry(module.clone()).or_default().insert(target.clone());
+                continue;
+            }
+            if let Some((tl, trow)) = layer_of(&target, &table)
+                && tl > layer
+            {
+                problems.push(format!(
+                    "{} (layer {layer}, {}) imports {} (layer {tl}, {})",
+                    path.display(),
+                    show(&row),
+                    show(&r),
+                    show(&trow)
+                ));
+            }
+            graph.entry(module.clone()).or_default().insert(target);
+        }
+    }
+    // Cycles: any file that can reach itself.
+    for start in graph.keys() {
+        let mut seen = BTreeSet::new();
+        let mut stack: Vec<(ModPath, Vec<ModPath>)> = vec![(start.clone(), vec![start.clone()])];
+        while let Some((m, trail)) = stack.pop() {
+            for next in graph.get(&m).into_iter().flatten() {
+                if next == start {
+                    let mut cycle: Vec<String> = trail.iter().map(show).collect();
+                    cycle.push(show(start));
+                    problems.push(format!("import cycle: {}", cycle.join(" -> ")));
+                    stack.clear();
+                    break;
+                }
+                if seen.insert(next.clone()) {
+                    let mut t = trail.clone();
+                    t.push(next.clone());
+                    stack.push((next.clone(), t));
+                }
+            }
+        }
+    }
+    problems.sort();
+    problems.dedup();
+    assert!(
+        problems.is_empty(),
+        "the layering of src/ (ARCHITECTURE.md, \"Layers\") is broken:\n{}",
+        problems.join("\n")
+    );
+}
+
+#[test]
+fn use_trees_expand() {
+    assert_eq!(
+        expand("crate::a::{b, c::{d, e as f}, self}"),
+        ["crate::a::b", "crate::a::c::d", "crate::a::c::e", "crate::a"]
+    );
+}
