@@ -16,36 +16,19 @@
 // The unit-test build has the test harness's main instead, so the CLI looks unused.
 #![cfg_attr(test, allow(dead_code))]
 
-mod alloc;
-mod approved;
-mod args;
-mod bootstrap;
-mod build;
+mod base;
 mod cli;
-mod config;
-mod display;
-mod doctor;
-mod host;
+mod image;
 mod install;
-mod installed;
-mod lock;
-mod paths;
-mod permissions;
-mod plan;
+mod launch;
 mod project;
 mod recipe;
 mod repo;
-mod resolve;
 mod runtime;
 mod shim;
-mod source;
-mod store;
-mod trust;
-mod unpack;
-mod workspace;
 
 #[global_allocator]
-static ALLOCATOR: alloc::Arena<{ alloc::ARENA }> = alloc::Arena::new();
+static ALLOCATOR: base::alloc::Arena<{ base::alloc::ARENA }> = base::alloc::Arena::new();
 
 /// The process entry point, called by the C runtime with the process's arguments.
 /// They are taken from `argv` here rather than from `std::env::args_os`, which is

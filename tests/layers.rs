@@ -22,15 +22,24 @@ fn root() -> PathBuf {
 /// (layer, module) rows of ARCHITECTURE.md's table.
 fn layer_table() -> Vec<(u32, ModPath)> {
     let text = fs::read_to_string(root().join("ARCHITECTURE.md")).unwrap();
-    let start = text.find("layers:begin").expect("ARCHITECTURE.md: no layers:begin marker");
-    let end = text.find("layers:end").expect("ARCHITECTURE.md: no layers:end marker");
+    let start = text
+        .find("layers:begin")
+        .expect("ARCHITECTURE.md: no layers:begin marker");
+    let end = text
+        .find("layers:end")
+        .expect("ARCHITECTURE.md: no layers:end marker");
     let mut rows = Vec::new();
     for line in text[start..end].lines() {
         let cells: Vec<&str> = line.split('|').map(str::trim).collect();
         if cells.len() < 4 {
             continue;
         }
-        let Ok(layer) = cells[1].split_whitespace().next().unwrap_or("").parse::<u32>() else {
+        let Ok(layer) = cells[1]
+            .split_whitespace()
+            .next()
+            .unwrap_or("")
+            .parse::<u32>()
+        else {
             continue;
         };
         for module in cells[2].split(',') {
@@ -41,14 +50,20 @@ fn layer_table() -> Vec<(u32, ModPath)> {
             rows.push((layer, m.split("::").map(str::to_owned).collect()));
         }
     }
-    assert!(!rows.is_empty(), "ARCHITECTURE.md: the layer table has no rows");
+    assert!(
+        !rows.is_empty(),
+        "ARCHITECTURE.md: the layer table has no rows"
+    );
     rows
 }
 
 /// Every source file under src/ with its module path.
 fn modules() -> BTreeMap<ModPath, PathBuf> {
     fn walk(dir: &Path, prefix: &ModPath, out: &mut BTreeMap<ModPath, PathBuf>) {
-        let mut entries: Vec<_> = fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
+        let mut entries: Vec<_> = fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
         entries.sort();
         for p in entries {
             let name = p.file_stem().unwrap().to_string_lossy().into_owned();
@@ -78,7 +93,10 @@ fn code_of(text: &str) -> String {
         let t = line.trim_start();
         if t.starts_with("#[cfg(test)]") {
             // `#[cfg(test)] mod tests { ... }`: skip to its end, by brace depth.
-            if lines.peek().is_some_and(|l| l.trim_start().starts_with("mod ")) {
+            if lines
+                .peek()
+                .is_some_and(|l| l.trim_start().starts_with("mod "))
+            {
                 let mut depth = 0i32;
                 let mut opened = false;
                 for l in lines.by_ref() {
@@ -257,7 +275,10 @@ fn no_file_imports_a_higher_layer_and_no_files_import_each_other() {
             // A module declaring or re-exporting its own children is their parent,
             // not a user of theirs.
             if target.starts_with(module) && !module.is_empty() {
-                graph.entry(module.clone()).or_default().insert(target.clone());
+                graph
+                    .entry(module.clone())
+                    .or_default()
+                    .insert(target.clone());
                 continue;
             }
             if let Some((tl, trow)) = layer_of(&target, &table)
@@ -308,6 +329,11 @@ fn no_file_imports_a_higher_layer_and_no_files_import_each_other() {
 fn use_trees_expand() {
     assert_eq!(
         expand("crate::a::{b, c::{d, e as f}, self}"),
-        ["crate::a::b", "crate::a::c::d", "crate::a::c::e", "crate::a"]
+        [
+            "crate::a::b",
+            "crate::a::c::d",
+            "crate::a::c::e",
+            "crate::a"
+        ]
     );
 }

@@ -1,0 +1,7 @@
+//! The bottom layer: small modules that depend on nothing else in jig. Everything
+//! above may use them; they use only std and crates.
+
+pub mod alloc;
+pub mod config;
+pub mod paths;
+pub mod version;

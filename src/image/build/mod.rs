@@ -1,0 +1,58 @@
+//! Image builds: a recipe's `[image]` table made into an image in the store, from
+//! its source ([`realize`]), through a Debian bootstrap ([`bootstrap`]) and `run`
+//! steps ([`steps`]).
+
+pub mod bootstrap;
+pub mod steps;
+
+use crate::image::source::{debian, oci, rootfs};
+
+use std::path::Path;
+
+use anyhow::{Context, Result};
+
+use crate::image::store::{Image, Store};
+use crate::recipe::{From, ImageSpec};
+
+/// Produces the base image for `[image]`, importing, fetching or bootstrapping it as
+/// needed (`run` steps are applied afterwards by [`crate::image::build::steps`]). `base` is the
+/// directory relative paths are resolved against (the recipe file's directory).
+///
+/// jig's `config.toml` is read here, once: its `[limits]` bound what every source
+/// unpacks, and the Debian keyring comes from it too.
+pub fn realize(spec: &ImageSpec, base: Option<&Path>, store: &Store) -> Result<Image> {
+    let config = crate::base::config::load()?;
+    let limits = &config.limits;
+    match &spec.from {
+        From::Rootfs(path) => {
+            let path = match base {
+                Some(b) if path.is_relative() => b.join(path),
+                _ => path.clone(),
+            };
+            rootfs::import(&path, store, limits)
+                .with_context(|| format!("importing root filesystem {}", path.display()))
+        }
+        From::Debian(suite) => {
+            let debian = debian::Spec {
+                suite: suite.to_string(),
+                mirror: spec.mirror.as_ref().map(|m| m.as_str().to_owned()),
+                snapshot: spec.snapshot.as_ref().map(|s| s.as_str().to_owned()),
+                insecure: spec.insecure,
+                keyring: config.debian_keyring.clone(),
+                arch: None,
+            };
+            let packages: Vec<String> = spec
+                .packages
+                .iter()
+                .map(|p| p.as_str().to_owned())
+                .collect();
+            crate::image::build::bootstrap::image(store, &debian, &packages, spec.slim, limits)
+                .with_context(|| format!("building the debian:{suite} image"))
+        }
+        From::Busybox(binary) => rootfs::busybox(binary, store)
+            .with_context(|| format!("making a busybox image from {}", binary.display())),
+        From::Oci(reference) => {
+            oci::pull(reference, store, limits).with_context(|| format!("pulling {reference}"))
+        }
+    }
+}

@@ -1,0 +1,287 @@
+//! Image builds: recipe `run` steps executed inside jig's runtime as fake root.
+//!
+//! Each step starts from a stored image, runs `/bin/sh -c STEP` in a read-write copy of
+//! it and stores the result as a new image. Results are cached under the key
+//! sha256(previous image id, step text), so editing one step rebuilds from that step
+//! on and an unchanged recipe costs nothing.
+//!
+//! A step runs in a forked child (the CLI may have done network I/O before; the child
+//! is single-threaded by construction, as `unshare(CLONE_NEWUSER)` requires). The
+//! child starts a session of its own, maps the caller to uid 0, mounts a minimal /dev,
+//! binds /proc and the host's resolv.conf, makes the rootfs the namespace's root with
+//! the host's tree detached, installs the terminal and fake-root seccomp filters
+//! ([`crate::runtime::fakeroot`]) and the Landlock scopes, and execs the shell (see
+//! [`child`]). The network is shared. Output streams to stderr; on failure the error
+//! names the step and repeats its last lines.
+
+use std::collections::VecDeque;
+use std::ffi::CString;
+use std::fs::{self, File};
+use std::io::{BufRead, BufReader, Write};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+use nix::sys::wait::{WaitStatus, waitpid};
+use nix::unistd::{ForkResult, fork};
+
+use crate::image::source::rootfs::copy_tree;
+use crate::image::store::{Image, ImageMeta, Store};
+use crate::launch::plan::{Bind, Node};
+use crate::recipe::sha256_hex;
+use crate::runtime::{exec, fakeroot, mount, userns};
+
+/// Tools that honour it (shadow's pwconv, Python's byte-compiler, ...) write this time
+/// instead of the clock's, so the same inputs build the same tree on any day and any
+/// machine. The value is arbitrary but fixed: 2023-11-14T22:13:20Z.
+const SOURCE_DATE_EPOCH: &str = "SOURCE_DATE_EPOCH=1700000000";
+
+/// How many trailing output lines a failure report repeats.
+const TAIL_LINES: usize = 25;
+
+/// Runs `steps` on top of `base`, reusing cached results. Returns the final image.
+pub fn run_steps(store: &Store, base: Image, steps: &[String]) -> Result<Image> {
+    let mut image = base;
+    for (i, step) in steps.iter().enumerate() {
+        let key = sha256_hex(format!("jig-build-v1\0run\0{}\0{step}", image.id).as_bytes());
+        if let Some(cached) = store.cached_build(&key)? {
+            eprintln!(
+                "jig: [{}/{}] cached: {}",
+                i + 1,
+                steps.len(),
+                one_line(step)
+            );
+            image = cached;
+            continue;
+        }
+        eprintln!("jig: [{}/{}] run: {}", i + 1, steps.len(), one_line(step));
+        let _lock = store.lock_shared()?;
+        let temp = store.temp_image()?;
+        // A stored image, already within the limits when it was made: no budget.
+        copy_tree(&store.rootfs_of(&image.id), &temp.rootfs(), None)
+            .context("copying the previous image for the build step")?;
+        run_in(&temp.rootfs(), step, &[])
+            .with_context(|| format!("build step {} failed: {}", i + 1, one_line(step)))?;
+        let meta = ImageMeta {
+            source: format!("{} + run[{}]", image.meta.source, i),
+            ..image.meta.clone()
+        };
+        let next = store.commit(temp, meta)?;
+        store.remember_build(&key, &next.id)?;
+        image = next;
+    }
+    Ok(image)
+}
+
+fn one_line(step: &str) -> String {
+    let first = step.lines().next().unwrap_or_default();
+    if first.len() < step.trim_end().len() {
+        format!("{first} ...")
+    } else {
+        first.to_owned()
+    }
+}
+
+/// Runs `/bin/sh -c script` inside `rootfs` (modified in place) as fake root, with
+/// `extra` binds on top of /proc, a minimal /dev and /etc/resolv.conf.
+pub fn run_in(rootfs: &Path, script: &str, extra: &[Bind]) -> Result<()> {
+    let filters = fakeroot::filters().map_err(anyhow::Error::msg)?;
+    // /proc and /dev must be directories to mount on; images made by other tools
+    // sometimes have symlinks there (debootstrap's first stage leaves /proc -> /proc).
+    for d in ["proc", "dev"] {
+        let p = rootfs.join(d);
+        match fs::symlink_metadata(&p) {
+            Ok(m) if m.is_dir() => {}
+            Ok(_) => {
+                fs::remove_file(&p).with_context(|| format!("replacing {}", p.display()))?;
+                fs::create_dir(&p)?;
+            }
+            Err(_) => fs::create_dir(&p).with_context(|| format!("creating {}", p.display()))?,
+        }
+    }
+    let mut binds = vec![Bind {
+        src: "/proc".into(),
+        dst: "/proc".into(),
+        node: Node::Dir,
+        readonly: false,
+    }];
+    // The host's resolver config, unless the image has a symlink there (it would be
+    // resolved inside the image and may lead nowhere).
+    let image_resolv = fs::symlink_metadata(rootfs.join("etc/resolv.conf"));
+    if Path::new("/etc/resolv.conf").exists() && !image_resolv.is_ok_and(|m| m.is_symlink()) {
+        binds.push(Bind {
+            src: "/etc/resolv.conf".into(),
+            dst: "/etc/resolv.conf".into(),
+            node: Node::File,
+            readonly: true,
+        });
+    }
+    binds.extend_from_slice(extra);
+    let argv = [
+        c"sh".to_owned(),
+        c"-c".to_owned(),
+        CString::new(script).context("the step contains a NUL byte")?,
+    ];
+    let mut env: Vec<CString> = [
+        "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        "HOME=/root",
+        "USER=root",
+        "LOGNAME=root",
+        "LC_ALL=C.UTF-8",
+        "DEBIAN_FRONTEND=noninteractive",
+        "DEBCONF_NONINTERACTIVE_SEEN=true",
+        SOURCE_DATE_EPOCH,
+    ]
+    .iter()
+    .map(|s| CString::new(*s).expect("no NUL"))
+    .collect();
+    if let Ok(term) = std::env::var("TERM") {
+        env.push(CString::new(format!("TERM={term}")).unwrap_or_default());
+    }
+    let (read, write) = nix::unistd::pipe().context("pipe")?;
+    let devnull = File::open("/dev/null").context("opening /dev/null")?;
+
+    // SAFETY: the child only makes syscalls, allocates (jig has no other threads, so
+    // no lock can be held by a thread that does not exist in the child) and exits.
+    match unsafe { fork() }.context("fork")? {
+        ForkResult::Child => {
+            drop(read);
+            let code = child(rootfs, &binds, &filters, &argv, &env, &write, &devnull);
+            // SAFETY: leave without running the parent's exit handlers.
+            unsafe { libc::_exit(code) }
+        }
+        ForkResult::Parent { child } => {
+            drop(write);
+            let tail = stream(read);
+            match waitpid(child, None).context("waiting for the build step")? {
+                WaitStatus::Exited(_, 0) => {}
+                status => {
+                    let why = match status {
+                        WaitStatus::Exited(_, c) => format!("exit status {c}"),
+                        WaitStatus::Signaled(_, s, _) => format!("killed by {s}"),
+                        other => format!("{other:?}"),
+                    };
+                    bail!(
+                        "{why}; last output:\n{}",
+                        tail.into_iter().collect::<Vec<_>>().join("\n")
+                    );
+                }
+            }
+            make_owner_accessible(rootfs)
+        }
+    }
+}
+
+/// Copies the child's output to stderr (indented) and keeps its last lines.
+fn stream(read: OwnedFd) -> VecDeque<String> {
+    let mut tail = VecDeque::with_capacity(TAIL_LINES);
+    let mut err = std::io::stderr().lock();
+    for line in BufReader::new(File::from(read)).split(b'\n') {
+        let Ok(line) = line else { break };
+        let line = String::from_utf8_lossy(&line).into_owned();
+        let _ = writeln!(err, "  | {line}");
+        if tail.len() == TAIL_LINES {
+            tail.pop_front();
+        }
+        tail.push_back(line);
+    }
+    tail
+}
+
+/// The forked child: namespaces, mounts, filters, exec. Returns an exit code on
+/// failure.
+///
+/// The step runs as root with every capability in its user namespace, so what it can
+/// reach is decided here, in this order:
+/// 1. `setsid`: a session of its own, without a controlling terminal, so it can reach
+///    no terminal of the user (stdin is /dev/null, stdout and stderr the log pipe).
+/// 2. The namespaces, the caller mapped to uid 0.
+/// 3. The image's tree as the root, a minimal /dev (not the host's), /proc, the binds.
+/// 4. `pivot_root` and a detach of the host's tree: nothing of it is left in the
+///    namespace to unmount one's way back to.
+/// 5. no_new_privs, the terminal filter, the fake-root filters (which also refuse the
+///    mount API, setns and new namespaces) and the Landlock scopes (no signals or
+///    abstract sockets outside the step).
+fn child(
+    rootfs: &Path,
+    binds: &[Bind],
+    filters: &fakeroot::Filters,
+    argv: &[CString],
+    env: &[CString],
+    out: &OwnedFd,
+    devnull: &File,
+) -> i32 {
+    // Output of the step (and of our own errors) goes to the pipe; stdin is empty so a
+    // step that asks a question fails instead of hanging.
+    // SAFETY: dup2 on fds we own.
+    unsafe {
+        libc::dup2(devnull.as_raw_fd(), 0);
+        libc::dup2(out.as_raw_fd(), 1);
+        libc::dup2(out.as_raw_fd(), 2);
+    }
+    let fail = |msg: String| {
+        eprintln!("jig: {msg}");
+        125
+    };
+    // setsid(2): a forked child is never a process-group leader, so this succeeds.
+    if let Err(e) = nix::unistd::setsid() {
+        return fail(format!("cannot start a session for the build step: {e}"));
+    }
+    let (uid, gid) = (
+        nix::unistd::getuid().as_raw(),
+        nix::unistd::getgid().as_raw(),
+    );
+    if let Err(e) = userns::enter_as(0, 0, uid, gid) {
+        return fail(e.message);
+    }
+    let mut root = match mount::Root::at(rootfs) {
+        Ok(r) => r,
+        Err(e) => return fail(e.message),
+    };
+    if let Err(e) = mount::minimal_dev(&mut root, crate::launch::plan::DEVICES) {
+        return fail(e.message);
+    }
+    for b in binds {
+        if let Err(e) = mount::bind(&mut root, b) {
+            return fail(e.message);
+        }
+    }
+    if let Err(e) = mount::pivot_detach(root) {
+        return fail(e.message);
+    }
+    let confine = crate::launch::plan::Confine {
+        drop_caps: Vec::new(),
+        scope_signals: true,
+        scope_abstract_sockets: true,
+    };
+    if let Err(e) = exec::confine_self(&confine) {
+        return fail(e.message);
+    }
+    if let Err(e) = fakeroot::apply(filters) {
+        return fail(e);
+    }
+    let e = nix::unistd::execve(c"/bin/sh", argv, env).unwrap_err();
+    fail(format!("cannot run /bin/sh in the image: {e}"))
+}
+
+/// After a step: every file readable and writable by its owner, every directory
+/// traversable, so jig can hash, copy and delete what the step made (a package may
+/// install e.g. a mode-0000 file).
+fn make_owner_accessible(dir: &Path) -> Result<()> {
+    for entry in fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
+        let entry = entry?;
+        let path = entry.path();
+        let meta = fs::symlink_metadata(&path)?;
+        let mode = meta.mode() & 0o7777;
+        if meta.is_dir() {
+            if mode & 0o700 != 0o700 {
+                fs::set_permissions(&path, fs::Permissions::from_mode(mode | 0o700))?;
+            }
+            make_owner_accessible(&path)?;
+        } else if meta.is_file() && mode & 0o600 != 0o600 {
+            fs::set_permissions(&path, fs::Permissions::from_mode(mode | 0o600))?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,491 @@
+//! Verified downloads into the content-addressed download cache.
+//!
+//! Every file the bootstrap downloads has a sha256 known in advance (from the signed
+//! index, or from Packages, which the signed index vouches for), so files are stored
+//! by that hash: `debs/<sha256>.deb` and `indexes/<sha256>`. A download streams into a
+//! temporary file in the same directory while hashing, and is renamed into place only
+//! when size and hash match, so the cache never holds a file under a wrong name and a
+//! present file is trusted without a new request.
+//!
+//! HTTP is ureq (blocking, rustls). No ureq timeout that applies to name resolution
+//! is set (global, per-call, resolve): with one, ureq resolves on a detached thread,
+//! and the caller needs the process single-threaded again once `fetch` returns.
+//! Parallel downloads use scoped threads, all joined before returning. Host names are
+//! resolved once per [`Http`]: a bootstrap makes ~100 requests to one host, and a
+//! resolver that drops an occasional query costs a 5 s retry each time otherwise.
+
+use std::collections::HashMap;
+use std::fs::{self, File};
+use std::io::{self, IsTerminal, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::image::store::tree::hex;
+use anyhow::{Context, Result, anyhow, bail};
+use sha2::{Digest, Sha256};
+
+/// How many downloads run at once.
+const PARALLEL: usize = 4;
+
+/// A blocking HTTP client with jig's settings.
+#[derive(Clone)]
+pub struct Http {
+    agent: ureq::Agent,
+}
+
+/// An HTTP failure: a status the server answered, or a transport error.
+#[derive(Debug)]
+pub enum HttpError {
+    /// The server answered with this status.
+    Status(u16),
+    /// Connection, TLS or protocol failure.
+    Transport(String),
+}
+
+impl std::fmt::Display for HttpError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            HttpError::Status(s) => write!(f, "HTTP status {s}"),
+            HttpError::Transport(e) => f.write_str(e),
+        }
+    }
+}
+
+impl Default for Http {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Http {
+    /// A client with connect/response/read timeouts and a jig user agent.
+    pub fn new() -> Http {
+        let config = ureq::Agent::config_builder()
+            .timeout_connect(Some(Duration::from_secs(20)))
+            .timeout_recv_response(Some(Duration::from_secs(60)))
+            .timeout_per_read(Some(Duration::from_secs(60)))
+            .user_agent(concat!("jig/", env!("CARGO_PKG_VERSION")))
+            .build();
+        Http {
+            agent: ureq::Agent::with_parts(
+                config,
+                ureq::unversioned::transport::DefaultConnector::new(),
+                CachingResolver::default(),
+            ),
+        }
+    }
+
+    /// Opens `url` for reading its body.
+    pub fn open(&self, url: &str) -> Result<Box<dyn Read + Send>, HttpError> {
+        match self.agent.get(url).call() {
+            Ok(resp) => Ok(Box::new(resp.into_body().into_reader())),
+            Err(ureq::Error::StatusCode(s)) => Err(HttpError::Status(s)),
+            Err(e) => Err(HttpError::Transport(e.to_string())),
+        }
+    }
+
+    /// Reads a whole (small) body.
+    pub fn get_bytes(&self, url: &str) -> Result<Vec<u8>> {
+        let mut r = self.open(url).map_err(|e| http_error(url, e))?;
+        let mut v = Vec::new();
+        r.read_to_end(&mut v)
+            .map_err(|e| anyhow!("reading {url}: {e}\nhint: check the network and retry"))?;
+        Ok(v)
+    }
+}
+
+/// ureq's resolver, remembering each answer for the life of the agent.
+#[derive(Debug, Default)]
+struct CachingResolver {
+    inner: ureq::unversioned::resolver::DefaultResolver,
+    cache: Arc<Mutex<HashMap<String, ureq::unversioned::resolver::ResolvedSocketAddrs>>>,
+}
+
+impl ureq::unversioned::resolver::Resolver for CachingResolver {
+    fn resolve(
+        &self,
+        uri: &ureq::http::Uri,
+        config: &ureq::config::Config,
+        timeout: ureq::unversioned::transport::NextTimeout,
+    ) -> Result<ureq::unversioned::resolver::ResolvedSocketAddrs, ureq::Error> {
+        let key = format!(
+            "{}://{}",
+            uri.scheme_str().unwrap_or(""),
+            uri.authority().map(|a| a.as_str()).unwrap_or("")
+        );
+        let lock = || self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(addrs) = lock().get(&key) {
+            return Ok(addrs.clone());
+        }
+        let addrs = self.inner.resolve(uri, config, timeout)?;
+        lock().insert(key, addrs.clone());
+        Ok(addrs)
+    }
+}
+
+/// An error for a failed request, with what to try.
+pub fn http_error(url: &str, e: HttpError) -> anyhow::Error {
+    match e {
+        HttpError::Status(404) => {
+            anyhow!("{url}: not found (HTTP 404)\nhint: check the suite name and the mirror URL")
+        }
+        HttpError::Status(s) => {
+            anyhow!("{url}: HTTP status {s}\nhint: the mirror may be busy; retry later")
+        }
+        HttpError::Transport(t) => anyhow!(
+            "{url}: {t}\nhint: check the network (and http_proxy/https_proxy) and the mirror URL"
+        ),
+    }
+}
+
+/// One file to download: tried from each URL in turn (a 404 moves to the next).
+#[derive(Debug, Clone)]
+pub struct Job {
+    /// What it is, for messages (a package name, "Packages index").
+    pub what: String,
+    /// Where to get it.
+    pub urls: Vec<String>,
+    /// Where it goes once verified.
+    pub dest: PathBuf,
+    /// Expected sha256, lowercase hex.
+    pub sha256: String,
+    /// Expected size in bytes.
+    pub size: u64,
+}
+
+impl Job {
+    /// Whether the destination already holds the file (same size; the name is the hash
+    /// and only verified files are ever renamed there).
+    pub fn is_cached(&self) -> bool {
+        fs::metadata(&self.dest).is_ok_and(|m| m.is_file() && m.len() == self.size)
+    }
+}
+
+/// What a batch of downloads did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Stats {
+    /// Files downloaded.
+    pub files: usize,
+    /// Bytes downloaded.
+    pub bytes: u64,
+}
+
+/// Downloads the jobs that are not cached yet, up to [`PARALLEL`] at a time, with a
+/// progress line on a terminal. Stops at the first failure and returns it.
+pub fn download_all(http: &Http, jobs: &[Job], label: &str) -> Result<Stats> {
+    let todo: Vec<&Job> = jobs.iter().filter(|j| !j.is_cached()).collect();
+    if todo.is_empty() {
+        return Ok(Stats::default());
+    }
+    let progress = Progress::new(label, todo.len(), todo.iter().map(|j| j.size).sum());
+    let next = AtomicUsize::new(0);
+    let failed = AtomicBool::new(false);
+    let first_error: Mutex<Option<(usize, anyhow::Error)>> = Mutex::new(None);
+    let workers = PARALLEL.min(todo.len());
+    std::thread::scope(|s| {
+        for _ in 0..workers {
+            s.spawn(|| {
+                loop {
+                    if failed.load(Ordering::Relaxed) {
+                        return;
+                    }
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(job) = todo.get(i) else { return };
+                    if let Err(e) = download(http, job, &progress) {
+                        failed.store(true, Ordering::Relaxed);
+                        let mut slot = first_error.lock().unwrap_or_else(|p| p.into_inner());
+                        // Keep the error of the earliest job, so messages are stable.
+                        if slot.as_ref().is_none_or(|(j, _)| i < *j) {
+                            *slot = Some((i, e));
+                        }
+                        return;
+                    }
+                    progress.file_done();
+                }
+            });
+        }
+    });
+    progress.finish();
+    if let Some((_, e)) = first_error.into_inner().unwrap_or_else(|p| p.into_inner()) {
+        return Err(e);
+    }
+    Ok(Stats {
+        files: todo.len(),
+        bytes: todo.iter().map(|j| j.size).sum(),
+    })
+}
+
+/// Downloads one job, trying its URLs in order.
+pub fn download(http: &Http, job: &Job, progress: &Progress) -> Result<()> {
+    let dir = job
+        .dest
+        .parent()
+        .ok_or_else(|| anyhow!("bad cache path {}", job.dest.display()))?;
+    fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let mut last = None;
+    for url in &job.urls {
+        match http.open(url) {
+            Ok(body) => return store_stream(body, job, url, progress),
+            Err(HttpError::Status(404)) if job.urls.len() > 1 => {
+                last = Some(http_error(url, HttpError::Status(404)));
+            }
+            Err(e) => {
+                return Err(http_error(url, e).context(format!("cannot download {}", job.what)));
+            }
+        }
+    }
+    Err(last
+        .unwrap_or_else(|| anyhow!("no URL"))
+        .context(format!("cannot download {}", job.what)))
+}
+
+/// Streams `body` into a temporary file beside `job.dest`, checking size and sha256,
+/// then renames it into place. Nothing is left behind on failure.
+fn store_stream(mut body: impl Read, job: &Job, url: &str, progress: &Progress) -> Result<()> {
+    let dir = job.dest.parent().unwrap_or(Path::new("."));
+    let mut tmp = TempFile::new(dir)?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 128 * 1024];
+    let mut got: u64 = 0;
+    loop {
+        let n = match body.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => bail!(
+                "cannot download {} from {url}: {e}\nhint: check the network and retry",
+                job.what
+            ),
+        };
+        got += n as u64;
+        if got > job.size {
+            bail!(
+                "{} from {url} is larger than the {} bytes the index promises\n\
+                 hint: the mirror may be mid-sync; retry later or use another mirror",
+                job.what,
+                job.size
+            );
+        }
+        hasher.update(&buf[..n]);
+        tmp.file
+            .write_all(&buf[..n])
+            .with_context(|| format!("cannot write {}", tmp.path.display()))?;
+        progress.bytes(n as u64);
+    }
+    let hash = hex(&hasher.finalize());
+    if got != job.size || hash != job.sha256 {
+        bail!(
+            "{} from {url} does not match the signed index: got {got} bytes with sha256 {hash}, \
+             expected {} bytes with sha256 {}\n\
+             hint: the mirror may be mid-sync or tampered with; retry later or use another mirror",
+            job.what,
+            job.size,
+            job.sha256
+        );
+    }
+    tmp.persist(&job.dest)
+}
+
+/// Stores `bytes` under `dir/<sha256>` (if not there yet) and returns the hash.
+pub fn store_bytes(dir: &Path, bytes: &[u8]) -> Result<String> {
+    let hash = hex(&Sha256::digest(bytes));
+    let dest = dir.join(&hash);
+    if !dest.exists() {
+        fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        let mut tmp = TempFile::new(dir)?;
+        tmp.file
+            .write_all(bytes)
+            .with_context(|| format!("cannot write {}", tmp.path.display()))?;
+        tmp.persist(&dest)?;
+    }
+    Ok(hash)
+}
+
+/// A temporary file in the cache, removed on drop unless persisted.
+pub struct TempFile {
+    /// Its path.
+    pub path: PathBuf,
+    /// The open file.
+    pub file: File,
+    kept: bool,
+}
+
+impl TempFile {
+    /// Creates `dir/.tmp-<pid>-<n>` exclusively.
+    pub fn new(dir: &Path) -> Result<TempFile> {
+        static N: AtomicU32 = AtomicU32::new(0);
+        loop {
+            let n = N.fetch_add(1, Ordering::Relaxed);
+            let path = dir.join(format!(".tmp-{}-{n}", std::process::id()));
+            match File::options().write(true).create_new(true).open(&path) {
+                Ok(file) => {
+                    return Ok(TempFile {
+                        path,
+                        file,
+                        kept: false,
+                    });
+                }
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+                Err(e) => {
+                    return Err(e).with_context(|| format!("cannot create {}", path.display()));
+                }
+            }
+        }
+    }
+
+    /// Flushes and renames the file to `dest`.
+    pub fn persist(mut self, dest: &Path) -> Result<()> {
+        self.file
+            .flush()
+            .and_then(|()| fs::rename(&self.path, dest))
+            .with_context(|| format!("cannot store {}", dest.display()))?;
+        self.kept = true;
+        Ok(())
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        if !self.kept {
+            let _ = fs::remove_file(&self.path);
+        }
+    }
+}
+
+/// One updating progress line on stderr, only when stderr is a terminal.
+pub struct Progress {
+    enabled: bool,
+    label: String,
+    total_files: usize,
+    total_bytes: u64,
+    state: Mutex<ProgressState>,
+}
+
+struct ProgressState {
+    files: usize,
+    bytes: u64,
+    start: Instant,
+    drawn: Option<Instant>,
+}
+
+impl Progress {
+    /// A progress line for `files` files totalling `bytes`.
+    pub fn new(label: &str, files: usize, bytes: u64) -> Progress {
+        Progress {
+            enabled: io::stderr().is_terminal(),
+            label: label.to_owned(),
+            total_files: files,
+            total_bytes: bytes,
+            state: Mutex::new(ProgressState {
+                files: 0,
+                bytes: 0,
+                start: Instant::now(),
+                drawn: None,
+            }),
+        }
+    }
+
+    /// A progress line that never draws.
+    pub fn hidden() -> Progress {
+        let mut p = Progress::new("", 0, 0);
+        p.enabled = false;
+        p
+    }
+
+    fn update(&self, f: impl FnOnce(&mut ProgressState)) {
+        if !self.enabled {
+            return;
+        }
+        let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut s);
+        let now = Instant::now();
+        if s.drawn
+            .is_some_and(|d| now - d < Duration::from_millis(100))
+        {
+            return;
+        }
+        s.drawn = Some(now);
+        let secs = (now - s.start).as_secs_f64().max(0.001);
+        let mb = |b: u64| b as f64 / 1e6;
+        eprint!(
+            "\r\x1b[K{} {}/{}, {:.1}/{:.1} MB, {:.1} MB/s",
+            self.label,
+            s.files,
+            self.total_files,
+            mb(s.bytes),
+            mb(self.total_bytes),
+            mb(s.bytes) / secs
+        );
+    }
+
+    /// `n` more bytes arrived.
+    pub fn bytes(&self, n: u64) {
+        self.update(|s| s.bytes += n);
+    }
+
+    /// One more file is complete.
+    pub fn file_done(&self) {
+        self.update(|s| s.files += 1);
+    }
+
+    /// Clears the line.
+    pub fn finish(&self) {
+        let drawn = self
+            .state
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .drawn
+            .is_some();
+        if self.enabled && drawn {
+            eprint!("\r\x1b[K");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn store_stream_verifies_and_leaves_nothing_on_mismatch() {
+        let t = tempfile::tempdir().unwrap();
+        let data = b"hello deb";
+        let sha = hex(&Sha256::digest(data));
+        let job = |sha: &str, size| Job {
+            what: "package hello".into(),
+            urls: vec!["http://mirror.invalid/hello.deb".into()],
+            dest: t.path().join(format!("{sha}.deb")),
+            sha256: sha.into(),
+            size,
+        };
+        let good = job(&sha, data.len() as u64);
+        store_stream(&data[..], &good, &good.urls[0], &Progress::hidden()).unwrap();
+        assert!(good.is_cached());
+        assert_eq!(fs::read(&good.dest).unwrap(), data);
+
+        let bad = job(&"0".repeat(64), data.len() as u64);
+        let err = store_stream(&data[..], &bad, &bad.urls[0], &Progress::hidden())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("package hello"), "{err}");
+        assert!(err.contains("http://mirror.invalid/hello.deb"), "{err}");
+        let short = job(&sha, 3);
+        assert!(store_stream(&data[..], &short, &short.urls[0], &Progress::hidden()).is_err());
+        let names: Vec<_> = fs::read_dir(t.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        assert_eq!(names, vec![format!("{sha}.deb")], "no debris, no bad file");
+    }
+
+    #[test]
+    fn store_bytes_is_content_addressed() {
+        let t = tempfile::tempdir().unwrap();
+        let h = store_bytes(t.path(), b"x").unwrap();
+        assert_eq!(h, hex(&Sha256::digest(b"x")));
+        assert_eq!(store_bytes(t.path(), b"x").unwrap(), h);
+        assert_eq!(fs::read(t.path().join(&h)).unwrap(), b"x");
+    }
+}

@@ -1,0 +1,195 @@
+//! The blob cache: registry blobs stored once by digest, shared by every image.
+//!
+//! `blobs/sha256/<hex>` under the store root holds verified content only. A blob is
+//! written to `tmp/blob-<pid>-<n>` while its sha256 and size are checked, and renamed
+//! into place only when both match, so an interrupted or corrupt download never counts
+//! as a blob: the next pull simply starts that blob again. Temp files left by a process
+//! that died are removed by the next pull (or `jig gc`).
+
+use std::fs::{self, File};
+use std::io::{self, Write};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use anyhow::{Context, Result, bail};
+use sha2::{Digest, Sha256};
+
+use crate::image::store::Store;
+use crate::image::store::tree::hex;
+
+/// Handle on the blob cache of a store.
+pub struct Blobs {
+    dir: PathBuf,
+    tmp: PathBuf,
+}
+
+/// The hex part of a `sha256:<hex>` digest, refusing anything else (a digest becomes a
+/// file name, so it must not carry path characters).
+pub fn digest_hex(digest: &str) -> Result<&str> {
+    let hex = digest.strip_prefix("sha256:").unwrap_or("");
+    if hex.len() != 64 || !hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+        bail!("unsupported or malformed digest \"{digest}\" (jig accepts sha256 only)");
+    }
+    Ok(hex)
+}
+
+impl Blobs {
+    /// The cache of `store` (created if missing).
+    pub fn new(store: &Store) -> Result<Blobs> {
+        store.ensure()?;
+        Ok(Blobs {
+            dir: store.root().join("blobs").join("sha256"),
+            tmp: store.root().join("tmp"),
+        })
+    }
+
+    /// Where blob `digest` is (or would be) stored.
+    pub fn path(&self, digest: &str) -> Result<PathBuf> {
+        Ok(self.dir.join(digest_hex(digest)?))
+    }
+
+    /// True if the blob is present (it was verified before it was stored).
+    pub fn has(&self, digest: &str) -> bool {
+        self.path(digest).is_ok_and(|p| p.is_file())
+    }
+
+    /// A new temp file under the store's `tmp/`, removed on drop unless adopted.
+    pub fn temp(&self) -> Result<TempFile> {
+        static COUNTER: AtomicU32 = AtomicU32::new(0);
+        loop {
+            let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+            let path = self.tmp.join(format!("blob-{}-{n}", std::process::id()));
+            match File::options()
+                .write(true)
+                .read(true)
+                .create_new(true)
+                .open(&path)
+            {
+                Ok(file) => {
+                    return Ok(TempFile {
+                        file,
+                        path: Some(path),
+                    });
+                }
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(e).with_context(|| format!("creating {}", path.display())),
+            }
+        }
+    }
+
+    /// A writer for blob `digest` of `size` bytes that verifies before storing.
+    pub fn writer(&self, digest: &str, size: u64) -> Result<BlobWriter> {
+        Ok(BlobWriter {
+            temp: self.temp()?,
+            hasher: Sha256::new(),
+            written: 0,
+            digest: digest.to_owned(),
+            size,
+        })
+    }
+
+    /// Moves a finished temp file into place as blob `digest` (already verified by the
+    /// caller). An identical blob stored meanwhile wins; ours is dropped.
+    pub fn adopt(&self, mut temp: TempFile, digest: &str) -> Result<PathBuf> {
+        let dest = self.path(digest)?;
+        temp.file.sync_all().context("flushing a downloaded blob")?;
+        let from = temp.path.take().expect("temp file path");
+        fs::rename(&from, &dest)
+            .with_context(|| format!("moving {} to {}", from.display(), dest.display()))?;
+        Ok(dest)
+    }
+
+    /// Removes `tmp/blob-<pid>-*` files whose process is gone (interrupted pulls).
+    pub fn sweep_stale(&self) {
+        let Ok(entries) = fs::read_dir(&self.tmp) else {
+            return;
+        };
+        for e in entries.flatten() {
+            let name = e.file_name();
+            let Some(pid) = name
+                .to_str()
+                .and_then(|n| n.strip_prefix("blob-"))
+                .and_then(|n| n.split('-').next())
+                .and_then(|p| p.parse::<i32>().ok())
+            else {
+                continue;
+            };
+            // kill(pid, 0) fails with ESRCH only when no such process exists.
+            // SAFETY: signal 0 performs the permission/existence check only.
+            let gone = unsafe { libc::kill(pid, 0) } != 0
+                && io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH);
+            if gone {
+                let _ = fs::remove_file(e.path());
+            }
+        }
+    }
+}
+
+/// A temp file that deletes itself unless adopted.
+pub struct TempFile {
+    /// The open file.
+    pub file: File,
+    path: Option<PathBuf>,
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        if let Some(p) = &self.path {
+            let _ = fs::remove_file(p);
+        }
+    }
+}
+
+/// Writes a blob to a temp file while hashing it; [`BlobWriter::finish`] stores it if
+/// digest and size match.
+pub struct BlobWriter {
+    temp: TempFile,
+    hasher: Sha256,
+    written: u64,
+    digest: String,
+    size: u64,
+}
+
+impl Write for BlobWriter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if self.written + buf.len() as u64 > self.size {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!(
+                    "blob {} is larger than the {} bytes its manifest declares",
+                    self.digest, self.size
+                ),
+            ));
+        }
+        let n = self.temp.file.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.written += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.temp.file.flush()
+    }
+}
+
+impl BlobWriter {
+    /// Verifies size and sha256 and moves the blob into the cache.
+    pub fn finish(self, blobs: &Blobs) -> Result<PathBuf> {
+        if self.written != self.size {
+            bail!(
+                "blob {} is {} bytes, but its manifest declares {}\nhint: the registry sent a truncated or wrong blob; try again",
+                self.digest,
+                self.written,
+                self.size
+            );
+        }
+        let got = format!("sha256:{}", hex(&self.hasher.finalize()));
+        if got != self.digest {
+            bail!(
+                "blob {} is corrupt: its content hashes to {got}\nhint: the registry's copy is damaged or was tampered with; nothing was stored",
+                self.digest
+            );
+        }
+        blobs.adopt(self.temp, &self.digest)
+    }
+}

@@ -1,0 +1,315 @@
+//! Registry images: `oci:REF` pulls an image from an OCI / Docker registry.
+//!
+//! A pull resolves the reference to a manifest (through an index when the image is
+//! multi-platform), reads the image config, and applies the layers bottom-up into a
+//! temp image with the checked unpacker. Each layer is streamed once: the download is
+//! hashed and written to the blob cache while it is decompressed, hashed again
+//! (against the config's `diff_ids`) and unpacked. Only when every digest matched is
+//! the temp image committed; any failure drops it, so nothing half-made or unverified
+//! ever becomes an image. Blobs already in the cache are not downloaded again. The
+//! layers are held to the `[limits]` of `config.toml` as they stream, each layer on
+//! its own and the image over all of them; past a layer's end-of-archive marker only
+//! [`MAX_TRAILER`] bytes of padding are hashed.
+//!
+//! Submodules: [`reference`] (names), [`client`] (HTTP + auth), [`auth`]
+//! (credentials, challenges), [`manifest`] (documents), [`blobs`] (the cache),
+//! [`progress`] (stderr), [`push`] (the other direction).
+
+pub mod auth;
+pub mod blobs;
+pub mod client;
+pub mod manifest;
+pub mod progress;
+pub mod push;
+
+use std::fs::File;
+use std::io::{self, Read};
+
+use anyhow::{Context, Result, anyhow, bail};
+use sha2::{Digest, Sha256};
+
+pub use crate::image::reference::Reference;
+use crate::image::store::tree::hex;
+use crate::image::store::{Image, ImageConfig, ImageMeta, Store};
+use crate::image::unpack;
+use blobs::{BlobWriter, Blobs};
+use client::Client;
+use manifest::{Descriptor, Document, ImageConfigFile, ImageManifest};
+use progress::Progress;
+
+/// Largest config blob jig reads into memory.
+const MAX_CONFIG: u64 = 16 * 1024 * 1024;
+
+/// Most bytes a decompressed layer may have after its tar's end-of-archive blocks. Tar
+/// writers pad to a record (10 KiB for GNU tar, nothing for Go's archive/tar); more
+/// than this is a decompression bomb hiding where no entry is counted.
+pub const MAX_TRAILER: u64 = 16 << 20;
+
+/// Pulls `reference` into `store` (or finds it there) within `limits`, and returns the
+/// image.
+pub fn pull(reference: &Reference, store: &Store, limits: &unpack::Limits) -> Result<Image> {
+    // A digest names immutable content: if it was pulled before, no network at all.
+    if let Some(d) = &reference.digest
+        && let Some(image) = stored_with_digest(store, d)?
+    {
+        return Ok(image);
+    }
+    let mut client = Client::new(reference, false)?;
+    if reference.digest.is_none() {
+        // A HEAD tells which digest the tag points at now, without a full manifest
+        // fetch (Docker Hub counts GETs against its pull limit, not HEADs).
+        if let Some(d) = client.manifest_digest(reference.manifest_ref())?
+            && let Some(image) = stored_with_digest(store, &d)?
+        {
+            return Ok(image);
+        }
+    }
+
+    let (body, content_type) = client.manifest(reference.manifest_ref())?;
+    let digest = sha256_digest(&body);
+    if let Some(want) = &reference.digest
+        && *want != digest
+    {
+        bail!(
+            "the registry sent a manifest whose digest is {digest}, not the requested {want}\nhint: the registry is broken or tampered with; nothing was stored"
+        );
+    }
+    let manifest = match manifest::parse(&body, content_type.as_deref())
+        .with_context(|| format!("reading the manifest of {reference}"))?
+    {
+        Document::Image(m) => m,
+        Document::Index(entries) => {
+            let chosen = manifest::select(&entries, &manifest::host_platform())
+                .with_context(|| format!("choosing a platform of {reference}"))?;
+            let (body, ct) = client.manifest(&chosen.digest)?;
+            verify_bytes(&body, &chosen.digest, "platform manifest")?;
+            match manifest::parse(&body, ct.as_deref())? {
+                Document::Image(m) => m,
+                Document::Index(_) => bail!(
+                    "{reference}: the index entry {} is another index; jig reads one level",
+                    chosen.digest
+                ),
+            }
+        }
+    };
+
+    let _lock = store.lock_shared()?;
+    let blobs = Blobs::new(store)?;
+    blobs.sweep_stale();
+    let config = fetch_config(&mut client, &blobs, &manifest)?;
+    let diff_ids = &config.rootfs.diff_ids;
+    if diff_ids.len() != manifest.layers.len() {
+        bail!(
+            "{reference}: the manifest lists {} layers but the config {} diff_ids",
+            manifest.layers.len(),
+            diff_ids.len()
+        );
+    }
+    let host = manifest::host_platform();
+    if !config.architecture.is_empty() && config.architecture != host.architecture {
+        bail!(
+            "{reference} is built for {}/{}, this machine is {host}\nhint: pull a tag or digest made for {host}",
+            config.os,
+            config.architecture
+        );
+    }
+
+    let temp = store.temp_image()?;
+    let budget = unpack::Budget::new(*limits).context("setting up the image's limits")?;
+    let count = manifest.layers.len();
+    for (i, (layer, diff_id)) in manifest.layers.iter().zip(diff_ids).enumerate() {
+        let name = format!("layer {}/{count} {}", i + 1, short(&layer.digest));
+        let target = temp.rootfs();
+        apply_layer(&mut client, &blobs, layer, diff_id, &target, &budget, &name)?;
+    }
+    let run = config.config.unwrap_or_default();
+    store.commit(
+        temp,
+        ImageMeta {
+            source: format!("oci:{reference}"),
+            source_digest: Some(digest),
+            config: ImageConfig {
+                env: run.env.unwrap_or_default(),
+                entrypoint: run.entrypoint.unwrap_or_default(),
+                cmd: run.cmd.unwrap_or_default(),
+            },
+            ..ImageMeta::default()
+        },
+    )
+}
+
+/// An image in the store pulled from manifest `digest`, if any.
+fn stored_with_digest(store: &Store, digest: &str) -> Result<Option<Image>> {
+    Ok(store.images()?.into_iter().find(|i| {
+        i.meta.source.starts_with("oci:") && i.meta.source_digest.as_deref() == Some(digest)
+    }))
+}
+
+fn sha256_digest(bytes: &[u8]) -> String {
+    format!("sha256:{}", hex(&Sha256::digest(bytes)))
+}
+
+fn short(digest: &str) -> String {
+    digest.chars().take(7 + 12).collect()
+}
+
+fn verify_bytes(bytes: &[u8], digest: &str, what: &str) -> Result<()> {
+    let got = sha256_digest(bytes);
+    if got != digest {
+        bail!(
+            "the {what} {digest} is corrupt: its content hashes to {got}\nhint: the registry's copy is damaged or was tampered with; nothing was stored"
+        );
+    }
+    Ok(())
+}
+
+/// Downloads (or reads from the cache) and parses the image config.
+fn fetch_config(
+    client: &mut Client,
+    blobs: &Blobs,
+    manifest: &ImageManifest,
+) -> Result<ImageConfigFile> {
+    let desc = &manifest.config;
+    if desc.size > MAX_CONFIG {
+        bail!(
+            "the image config is {} bytes; jig refuses configs over {MAX_CONFIG}",
+            desc.size
+        );
+    }
+    let path = blobs.path(&desc.digest)?;
+    if !blobs.has(&desc.digest) {
+        let mut writer = blobs.writer(&desc.digest, desc.size)?;
+        let mut body = client.blob(&desc.digest)?.take(desc.size + 1);
+        io::copy(&mut body, &mut writer)
+            .with_context(|| format!("downloading config {}", desc.digest))?;
+        writer.finish(blobs)?;
+    }
+    let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+    serde_json::from_slice(&bytes).context("the image config is not valid JSON")
+}
+
+/// Reads a layer from the network (teeing it into a [`BlobWriter`]) or the cache,
+/// counting progress.
+struct LayerSource {
+    inner: Box<dyn Read>,
+    writer: Option<BlobWriter>,
+    progress: Progress,
+}
+
+impl Read for LayerSource {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if let Some(w) = &mut self.writer {
+            io::Write::write_all(w, &buf[..n])?;
+            self.progress.add(n);
+        }
+        Ok(n)
+    }
+}
+
+/// Hashes what is read through it (the decompressed layer, for its diff_id).
+struct HashReader<R> {
+    inner: R,
+    hasher: Sha256,
+}
+
+impl<R: Read> Read for HashReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
+}
+
+fn apply_layer(
+    client: &mut Client,
+    blobs: &Blobs,
+    layer: &Descriptor,
+    diff_id: &str,
+    target: &std::path::Path,
+    budget: &unpack::Budget,
+    name: &str,
+) -> Result<()> {
+    blobs::digest_hex(&layer.digest)?;
+    let mt = layer.media_type.as_str();
+    if mt.contains("nondistributable") || mt.contains("foreign") {
+        bail!("{name}: layer type {mt} points outside the registry; jig does not fetch those");
+    }
+    let progress = Progress::new(name.to_owned(), layer.size);
+    let mut source = if blobs.has(&layer.digest) {
+        progress.note("already present");
+        let path = blobs.path(&layer.digest)?;
+        let file = File::open(&path).with_context(|| format!("opening {}", path.display()))?;
+        LayerSource {
+            inner: Box::new(io::BufReader::with_capacity(256 * 1024, file)),
+            writer: None,
+            progress,
+        }
+    } else {
+        // One byte more than declared is read so an oversized blob is noticed.
+        let body = client.blob(&layer.digest)?.take(layer.size + 1);
+        LayerSource {
+            inner: Box::new(body),
+            writer: Some(blobs.writer(&layer.digest, layer.size)?),
+            progress,
+        }
+    };
+    let diff_hash = {
+        let decompressed = unpack::decompress(Box::new(&mut source))
+            .map_err(|e| anyhow!("{name}: cannot read the layer: {e}"))?;
+        let mut diff = HashReader {
+            inner: decompressed,
+            hasher: Sha256::new(),
+        };
+        let unpacked = unpack::apply(
+            &mut diff,
+            target,
+            &unpack::Layer {
+                name,
+                whiteouts: true,
+                budget,
+            },
+        );
+        // A digest mismatch explains a failed unpack better than the unpack error. The
+        // rest of the download is verified, but not decompressed: after a refusal it
+        // may be a bomb.
+        if let Err(e) = unpacked {
+            drop(diff);
+            check_download(&mut source, blobs, name)?;
+            return Err(e.into());
+        }
+        // Hash (and download) to the very end even past the tar's end-of-archive
+        // blocks, so every byte of the blob is verified; but only so much of it.
+        let trailer = io::copy(&mut (&mut diff).take(MAX_TRAILER + 1), &mut io::sink())
+            .map_err(|e| anyhow!("{name}: cannot read the layer: {e}"))?;
+        if trailer > MAX_TRAILER {
+            drop(diff);
+            check_download(&mut source, blobs, name)?;
+            bail!(
+                "{name}: refused: more than {} of data after the end of the layer's archive (a decompression bomb?)",
+                unpack::human(MAX_TRAILER)
+            );
+        }
+        format!("sha256:{}", hex(&diff.hasher.finalize()))
+    };
+    check_download(&mut source, blobs, name)?;
+    if diff_hash != diff_id {
+        bail!(
+            "{name}: the uncompressed layer hashes to {diff_hash}, but the image config says {diff_id}\nhint: the image is inconsistent or was tampered with; nothing was stored"
+        );
+    }
+    Ok(())
+}
+
+/// Reads what is left of a download and verifies it into the cache.
+fn check_download(source: &mut LayerSource, blobs: &Blobs, name: &str) -> Result<()> {
+    if source.writer.is_none() {
+        return Ok(());
+    }
+    let rest = io::copy(source, &mut io::sink());
+    source.progress.finish();
+    rest.with_context(|| format!("{name}: downloading"))?;
+    let writer = source.writer.take().expect("writer");
+    writer.finish(blobs)?;
+    Ok(())
+}

@@ -1,0 +1,300 @@
+//! Pushing an installed recipe's image to a registry as a standard OCI image.
+//!
+//! The image's root filesystem becomes one gzip'ed tar layer, written
+//! deterministically (entries in byte order, fixed mtimes, uid/gid 0, no user or group
+//! names) so the same image always gives the same layer digest. The config carries the
+//! layer's diff_id, the env and command the installed recipe runs with, and a history
+//! entry saying where it came from; an OCI manifest ties config and layer together.
+//! Blobs the registry already has are not uploaded again.
+
+use std::collections::HashMap;
+use std::fs::{self, File};
+use std::io::{self, BufWriter, Write};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+use sha2::{Digest, Sha256};
+
+use super::blobs::Blobs;
+use super::client::{Body, Client};
+use super::manifest::{
+    self, Descriptor, History, ImageConfigFile, ImageManifest, RootFs, RunConfig,
+};
+use crate::image::reference::Reference;
+use crate::image::store::tree::hex;
+use crate::image::store::{DEFAULT_PATH, Store};
+use crate::install::index::Entry;
+
+/// The timestamp every entry and the config carry (the epoch: nothing about the
+/// build machine or time leaks into the digest).
+const EPOCH: &str = "1970-01-01T00:00:00Z";
+
+/// What a push produced.
+#[derive(Debug)]
+pub struct Pushed {
+    /// Digest of the uploaded manifest.
+    pub digest: String,
+    /// The reference it was pushed to, with its tag.
+    pub reference: Reference,
+}
+
+/// Pushes the image of installed entry `entry` (recipe `label`, e.g. `bb@1`) to `reference`.
+pub fn push(store: &Store, entry: &Entry, label: &str, reference: &Reference) -> Result<Pushed> {
+    if reference.digest.is_some() {
+        bail!(
+            "cannot push to a digest reference ({reference})\nhint: push to a tag; jig prints the digest afterwards"
+        );
+    }
+    let tag = reference.tag.clone().unwrap_or_else(|| "latest".into());
+    let rootfs = store.rootfs_of(&entry.image);
+    if !rootfs.is_dir() {
+        bail!(
+            "the image {} of {label} is missing from the store\nhint: `jig install` the recipe again",
+            entry.image.short()
+        );
+    }
+    let _lock = store.lock_shared()?;
+    let blobs = Blobs::new(store)?;
+
+    let layer = write_layer(&rootfs, &blobs).with_context(|| format!("packing {label}"))?;
+    let config = image_config(entry, label, &layer.diff_id);
+    let config_bytes = serde_json::to_vec(&config).context("serializing the image config")?;
+    let config_digest = digest_of(&config_bytes);
+    let image = ImageManifest {
+        schema_version: 2,
+        media_type: manifest::OCI_MANIFEST.into(),
+        config: Descriptor {
+            media_type: manifest::OCI_CONFIG.into(),
+            digest: config_digest.clone(),
+            size: config_bytes.len() as u64,
+            platform: None,
+            annotations: Default::default(),
+        },
+        layers: vec![Descriptor {
+            media_type: manifest::OCI_LAYER_GZIP.into(),
+            digest: layer.digest.clone(),
+            size: layer.size,
+            platform: None,
+            annotations: Default::default(),
+        }],
+    };
+    let manifest_bytes = serde_json::to_vec(&image).context("serializing the manifest")?;
+
+    let mut client = Client::new(reference, true)?;
+    if !client.has_blob(&layer.digest)? {
+        let file = File::open(blobs.path(&layer.digest)?).context("opening the layer blob")?;
+        client.upload_blob(&layer.digest, Body::File(&file))?;
+    }
+    if !client.has_blob(&config_digest)? {
+        client.upload_blob(&config_digest, Body::Bytes(&config_bytes))?;
+    }
+    client.put_manifest(&tag, manifest::OCI_MANIFEST, &manifest_bytes)?;
+    Ok(Pushed {
+        digest: digest_of(&manifest_bytes),
+        reference: Reference {
+            tag: Some(tag),
+            ..reference.clone()
+        },
+    })
+}
+
+fn digest_of(bytes: &[u8]) -> String {
+    format!("sha256:{}", hex(&Sha256::digest(bytes)))
+}
+
+/// The config: the environment and command the installed recipe runs with.
+fn image_config(entry: &Entry, label: &str, diff_id: &str) -> ImageConfigFile {
+    let recipe = &entry.recipe;
+    let mut env: Vec<String> = entry.config.env.clone();
+    for (k, v) in &recipe.env.set {
+        env.retain(|e| e.split('=').next() != Some(k.as_str()));
+        env.push(format!("{k}={v}"));
+    }
+    if !env.iter().any(|e| e.starts_with("PATH=")) {
+        env.insert(0, format!("PATH={DEFAULT_PATH}"));
+    }
+    let named = recipe
+        .tool
+        .command
+        .clone()
+        .or_else(|| recipe.tool.shims.first().map(|s| s.to_string()));
+    let (entrypoint, cmd) = match named {
+        Some(c) => (None, Some(vec![c])),
+        None => (
+            Some(entry.config.entrypoint.clone()).filter(|v| !v.is_empty()),
+            Some(entry.config.cmd.clone()).filter(|v| !v.is_empty()),
+        ),
+    };
+    let host = manifest::host_platform();
+    ImageConfigFile {
+        architecture: host.architecture,
+        os: host.os,
+        config: Some(RunConfig {
+            env: Some(env),
+            entrypoint,
+            cmd,
+            user: None,
+        }),
+        rootfs: RootFs {
+            kind: "layers".into(),
+            diff_ids: vec![diff_id.to_owned()],
+        },
+        history: vec![History {
+            created: Some(EPOCH.into()),
+            created_by: Some(format!("jig push {label}")),
+            comment: Some(format!("jig image {}", entry.image)),
+            empty_layer: None,
+        }],
+    }
+}
+
+/// A layer written into the blob cache.
+struct LayerBlob {
+    digest: String,
+    size: u64,
+    diff_id: String,
+}
+
+/// Counts and hashes bytes on their way to `inner`.
+struct HashWriter<W> {
+    inner: W,
+    hasher: Sha256,
+    count: u64,
+}
+
+impl<W: Write> Write for HashWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.count += n as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// Writes `rootfs` as a deterministic tar.gz into the blob cache.
+fn write_layer(rootfs: &Path, blobs: &Blobs) -> Result<LayerBlob> {
+    let temp = blobs.temp()?;
+    let file = temp
+        .file
+        .try_clone()
+        .context("opening the layer temp file")?;
+    let compressed = HashWriter {
+        inner: BufWriter::with_capacity(256 * 1024, file),
+        hasher: Sha256::new(),
+        count: 0,
+    };
+    // The gzip header's mtime stays 0 and its name empty: the bytes depend on the
+    // content alone.
+    let gz = flate2::GzBuilder::new().write(compressed, flate2::Compression::default());
+    let plain = HashWriter {
+        inner: gz,
+        hasher: Sha256::new(),
+        count: 0,
+    };
+    let mut builder = tar::Builder::new(plain);
+    let mut links = HashMap::new();
+    add_dir(&mut builder, rootfs, "", &mut links)?;
+    let plain = builder.into_inner().context("finishing the layer tar")?;
+    let diff_id = format!("sha256:{}", hex(&plain.hasher.finalize()));
+    let mut compressed = plain.inner.finish().context("finishing the layer gzip")?;
+    compressed.flush()?;
+    let size = compressed.count;
+    let digest = format!("sha256:{}", hex(&compressed.hasher.finalize()));
+    if blobs.has(&digest) {
+        return Ok(LayerBlob {
+            digest,
+            size,
+            diff_id,
+        });
+    }
+    blobs.adopt(temp, &digest)?;
+    Ok(LayerBlob {
+        digest,
+        size,
+        diff_id,
+    })
+}
+
+fn header(kind: tar::EntryType, mode: u32, size: u64) -> tar::Header {
+    let mut h = tar::Header::new_gnu();
+    h.set_entry_type(kind);
+    h.set_mode(mode);
+    h.set_size(size);
+    h.set_mtime(0);
+    h.set_uid(0);
+    h.set_gid(0);
+    h
+}
+
+fn add_dir<W: Write>(
+    b: &mut tar::Builder<W>,
+    dir: &Path,
+    rel: &str,
+    links: &mut HashMap<(u64, u64), String>,
+) -> Result<()> {
+    let mut names: Vec<_> = fs::read_dir(dir)
+        .with_context(|| format!("reading {}", dir.display()))?
+        .map(|e| e.map(|e| e.file_name()))
+        .collect::<io::Result<_>>()
+        .with_context(|| format!("reading {}", dir.display()))?;
+    names.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
+    for name in names {
+        let Some(name_str) = name.to_str() else {
+            bail!(
+                "{}: file names that are not UTF-8 are not supported in pushed images",
+                dir.join(&name).display()
+            );
+        };
+        if name_str.starts_with(".wh.") {
+            bail!(
+                "{}: a file named .wh.* would be read as a whiteout by every puller",
+                dir.join(&name).display()
+            );
+        }
+        let path = dir.join(&name);
+        let rel_path = if rel.is_empty() {
+            name_str.to_owned()
+        } else {
+            format!("{rel}/{name_str}")
+        };
+        let meta = fs::symlink_metadata(&path).with_context(|| format!("{}", path.display()))?;
+        let ft = meta.file_type();
+        let mode = meta.mode() & 0o7777;
+        let ctx = || format!("adding {rel_path} to the layer");
+        if ft.is_dir() {
+            let mut h = header(tar::EntryType::Directory, mode, 0);
+            b.append_data(&mut h, format!("{rel_path}/"), io::empty())
+                .with_context(ctx)?;
+            add_dir(b, &path, &rel_path, links)?;
+        } else if ft.is_symlink() {
+            let target = fs::read_link(&path).with_context(ctx)?;
+            let mut h = header(tar::EntryType::Symlink, 0o777, 0);
+            b.append_link(&mut h, &rel_path, &target)
+                .with_context(ctx)?;
+        } else if ft.is_file() {
+            if meta.nlink() > 1 {
+                let key = (meta.dev(), meta.ino());
+                if let Some(first) = links.get(&key) {
+                    let mut h = header(tar::EntryType::Link, mode, 0);
+                    b.append_link(&mut h, &rel_path, first).with_context(ctx)?;
+                    continue;
+                }
+                links.insert(key, rel_path.clone());
+            }
+            let file = File::open(&path).with_context(ctx)?;
+            let mut h = header(tar::EntryType::Regular, mode, meta.len());
+            b.append_data(&mut h, &rel_path, file).with_context(ctx)?;
+        } else if ft.is_fifo() {
+            let mut h = header(tar::EntryType::Fifo, mode, 0);
+            b.append_data(&mut h, &rel_path, io::empty())
+                .with_context(ctx)?;
+        }
+        // Sockets and devices never enter the store, so there is nothing else.
+    }
+    Ok(())
+}

@@ -1,0 +1,112 @@
+//! The executor: applies a [`Plan`] to the current process and execs the tool in place.
+//!
+//! This is the whole container runtime. There is no daemon, no helper process and no
+//! fork on the default path: the calling process itself enters a user and mount
+//! namespace, builds the root, pivots into it and calls `execve`. The tool therefore
+//! keeps jig's pid, its parent (the user's shell), its process group, its controlling
+//! terminal and fds 0–2, so job control, Ctrl-C/Ctrl-Z, pipes and exit statuses are
+//! exactly those of a native binary.
+//!
+//! The sequence, each step in its own module:
+//! 1. [`userns::enter`]: `unshare(CLONE_NEWUSER | CLONE_NEWNS)`, map uid/gid to themselves.
+//! 2. [`mount::root`]: scratch tmpfs; the skeleton (mountpoints, /tmp, /dev links) and
+//!    generated files (passwd, group, resolv.conf, hosts) in its upper directory; the
+//!    overlay of the image under it.
+//! 3. [`mount::devpts`]: the launch's own /dev/pts.
+//! 4. [`mount::bind`] for every bind of the plan: /proc, /dev nodes, cwd, home paths.
+//! 5. [`mount::pivot`]: move the new root over `/` and chroot into it.
+//! 6. [`exec::exec`]: `PR_SET_NO_NEW_PRIVS`, the bounding set of a root tool, the
+//!    terminal filter ([`seccomp`]), the Landlock scopes ([`landlock`]), search PATH,
+//!    `execve`.
+//!
+//! The process must be single-threaded at step 1 (the kernel refuses `CLONE_NEWUSER`
+//! otherwise), so nothing before a launch may leave a thread running.
+
+pub mod exec;
+pub mod fakeroot;
+pub mod landlock;
+pub mod mount;
+pub mod seccomp;
+pub mod userns;
+
+use std::fmt;
+
+use crate::launch::plan::Plan;
+
+/// Exit status when jig fails before the tool starts.
+pub const EXIT_JIG_FAILED: i32 = 125;
+/// Exit status when the command exists but cannot be executed.
+pub const EXIT_NOT_EXECUTABLE: i32 = 126;
+/// Exit status when the command does not exist in the image.
+pub const EXIT_NOT_FOUND: i32 = 127;
+
+/// Why a launch did not reach the tool, with the exit status to report.
+#[derive(Debug)]
+pub struct LaunchError {
+    /// 125, 126 or 127.
+    pub code: i32,
+    /// One line naming the cause.
+    pub message: String,
+    /// What the user can do about it, if anything.
+    pub hint: Option<String>,
+}
+
+impl LaunchError {
+    /// A setup failure (exit 125).
+    pub fn setup(message: impl Into<String>) -> LaunchError {
+        LaunchError {
+            code: EXIT_JIG_FAILED,
+            message: message.into(),
+            hint: None,
+        }
+    }
+
+    /// Adds a hint.
+    pub fn hint(mut self, hint: impl Into<String>) -> LaunchError {
+        self.hint = Some(hint.into());
+        self
+    }
+}
+
+impl fmt::Display for LaunchError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// Applies `plan` and executes the tool. Returns only if something failed; the
+/// process is then inside its namespaces and should just report and exit.
+pub fn launch(plan: &Plan) -> LaunchError {
+    // Build argv/envp before entering the namespaces so a bad byte (NUL) is reported
+    // as a jig error rather than half-way through the setup.
+    let prepared = match exec::Prepared::new(&plan.exec) {
+        Ok(p) => p,
+        Err(e) => return e,
+    };
+    if let Err(e) = userns::enter(plan.uid, plan.gid) {
+        return e;
+    }
+    let upper = mount::Upper {
+        dirs: &plan.dirs,
+        files: &plan.files,
+        links: &plan.links,
+    };
+    let mut root = match mount::root(&plan.lower, &plan.scratch, &upper) {
+        Ok(r) => r,
+        Err(e) => return e,
+    };
+    if let Some(pts) = &plan.devpts
+        && let Err(e) = mount::devpts(&mut root, pts)
+    {
+        return e;
+    }
+    for b in &plan.binds {
+        if let Err(e) = mount::bind(&mut root, b) {
+            return e;
+        }
+    }
+    if let Err(e) = mount::pivot(root, &plan.cwd) {
+        return e;
+    }
+    exec::exec(&prepared, &plan.confine)
+}
