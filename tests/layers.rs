@@ -47,7 +47,13 @@ fn layer_table() -> Vec<(u32, ModPath)> {
             if m.is_empty() {
                 continue;
             }
-            rows.push((layer, m.split("::").map(str::to_owned).collect()));
+            // `main` is the crate root (src/main.rs).
+            let path = if m == "main" {
+                Vec::new()
+            } else {
+                m.split("::").map(str::to_owned).collect()
+            };
+            rows.push((layer, path));
         }
     }
     assert!(
@@ -71,7 +77,10 @@ fn modules() -> BTreeMap<ModPath, PathBuf> {
                 let mut sub = prefix.clone();
                 sub.push(name);
                 walk(&p, &sub, out);
-            } else if p.extension().is_some_and(|e| e == "rs") {
+            } else if p.extension().is_some_and(|e| e == "rs")
+                // Unit-test files (`#[cfg(test)] mod tests;` and their fixtures).
+                && !(name == "tests" || name == "testing" || name.ends_with("_tests"))
+            {
                 let mut m = prefix.clone();
                 if name != "mod" && !(prefix.is_empty() && name == "main") {
                     m.push(name);
@@ -162,22 +171,26 @@ fn expand(tree: &str) -> Vec<String> {
 /// The module paths a file's code refers to (crate-absolute, unresolved tails kept).
 fn references(module: &ModPath, is_mod_file: bool, code: &str) -> Vec<ModPath> {
     let mut paths = Vec::new();
-    // `use` statements, which may span lines.
-    let mut rest = code;
-    while let Some(i) = rest.find("use ") {
-        let before = rest[..i].chars().last();
-        let stmt_start = i + 4;
-        let Some(end) = rest[stmt_start..].find(';') else {
-            break;
-        };
-        if before.is_none_or(|c| c.is_whitespace() || c == '{' || c == ';') {
-            let stmt: String = rest[stmt_start..stmt_start + end]
-                .chars()
-                .map(|c| if c.is_whitespace() { ' ' } else { c })
-                .collect();
-            paths.extend(expand(&stmt));
+    // `use` statements (at the start of a line), which may span lines.
+    let mut offset = 0;
+    for line in code.split_inclusive('\n') {
+        let t = line.trim_start();
+        let t = t
+            .strip_prefix("pub(crate) ")
+            .or_else(|| t.strip_prefix("pub(super) "))
+            .or_else(|| t.strip_prefix("pub "))
+            .unwrap_or(t);
+        if let Some(after) = t.strip_prefix("use ") {
+            let start = offset + (line.len() - after.len());
+            if let Some(end) = code[start..].find(';') {
+                let stmt: String = code[start..start + end]
+                    .chars()
+                    .map(|c| if c.is_whitespace() { ' ' } else { c })
+                    .collect();
+                paths.extend(expand(&stmt));
+            }
         }
-        rest = &rest[stmt_start + end..];
+        offset += line.len();
     }
     // `crate::a::b` in code.
     for (i, _) in code.match_indices("crate::") {
@@ -235,7 +248,8 @@ fn owner(path: &ModPath, files: &BTreeMap<ModPath, PathBuf>) -> Option<ModPath> 
 fn layer_of(m: &ModPath, table: &[(u32, ModPath)]) -> Option<(u32, ModPath)> {
     table
         .iter()
-        .filter(|(_, t)| m.starts_with(t))
+        // The crate root's row holds the root alone, not everything below it.
+        .filter(|(_, t)| m.starts_with(t) && (!t.is_empty() || m.is_empty()))
         .max_by_key(|(_, t)| t.len())
         .cloned()
 }

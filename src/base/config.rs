@@ -216,17 +216,19 @@ pub struct RegistryAuth {
 }
 
 /// The variable naming the directory of `config.toml` and the global `jig.toml`.
-pub const ENV_CONFIG_DIR: &str = "JIG_CONFIG_DIR";
 
 /// The directory of `config.toml` and the global `jig.toml` (whether or not it exists).
 pub fn dir() -> Option<PathBuf> {
-    [ENV_CONFIG_DIR, "JIG_HOME"]
-        .iter()
-        .find_map(|v| std::env::var_os(v).filter(|d| !d.is_empty()))
-        .map(PathBuf::from)
-        .or_else(|| dirs::config_dir().map(|d| d.join("jig")))
-        // Relative to the cwd now, not to wherever a nested launch starts.
-        .map(|d| std::path::absolute(&d).unwrap_or(d))
+    [
+        crate::base::nest::ENV_CONFIG_DIR,
+        crate::base::nest::ENV_HOME,
+    ]
+    .iter()
+    .find_map(|v| std::env::var_os(v).filter(|d| !d.is_empty()))
+    .map(PathBuf::from)
+    .or_else(|| dirs::config_dir().map(|d| d.join("jig")))
+    // Relative to the cwd now, not to wherever a nested launch starts.
+    .map(|d| std::path::absolute(&d).unwrap_or(d))
 }
 
 /// Where the configuration file is (whether or not it exists).

@@ -3,5 +3,8 @@
 
 pub mod alloc;
 pub mod config;
+pub mod digest;
+pub mod glob;
+pub mod nest;
 pub mod paths;
 pub mod version;

@@ -5,7 +5,7 @@
 //! and installed index under the data dir (`~/.local/share/jig`), shims in
 //! `~/.local/share/jig/shims`.
 
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 
 use anyhow::{Context, Result};
 
@@ -21,7 +21,8 @@ pub struct Dirs {
 impl Dirs {
     /// Resolves the directories from `JIG_HOME` or the XDG defaults. Creates nothing.
     pub fn from_env() -> Result<Dirs> {
-        if let Some(home) = std::env::var_os("JIG_HOME").filter(|h| !h.is_empty()) {
+        if let Some(home) = std::env::var_os(crate::base::nest::ENV_HOME).filter(|h| !h.is_empty())
+        {
             let home = PathBuf::from(home);
             let home = if home.is_absolute() {
                 home
@@ -65,4 +66,19 @@ impl Dirs {
     pub fn index(&self) -> PathBuf {
         self.data.join("installed.json")
     }
+}
+
+/// Removes `.` and `..` without touching the disk (`/..` is `/`).
+pub fn normalize(p: &Path) -> PathBuf {
+    let mut out = PathBuf::from("/");
+    for c in p.components() {
+        match c {
+            Component::Normal(n) => out.push(n),
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::RootDir | Component::CurDir | Component::Prefix(_) => {}
+        }
+    }
+    out
 }

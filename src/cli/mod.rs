@@ -17,7 +17,7 @@ use crate::image::store::Store;
 use crate::install;
 use crate::install::index::{Entry, Index};
 use crate::launch as shim;
-use crate::launch::plan::Command as Cmd;
+use crate::launch::facts::Command as Cmd;
 use crate::repo;
 use crate::runtime::EXIT_JIG_FAILED;
 

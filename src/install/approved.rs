@@ -32,7 +32,7 @@ use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
 use crate::base::paths::Dirs;
-use crate::recipe::{self, From, ImageSpec, Loaded, Origin};
+use crate::recipe::{self, ImageSpec, Loaded, Origin, Source};
 
 /// `approved.json`: build key → the recipe and version it was first approved for
 /// (for people reading the file).
@@ -65,13 +65,13 @@ fn read(path: &Path) -> Result<Approved> {
 /// two places is two sources.
 pub fn key(image: &ImageSpec, base_dir: Option<&Path>) -> String {
     let mut image = image.clone();
-    if let (From::Rootfs(p), Some(dir)) = (&image.from, base_dir)
+    if let (Source::Rootfs(p), Some(dir)) = (&image.from, base_dir)
         && p.is_relative()
     {
-        image.from = From::Rootfs(dir.join(p));
+        image.from = Source::Rootfs(dir.join(p));
     }
     let json = serde_json::to_string(&image).expect("an image spec always serializes");
-    recipe::sha256_hex(format!("jig-build-approval-v1\0{json}").as_bytes())
+    crate::base::digest::sha256_hex(format!("jig-build-approval-v1\0{json}").as_bytes())
 }
 
 /// The key of `loaded`'s build (`loaded` resolved for one version).

@@ -94,14 +94,14 @@ pub fn install(
         permissions::confirm(&ask, opts.yes)?;
     }
     let mut spec = recipe.image.clone();
-    if let (Some(p), crate::recipe::From::Oci(r)) = (&pinned, &spec.from)
+    if let (Some(p), crate::recipe::Source::Oci(r)) = (&pinned, &spec.from)
         && let Some(d) = &p.digest
         && r.digest.is_none()
     {
         // Built from the lock: the image the lock names, wherever the tag points now.
         let mut r = r.clone();
         r.digest = Some(d.clone());
-        spec.from = crate::recipe::From::Oci(r);
+        spec.from = crate::recipe::Source::Oci(r);
     }
     let store = Store::new(dirs.store());
     let base = crate::image::build::realize(&spec, loaded.base_dir(), &store)?;
@@ -250,7 +250,7 @@ fn lock_pin(loaded: &Loaded) -> Result<Option<lock::Locked>> {
         }
         return Ok(None);
     };
-    if locked.recipe != format!("sha256:{}", loaded.hash) {
+    if locked.recipe != crate::base::digest::prefixed(&loaded.hash) {
         let msg = format!(
             "{name} {}: the recipe differs from the one {} was made from",
             locked.version,

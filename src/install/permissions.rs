@@ -16,7 +16,7 @@ use std::io::{BufRead, IsTerminal, Write};
 
 use anyhow::{Result, bail};
 
-use crate::recipe::{From, ImageSpec, Recipe};
+use crate::recipe::{ImageSpec, Recipe, Source};
 
 /// One thing a recipe asks for, in words a user can judge.
 pub type Request = String;
@@ -46,11 +46,11 @@ pub fn of(recipe: &Recipe) -> BTreeSet<Request> {
         out.insert(format!("read and write the path in ${v} (e.g. a socket)"));
     }
     match m.args {
-        crate::launch::args::ArgMode::Off => {}
-        crate::launch::args::ArgMode::Ro => {
+        crate::recipe::ArgMode::Off => {}
+        crate::recipe::ArgMode::Ro => {
             out.insert("read paths named on its command line".to_owned());
         }
-        crate::launch::args::ArgMode::Rw => {
+        crate::recipe::ArgMode::Rw => {
             out.insert("read and write paths named on its command line".to_owned());
         }
     }
@@ -92,7 +92,7 @@ pub fn shadowing(recipe: &Recipe) -> Vec<&str> {
 /// first line, cut at [`SHOWN`] characters).
 pub fn build_lines(image: &ImageSpec) -> Vec<String> {
     let mut out = vec![format!("image: {}", image.from)];
-    if matches!(image.from, From::Debian(_)) {
+    if matches!(image.from, Source::Debian(_)) {
         match &image.mirror {
             Some(m) => out.push(format!("mirror: {m}")),
             None => out.push(format!(
@@ -154,7 +154,7 @@ fn printable(line: &str) -> String {
 
 /// Whether the user said yes through `JIG_YES`.
 pub fn yes_from_env() -> bool {
-    std::env::var_os("JIG_YES").is_some_and(|v| !v.is_empty() && v != "0")
+    crate::base::nest::flag(crate::base::nest::ENV_YES)
 }
 
 /// What an install asks the user to approve.

@@ -22,101 +22,9 @@
 
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
-
-/// `[mounts] args`: whether the paths arguments name are mounted, and how.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum ArgMode {
-    /// Not mounted (the default).
-    #[default]
-    Off,
-    /// Mounted read-only (`true` or `"ro"`), except values of `args_rw` options.
-    Ro,
-    /// Mounted read-write (`"rw"`).
-    Rw,
-}
-
-impl ArgMode {
-    /// Whether argument paths are mounted at all.
-    pub fn is_off(&self) -> bool {
-        *self == ArgMode::Off
-    }
-}
-
-impl Serialize for ArgMode {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(match self {
-            ArgMode::Off => "off",
-            ArgMode::Ro => "ro",
-            ArgMode::Rw => "rw",
-        })
-    }
-}
-
-impl<'de> Deserialize<'de> for ArgMode {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<ArgMode, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Raw {
-            Bool(bool),
-            Str(String),
-        }
-        match Raw::deserialize(d)? {
-            Raw::Bool(false) => Ok(ArgMode::Off),
-            Raw::Bool(true) => Ok(ArgMode::Ro),
-            Raw::Str(s) => match s.as_str() {
-                "off" => Ok(ArgMode::Off),
-                "ro" => Ok(ArgMode::Ro),
-                "rw" => Ok(ArgMode::Rw),
-                _ => Err(serde::de::Error::custom(format!(
-                    "invalid args mode \"{s}\": expected true, false, \"ro\", \"rw\" or \"off\""
-                ))),
-            },
-        }
-    }
-}
-
-/// An option whose value is mounted read-write (`-o`, `--output`).
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(transparent)]
-pub struct OptName(String);
-
-impl OptName {
-    /// Validates an option name: `-x` or `--name`.
-    pub fn new(s: &str) -> Result<OptName, String> {
-        let b = s.as_bytes();
-        let ok = match b {
-            [b'-', b'-', rest @ ..] => {
-                !rest.is_empty()
-                    && rest
-                        .iter()
-                        .all(|c| c.is_ascii_alphanumeric() || b"-_.".contains(c))
-            }
-            [b'-', c] => c.is_ascii_alphanumeric(),
-            _ => false,
-        };
-        if ok {
-            Ok(OptName(s.to_owned()))
-        } else {
-            Err(format!(
-                "invalid option \"{s}\": expected \"-x\" or \"--name\""
-            ))
-        }
-    }
-    /// The option as written.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl<'de> Deserialize<'de> for OptName {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<OptName, D::Error> {
-        let s = String::deserialize(d)?;
-        OptName::new(&s).map_err(serde::de::Error::custom)
-    }
-}
+use crate::recipe::{ArgMode, OptName};
 
 /// One word that may name a path.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -197,27 +105,15 @@ fn path_of(word: &[u8], cwd: &Path) -> Option<PathBuf> {
     } else {
         word
     };
-    Some(normalize(&cwd.join(OsStr::from_bytes(word))))
-}
-
-/// Removes `.` and `..` without touching the disk (`/..` is `/`).
-pub fn normalize(p: &Path) -> PathBuf {
-    let mut out = PathBuf::from("/");
-    for c in p.components() {
-        match c {
-            Component::Normal(n) => out.push(n),
-            Component::ParentDir => {
-                out.pop();
-            }
-            Component::RootDir | Component::CurDir | Component::Prefix(_) => {}
-        }
-    }
-    out
+    Some(crate::base::paths::normalize(
+        &cwd.join(OsStr::from_bytes(word)),
+    ))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde::Deserialize;
 
     fn words(args: &[&str]) -> Vec<OsString> {
         args.iter().map(OsString::from).collect()
@@ -248,7 +144,10 @@ mod tests {
                 ("/w/p/-".into(), false),
             ]
         );
-        assert_eq!(normalize(Path::new("/../..")), Path::new("/"));
+        assert_eq!(
+            crate::base::paths::normalize(Path::new("/../..")),
+            Path::new("/")
+        );
     }
 
     #[test]

@@ -12,8 +12,8 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::launch::host::Host;
-use crate::launch::plan::{Bind, File, Node};
+use super::host::Host;
+use crate::runtime::spec::{Bind, File, Node};
 
 /// Where the rewritten X cookie file is placed inside the container.
 pub const XAUTH_INSIDE: &str = "/tmp/.jig-xauthority";
@@ -80,8 +80,9 @@ pub fn wild_cookies(xauth: &[u8], number: &str) -> Vec<u8> {
     out
 }
 
-/// The X11 part of a session. `xauth` is the content of the host's cookie file.
-pub fn x11(host: &Host, xauth: Option<&[u8]>) -> Session {
+/// The X11 part of a session. `xauth` is the content of the host's cookie file;
+/// `sockets` says whether the host has `/tmp/.X11-unix`.
+pub fn x11(host: &Host, xauth: Option<&[u8]>, sockets: bool) -> Session {
     let mut s = Session::default();
     let Some(display) = host.var("DISPLAY").and_then(|d| d.to_str()) else {
         return s;
@@ -90,7 +91,7 @@ pub fn x11(host: &Host, xauth: Option<&[u8]>) -> Session {
     let Some(number) = local_display_number(display) else {
         return s;
     };
-    if Path::new("/tmp/.X11-unix").is_dir() {
+    if sockets {
         s.binds.push(Bind {
             src: "/tmp/.X11-unix".into(),
             dst: "/tmp/.X11-unix".into(),
@@ -117,30 +118,32 @@ pub fn xauthority_path(host: &Host) -> PathBuf {
         .unwrap_or_else(|| host.home.join(".Xauthority"))
 }
 
-/// The Wayland part of a session.
-pub fn wayland(host: &Host) -> Session {
-    let mut s = Session::default();
-    let Some(name) = host.var("WAYLAND_DISPLAY").filter(|n| !n.is_empty()) else {
-        return s;
-    };
-    let runtime = host.var("XDG_RUNTIME_DIR").map(PathBuf::from);
-    let socket = match &runtime {
-        _ if Path::new(name).is_absolute() => PathBuf::from(name),
-        Some(dir) => dir.join(name),
-        None => return s,
-    };
-    if !socket.exists() {
-        return s;
+/// The Wayland compositor's socket the environment names, if any.
+pub fn wayland_socket(host: &Host) -> Option<PathBuf> {
+    let name = host.var("WAYLAND_DISPLAY").filter(|n| !n.is_empty())?;
+    if Path::new(name).is_absolute() {
+        return Some(PathBuf::from(name));
     }
+    Some(PathBuf::from(host.var("XDG_RUNTIME_DIR")?).join(name))
+}
+
+/// The Wayland part of a session; `exists` says whether [`wayland_socket`] is there.
+pub fn wayland(host: &Host, exists: bool) -> Session {
+    let mut s = Session::default();
+    let (Some(socket), true) = (wayland_socket(host), exists) else {
+        return s;
+    };
+    let name = host
+        .var("WAYLAND_DISPLAY")
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let runtime = host.var("XDG_RUNTIME_DIR").map(PathBuf::from);
     if let Some(dir) = &runtime {
         s.dirs.push(dir.clone());
         s.env
             .push(("XDG_RUNTIME_DIR".into(), dir.display().to_string()));
     }
-    s.env.push((
-        "WAYLAND_DISPLAY".into(),
-        name.to_string_lossy().into_owned(),
-    ));
+    s.env.push(("WAYLAND_DISPLAY".into(), name));
     s.binds.push(Bind {
         src: socket.clone(),
         dst: socket,

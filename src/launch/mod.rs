@@ -6,14 +6,16 @@
 //! [`start`] after their own argument handling.
 
 pub mod args;
+pub mod bindable;
 pub mod display;
+pub mod facts;
 pub mod host;
 pub mod plan;
 pub mod resolve;
 pub mod workspace;
 
+use crate::base::nest;
 use std::ffi::OsString;
-use std::path::Path;
 
 use crate::launch::host::Host;
 use std::os::fd::AsFd;
@@ -28,11 +30,8 @@ use crate::project::lock;
 use crate::project::trust;
 use crate::recipe;
 use crate::runtime::{self, EXIT_NOT_FOUND, LaunchError};
-use plan::{Command, Files};
+use facts::Command;
 use resolve::Pick;
-
-/// Deepest nesting of shims calling shims before jig assumes a loop.
-pub const MAX_DEPTH: u32 = 8;
 
 /// Prints a launch error the way every jig failure is printed and returns its status.
 pub fn report(tool: &str, e: &LaunchError) -> i32 {
@@ -341,7 +340,7 @@ fn lazy_install(lazy: &FirstUse) -> Result<(), LaunchError> {
             format!("run `jig install {spec}`")
         }
     };
-    if depth() > 0 {
+    if nest::depth() > 0 {
         // Inside a launch jig's data directory is bound read-only.
         return Err(LaunchError::setup(format!(
             "{spec} ({}) is not installed, and a tool running in a jig container cannot install it",
@@ -349,7 +348,7 @@ fn lazy_install(lazy: &FirstUse) -> Result<(), LaunchError> {
         ))
         .hint(format!("{} outside the container", install_hint())));
     }
-    if std::env::var_os("JIG_NO_LAZY").is_some_and(|v| !v.is_empty() && v != "0") {
+    if crate::base::nest::flag(crate::base::nest::ENV_NO_LAZY) {
         return Err(LaunchError::setup(format!(
             "{spec} ({}) is not installed, and JIG_NO_LAZY forbids installing it now",
             request.why
@@ -385,19 +384,11 @@ fn lazy_install(lazy: &FirstUse) -> Result<(), LaunchError> {
     Ok(())
 }
 
-/// The recursion depth recorded by an enclosing jig launch, if any.
-pub fn depth() -> u32 {
-    std::env::var("JIG_DEPTH")
-        .ok()
-        .and_then(|d| d.parse().ok())
-        .unwrap_or(0)
-}
-
 /// Launches `cmd` in the image of `entry`. Returns only on failure (or after printing
 /// the plan when `dry_run`).
 pub fn start(dirs: &Dirs, entry: &Entry, cmd: Command, dry_run: bool) -> LaunchError {
-    let depth = depth();
-    if depth >= MAX_DEPTH {
+    let depth = nest::depth();
+    if depth >= nest::MAX_DEPTH {
         return LaunchError::setup(format!(
             "{depth} nested jig launches: a shim is calling itself"
         ))
@@ -420,9 +411,8 @@ pub fn start(dirs: &Dirs, entry: &Entry, cmd: Command, dry_run: bool) -> LaunchE
         Ok(h) => h,
         Err(e) => return LaunchError::setup(format!("{e:#}")),
     };
-    let files = Files::read(&lower, &host, &entry.recipe);
     let config = crate::base::config::dir();
-    let target = plan::Target {
+    let target = facts::Target {
         recipe: &entry.recipe,
         config: &entry.config,
         lower: vec![lower],
@@ -433,7 +423,7 @@ pub fn start(dirs: &Dirs, entry: &Entry, cmd: Command, dry_run: bool) -> LaunchE
             let pins = config
                 .as_ref()
                 .is_some_and(|d| d.join(crate::project::FILE).is_file());
-            plan::Nest {
+            facts::Nest {
                 jig,
                 data: dirs.data.clone(),
                 shims: dirs.shims.clone(),
@@ -444,17 +434,19 @@ pub fn start(dirs: &Dirs, entry: &Entry, cmd: Command, dry_run: bool) -> LaunchE
         jig_dirs: dirs.private(config.as_deref()),
     };
     let tool = crate::shim::tool_name(&cmd.argv0).to_owned();
-    let mut plan = plan::build(&target, &host, &files, cmd, depth);
-    if let [lower] = plan.lower.as_slice() {
-        let lower = lower.clone();
-        plan.premake_mountpoints(|p| in_image(&lower, p));
-    }
-    for (arg, why) in &plan.skipped {
+    // Facts first (all the reading), then the plan (none), then the image's side of
+    // the binds' mountpoints (reading) and their place in the upper layer (none).
+    let facts = facts::gather(&target, host, &cmd, depth);
+    let launch = plan::build(&target, &facts, cmd);
+    let probes = facts::probe_image(&launch.plan);
+    let mut launch = launch;
+    plan::mountpoints::premake(&mut launch.plan, &probes);
+    for (arg, why) in &launch.skipped {
         eprintln!("jig: {tool}: not mounting {}: {why}", arg.to_string_lossy());
     }
     let recipe = entry.recipe.name.as_str();
-    if dry_run || std::env::var_os("JIG_DEBUG").is_some_and(|v| !v.is_empty() && v != "0") {
-        eprint!("{}", plan.describe());
+    if dry_run || crate::base::nest::flag(crate::base::nest::ENV_DEBUG) {
+        eprint!("{}", launch.describe());
         if dry_run {
             return LaunchError {
                 code: 0,
@@ -463,6 +455,7 @@ pub fn start(dirs: &Dirs, entry: &Entry, cmd: Command, dry_run: bool) -> LaunchE
             };
         }
     }
+    let plan = launch.plan;
     if let Err(e) = std::fs::create_dir(&plan.scratch)
         && e.kind() != std::io::ErrorKind::AlreadyExists
     {
@@ -474,19 +467,6 @@ pub fn start(dirs: &Dirs, entry: &Entry, cmd: Command, dry_run: bool) -> LaunchE
         e.message = format!("{} of recipe {recipe}", e.message);
     }
     e
-}
-
-/// What `path` (a path inside the container) is in the image rooted at `lower`.
-fn in_image(lower: &Path, path: &Path) -> plan::InImage {
-    use std::os::unix::fs::PermissionsExt;
-    let host = lower.join(path.strip_prefix("/").unwrap_or(path));
-    match std::fs::symlink_metadata(host) {
-        Ok(m) if m.is_dir() => plan::InImage::Dir(m.permissions().mode() & 0o7777),
-        Ok(m) if m.is_file() => plan::InImage::File,
-        Ok(_) => plan::InImage::Other,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => plan::InImage::Missing,
-        Err(_) => plan::InImage::Other,
-    }
 }
 
 /// How to name this entry's recipe on the command line.

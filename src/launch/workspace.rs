@@ -19,59 +19,19 @@
 //! per directory level) and reads `config.toml` only in the rare home-marker case; a
 //! `.git` file costs a few more `lstat`s and small reads.
 //! Inside a jig container the enclosing launch's root is passed down in
-//! [`ENV_WORKSPACE`], so a nested launch mounts the same workspace.
+//! [`nest::ENV_WORKSPACE`], so a nested launch mounts the same workspace.
 
+use super::bindable::{SYSTEM, SYSTEM_TREES};
+use crate::base::nest;
+use crate::base::paths::normalize;
 use std::ffi::OsStr;
 use std::fmt;
 use std::path::{Component, Path, PathBuf};
 
-use serde::{Deserialize, Deserializer, Serialize};
+use crate::recipe::Marker;
 
 /// Markers every recipe uses, before its own.
 pub const MARKERS: &[&str] = &["jig.toml", ".git"];
-
-/// Variable through which a launch tells nested launches its workspace root.
-pub const ENV_WORKSPACE: &str = "JIG_WORKSPACE";
-
-/// Directories that are never a workspace root (nor, as a whole, a path argument's
-/// mount): the root, system directories, and the parents of home directories.
-pub const SYSTEM: &[&str] = &[
-    "/", "/bin", "/boot", "/dev", "/etc", "/lib", "/lib64", "/proc", "/run", "/sbin", "/sys",
-    "/usr", "/var", "/tmp", "/home", "/root",
-];
-
-/// Trees nothing is ever bound from: the container has its own.
-pub const SYSTEM_TREES: &[&str] = &["/proc", "/sys", "/dev"];
-
-/// A file name whose presence marks a workspace root (`package.json`).
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(transparent)]
-pub struct Marker(String);
-
-impl Marker {
-    /// Validates a marker: one plain file name.
-    pub fn new(s: &str) -> Result<Marker, String> {
-        let p = Path::new(s);
-        let mut c = p.components();
-        match (c.next(), c.next()) {
-            (Some(Component::Normal(_)), None) if !s.contains('/') => Ok(Marker(s.to_owned())),
-            _ => Err(format!(
-                "invalid marker \"{s}\": expected a file name such as \"package.json\""
-            )),
-        }
-    }
-    /// The file name.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl<'de> Deserialize<'de> for Marker {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Marker, D::Error> {
-        let s = String::deserialize(d)?;
-        Marker::new(&s).map_err(serde::de::Error::custom)
-    }
-}
 
 /// The directory a launch mounts read-write, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -87,6 +47,22 @@ pub struct Workspace {
     /// worktree's repository or a submodule's directory in its superproject (mounted as
     /// well, so git works there), or a target that is refused.
     pub git: Option<GitLink>,
+}
+
+impl Workspace {
+    /// The directories a launch binds read-write for the workspace: the root and an
+    /// inherited root, leaving out `/` and the trees the container has its own of.
+    pub fn roots(&self) -> Vec<&Path> {
+        [Some(self.root.as_path()), self.inherited.as_deref()]
+            .into_iter()
+            .flatten()
+            .filter(|r| {
+                !r.as_os_str().is_empty()
+                    && *r != Path::new("/")
+                    && !SYSTEM_TREES.iter().any(|d| r.starts_with(d))
+            })
+            .collect()
+    }
 }
 
 /// What becomes of the directory a `.git` file names (`gitdir: PATH`).
@@ -170,8 +146,8 @@ impl fmt::Display for Workspace {
 /// which`).
 pub fn here(markers: &[Marker]) -> anyhow::Result<Workspace> {
     let host = crate::launch::host::Host::probe()?;
-    let inherited = (crate::launch::depth() > 0)
-        .then(|| host.var(ENV_WORKSPACE))
+    let inherited = (nest::depth() > 0)
+        .then(|| host.var(nest::ENV_WORKSPACE))
         .flatten();
     let jig_dirs =
         crate::base::paths::Dirs::from_env()?.private(crate::base::config::dir().as_deref());
@@ -181,11 +157,11 @@ pub fn here(markers: &[Marker]) -> anyhow::Result<Workspace> {
         markers,
         inherited.map(|v| v.as_os_str()),
         || crate::base::config::load().is_ok_and(|c| c.workspace_allow_home),
-        &|p| crate::launch::plan::linked_bindable(p, &host, &jig_dirs),
+        &|p| super::bindable::linked_bindable(p, &host, &jig_dirs),
     ))
 }
 
-/// Finds the workspace of `cwd`. `inherited` is [`ENV_WORKSPACE`] of an enclosing
+/// Finds the workspace of `cwd`. `inherited` is [`nest::ENV_WORKSPACE`] of an enclosing
 /// launch (only honoured inside one); `allow_home` is asked, once, whether a marker
 /// at `home` itself may make home the root; `guard` judges a git directory a `.git`
 /// file leads to outside the root (see [`GitLink`]).
@@ -350,7 +326,7 @@ impl Look for Disk {
 /// root, before anything in it is read, and about the directory to mount.
 fn judge(root: &Path, dot_git: &str, look: &impl Look, guard: Guard) -> Option<GitLink> {
     let gitdir = dot_git.lines().next()?.strip_prefix("gitdir:")?.trim();
-    let gitdir = crate::launch::args::normalize(&root.join(gitdir));
+    let gitdir = normalize(&root.join(gitdir));
     match link(root, &gitdir, look, guard) {
         Ok(dir) => dir.map(GitLink::Mounted),
         Err(reason) => Some(GitLink::Refused { gitdir, reason }),
@@ -415,7 +391,7 @@ fn worktree_repository(
     common: &str,
     look: &impl Look,
 ) -> Result<PathBuf, String> {
-    let repo = crate::launch::args::normalize(&admin.join(common.trim()));
+    let repo = normalize(&admin.join(common.trim()));
     // `git worktree add` makes it `<repo>/worktrees/<name>`: inside the repository,
     // the one directory mounted.
     if admin.parent() != Some(repo.join("worktrees").as_path()) {
@@ -439,7 +415,7 @@ fn worktree_repository(
         return Err("it names no worktree (no gitdir file)".to_owned());
     };
     // Absolute, or relative to the administrative directory (worktree.useRelativePaths).
-    let back = crate::launch::args::normalize(&admin.join(back.trim()));
+    let back = normalize(&admin.join(back.trim()));
     if back != root.join(".git") {
         let other = back.parent().unwrap_or(&back);
         return Err(format!(
@@ -470,7 +446,7 @@ fn submodule(root: &Path, gitdir: &Path, look: &impl Look) -> Result<(), String>
     let Some(worktree) = core_worktree(&config) else {
         return Err("its config names no core.worktree".to_owned());
     };
-    let worktree = crate::launch::args::normalize(&gitdir.join(worktree));
+    let worktree = normalize(&gitdir.join(worktree));
     if worktree != root {
         return Err(format!(
             "it is the git directory of the submodule at {}",

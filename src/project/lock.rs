@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::image::store::{ImageMeta, PackagePin};
 use crate::install::index::Entry;
-use crate::recipe::{From, Recipe};
+use crate::recipe::{Recipe, Source};
 
 /// The lock format version this jig writes.
 pub const FORMAT: u32 = 1;
@@ -104,26 +104,26 @@ impl LockFile {
 /// The lock entry for a tool installed as `entry`, whose image's base was `base`.
 pub fn entry_of(entry: &Entry, recipe: &Recipe, base: &ImageMeta) -> Locked {
     let (source, digest, index, snapshot, packages) = match &recipe.image.from {
-        From::Oci(r) => (
+        Source::Oci(r) => (
             format!("oci:{r}"),
             base.source_digest.clone(),
             None,
             None,
             Vec::new(),
         ),
-        From::Debian(suite) => (
+        Source::Debian(suite) => (
             format!("debian:{suite}"),
             None,
             base.source_digest.clone(),
             recipe.image.snapshot.as_ref().map(|s| s.to_string()),
             base.packages.clone(),
         ),
-        From::Rootfs(_) => ("rootfs".into(), None, None, None, Vec::new()),
-        From::Busybox(_) => ("busybox".into(), None, None, None, Vec::new()),
+        Source::Rootfs(_) => ("rootfs".into(), None, None, None, Vec::new()),
+        Source::Busybox(_) => ("busybox".into(), None, None, None, Vec::new()),
     };
     Locked {
         version: entry.recipe.version.to_string(),
-        recipe: format!("sha256:{}", entry.recipe_hash),
+        recipe: crate::base::digest::prefixed(&entry.recipe_hash),
         source,
         image: entry.image.to_string(),
         digest,
@@ -228,7 +228,7 @@ pub fn differences(locked: &Summary, version: &str, entry: &Entry) -> Vec<String
         ));
         return out;
     }
-    let recipe = format!("sha256:{}", entry.recipe_hash);
+    let recipe = crate::base::digest::prefixed(&entry.recipe_hash);
     if locked.recipe != recipe {
         out.push(format!(
             "recipe: locked {}, installed {}",
@@ -281,7 +281,7 @@ pub fn package_differences(locked: &[PackagePin], got: &[PackagePin]) -> Vec<Str
 
 /// Whether `JIG_LOCKED` asks for locked mode.
 pub fn locked_from_env() -> bool {
-    std::env::var_os("JIG_LOCKED").is_some_and(|v| !v.is_empty() && v != "0")
+    crate::base::nest::flag(crate::base::nest::ENV_LOCKED)
 }
 
 /// `sha256:0123456789ab` from a full digest, for messages.

@@ -17,8 +17,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use sha2::{Digest, Sha256};
 
+use crate::base::digest::hex;
 use crate::base::paths::Dirs;
-use crate::image::store::tree::hex;
 use crate::project::Found;
 
 /// What a project asks for beyond version pins.

@@ -39,7 +39,7 @@ impl Snapshot {
             bytes.push(0);
             bytes.extend_from_slice(text.as_bytes());
         }
-        format!("sha256:{}", crate::recipe::sha256_hex(&bytes))
+        crate::base::digest::sha256_digest(&bytes)
     }
 
     /// The recipes as repository contents.

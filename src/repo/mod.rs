@@ -447,7 +447,7 @@ pub fn parse(repo: &str, file: &RecipeFile) -> Result<Recipe> {
                 .iter()
                 .any(|v| r.for_version(v).is_ok_and(|one| test(&one)))
     };
-    if any(|r| matches!(r.image.from, recipe::From::Rootfs(_))) {
+    if any(|r| matches!(r.image.from, recipe::Source::Rootfs(_))) {
         bail!(
             "{label}: rootfs: images cannot come from a repository (they would read host paths)\nhint: use oci:, debian: or busybox: images in shared recipes"
         );
@@ -490,7 +490,7 @@ pub fn load(dirs: &Dirs, repo: &str, name: &str) -> Result<Loaded> {
             commit: registered.pin.clone(),
             name: name.to_owned(),
         },
-        hash: recipe::sha256_hex(file.text.as_bytes()),
+        hash: crate::base::digest::sha256_hex(file.text.as_bytes()),
     })
 }
 

@@ -13,7 +13,7 @@ use std::path::Path;
 use nix::unistd::{AccessFlags, access, execve};
 
 use super::{EXIT_NOT_EXECUTABLE, EXIT_NOT_FOUND, LaunchError, landlock, seccomp};
-use crate::launch::plan::{Confine, Exec};
+use crate::runtime::spec::{Confine, Exec};
 
 /// argv/envp as C strings and the candidate paths, ready before any namespace work.
 pub struct Prepared {

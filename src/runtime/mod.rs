@@ -27,11 +27,12 @@ pub mod fakeroot;
 pub mod landlock;
 pub mod mount;
 pub mod seccomp;
+pub mod spec;
 pub mod userns;
 
 use std::fmt;
 
-use crate::launch::plan::Plan;
+use spec::Plan;
 
 /// Exit status when jig fails before the tool starts.
 pub const EXIT_JIG_FAILED: i32 = 125;

@@ -28,7 +28,7 @@ use nix::sys::statvfs::{FsFlags, statvfs};
 use nix::unistd::{chdir, chroot};
 
 use super::LaunchError;
-use crate::launch::plan::{Bind, File, Node};
+use crate::runtime::spec::{Bind, File, Node};
 
 /// The new root while it is being assembled. The process's working directory is the
 /// root, so relative paths name paths inside it.

@@ -25,11 +25,11 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 
+use crate::base::digest::sha256_hex;
 use crate::image::build::steps as build;
 use crate::image::source::debian::{self, Deb, Fetched, Spec};
 use crate::image::store::{DEFAULT_PATH, Image, ImageConfig, ImageMeta, PackagePin, Store};
-use crate::launch::plan::{Bind, Node};
-use crate::recipe::sha256_hex;
+use crate::runtime::spec::{Bind, Node};
 
 /// Where the package cache is visible inside the build container.
 const DEBS_INSIDE: &str = "/var/cache/jig/debs";

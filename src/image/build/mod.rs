@@ -12,7 +12,7 @@ use std::path::Path;
 use anyhow::{Context, Result};
 
 use crate::image::store::{Image, Store};
-use crate::recipe::{From, ImageSpec};
+use crate::recipe::{ImageSpec, Source};
 
 /// Produces the base image for `[image]`, importing, fetching or bootstrapping it as
 /// needed (`run` steps are applied afterwards by [`crate::image::build::steps`]). `base` is the
@@ -24,7 +24,7 @@ pub fn realize(spec: &ImageSpec, base: Option<&Path>, store: &Store) -> Result<I
     let config = crate::base::config::load()?;
     let limits = &config.limits;
     match &spec.from {
-        From::Rootfs(path) => {
+        Source::Rootfs(path) => {
             let path = match base {
                 Some(b) if path.is_relative() => b.join(path),
                 _ => path.clone(),
@@ -32,7 +32,7 @@ pub fn realize(spec: &ImageSpec, base: Option<&Path>, store: &Store) -> Result<I
             rootfs::import(&path, store, limits)
                 .with_context(|| format!("importing root filesystem {}", path.display()))
         }
-        From::Debian(suite) => {
+        Source::Debian(suite) => {
             let debian = debian::Spec {
                 suite: suite.to_string(),
                 mirror: spec.mirror.as_ref().map(|m| m.as_str().to_owned()),
@@ -49,9 +49,9 @@ pub fn realize(spec: &ImageSpec, base: Option<&Path>, store: &Store) -> Result<I
             crate::image::build::bootstrap::image(store, &debian, &packages, spec.slim, limits)
                 .with_context(|| format!("building the debian:{suite} image"))
         }
-        From::Busybox(binary) => rootfs::busybox(binary, store)
+        Source::Busybox(binary) => rootfs::busybox(binary, store)
             .with_context(|| format!("making a busybox image from {}", binary.display())),
-        From::Oci(reference) => {
+        Source::Oci(reference) => {
             oci::pull(reference, store, limits).with_context(|| format!("pulling {reference}"))
         }
     }

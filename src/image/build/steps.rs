@@ -26,10 +26,10 @@ use anyhow::{Context, Result, bail};
 use nix::sys::wait::{WaitStatus, waitpid};
 use nix::unistd::{ForkResult, fork};
 
+use crate::base::digest::sha256_hex;
 use crate::image::source::rootfs::copy_tree;
 use crate::image::store::{Image, ImageMeta, Store};
-use crate::launch::plan::{Bind, Node};
-use crate::recipe::sha256_hex;
+use crate::runtime::spec::{Bind, Node};
 use crate::runtime::{exec, fakeroot, mount, userns};
 
 /// Tools that honour it (shadow's pwconv, Python's byte-compiler, ...) write this time
@@ -239,7 +239,7 @@ fn child(
         Ok(r) => r,
         Err(e) => return fail(e.message),
     };
-    if let Err(e) = mount::minimal_dev(&mut root, crate::launch::plan::DEVICES) {
+    if let Err(e) = mount::minimal_dev(&mut root, crate::runtime::spec::DEVICES) {
         return fail(e.message);
     }
     for b in binds {
@@ -250,7 +250,7 @@ fn child(
     if let Err(e) = mount::pivot_detach(root) {
         return fail(e.message);
     }
-    let confine = crate::launch::plan::Confine {
+    let confine = crate::runtime::spec::Confine {
         drop_caps: Vec::new(),
         scope_signals: true,
         scope_abstract_sockets: true,

@@ -16,7 +16,7 @@ use std::path::Path;
 use anyhow::{Context, Result, anyhow, bail};
 use sha2::{Digest, Sha256};
 
-use crate::image::store::tree::hex;
+use crate::base::digest::hex;
 use crate::image::store::{Image, ImageMeta, Store};
 use crate::image::unpack;
 
@@ -152,7 +152,7 @@ pub fn busybox(binary: &Path, store: &Store) -> Result<Image> {
         temp,
         ImageMeta {
             source: format!("busybox:{}", binary.display()),
-            source_digest: Some(format!("sha256:{}", hex(&Sha256::digest(&bytes)))),
+            source_digest: Some(crate::base::digest::sha256_digest(&bytes)),
             ..ImageMeta::default()
         },
     )

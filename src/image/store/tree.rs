@@ -5,6 +5,7 @@
 //! bytes, a symlink's target). Owners and timestamps are left out on purpose: the same
 //! image unpacked by two users on two machines hashes the same.
 
+use crate::base::digest::hex;
 use std::fs::{self, File};
 use std::io::{self, Read};
 use std::os::unix::ffi::OsStrExt;
@@ -93,17 +94,6 @@ fn file_sha256(path: &Path, buf: &mut [u8]) -> io::Result<String> {
     Ok(hex(&h.finalize()))
 }
 
-/// Lowercase hex of bytes.
-pub fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        s.push(DIGITS[(b >> 4) as usize] as char);
-        s.push(DIGITS[(b & 15) as usize] as char);
-    }
-    s
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -134,10 +124,5 @@ mod tests {
         fs::remove_file(d2.path().join("a/l")).unwrap();
         symlink("b/g", d2.path().join("a/l")).unwrap();
         assert_ne!(h1.hex, hash(d2.path()).unwrap().hex);
-    }
-
-    #[test]
-    fn hex_encodes() {
-        assert_eq!(hex(&[0, 0xab, 0xff]), "00abff");
     }
 }

@@ -22,7 +22,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::image::store::tree::hex;
+use crate::base::digest::hex;
 use anyhow::{Context, Result, anyhow, bail};
 use sha2::{Digest, Sha256};
 

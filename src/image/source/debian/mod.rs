@@ -326,7 +326,7 @@ fn packages_index(
     reader
         .read_to_end(&mut text)
         .with_context(|| format!("cannot decompress {dists}/{dir}/{name} (corrupt file?)"))?;
-    let got = crate::image::store::tree::hex(&Sha256::digest(&text));
+    let got = crate::base::digest::hex(&Sha256::digest(&text));
     if let Some((want, _)) = plain {
         if &got != want {
             bail!(

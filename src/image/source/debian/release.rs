@@ -21,7 +21,7 @@ use pgp::packet::{Signature, SignatureType};
 use pgp::types::{KeyDetails, Tag};
 
 use super::deb822;
-use crate::image::store::tree::hex;
+use crate::base::digest::hex;
 
 /// The fields of a Release file that the bootstrap uses.
 #[derive(Debug, Clone)]

@@ -14,8 +14,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use anyhow::{Context, Result, bail};
 use sha2::{Digest, Sha256};
 
+use crate::base::digest::hex;
 use crate::image::store::Store;
-use crate::image::store::tree::hex;
 
 /// Handle on the blob cache of a store.
 pub struct Blobs {

@@ -28,8 +28,8 @@ use std::io::{self, Read};
 use anyhow::{Context, Result, anyhow, bail};
 use sha2::{Digest, Sha256};
 
+use crate::base::digest::hex;
 pub use crate::image::reference::Reference;
-use crate::image::store::tree::hex;
 use crate::image::store::{Image, ImageConfig, ImageMeta, Store};
 use crate::image::unpack;
 use blobs::{BlobWriter, Blobs};
@@ -66,7 +66,7 @@ pub fn pull(reference: &Reference, store: &Store, limits: &unpack::Limits) -> Re
     }
 
     let (body, content_type) = client.manifest(reference.manifest_ref())?;
-    let digest = sha256_digest(&body);
+    let digest = crate::base::digest::sha256_digest(&body);
     if let Some(want) = &reference.digest
         && *want != digest
     {
@@ -145,16 +145,12 @@ fn stored_with_digest(store: &Store, digest: &str) -> Result<Option<Image>> {
     }))
 }
 
-fn sha256_digest(bytes: &[u8]) -> String {
-    format!("sha256:{}", hex(&Sha256::digest(bytes)))
-}
-
 fn short(digest: &str) -> String {
     digest.chars().take(7 + 12).collect()
 }
 
 fn verify_bytes(bytes: &[u8], digest: &str, what: &str) -> Result<()> {
-    let got = sha256_digest(bytes);
+    let got = crate::base::digest::sha256_digest(bytes);
     if got != digest {
         bail!(
             "the {what} {digest} is corrupt: its content hashes to {got}\nhint: the registry's copy is damaged or was tampered with; nothing was stored"

@@ -22,8 +22,8 @@ use super::client::{Body, Client};
 use super::manifest::{
     self, Descriptor, History, ImageConfigFile, ImageManifest, RootFs, RunConfig,
 };
+use crate::base::digest::hex;
 use crate::image::reference::Reference;
-use crate::image::store::tree::hex;
 use crate::image::store::{DEFAULT_PATH, Store};
 use crate::install::index::Entry;
 
@@ -61,7 +61,7 @@ pub fn push(store: &Store, entry: &Entry, label: &str, reference: &Reference) ->
     let layer = write_layer(&rootfs, &blobs).with_context(|| format!("packing {label}"))?;
     let config = image_config(entry, label, &layer.diff_id);
     let config_bytes = serde_json::to_vec(&config).context("serializing the image config")?;
-    let config_digest = digest_of(&config_bytes);
+    let config_digest = crate::base::digest::sha256_digest(&config_bytes);
     let image = ImageManifest {
         schema_version: 2,
         media_type: manifest::OCI_MANIFEST.into(),
@@ -92,16 +92,12 @@ pub fn push(store: &Store, entry: &Entry, label: &str, reference: &Reference) ->
     }
     client.put_manifest(&tag, manifest::OCI_MANIFEST, &manifest_bytes)?;
     Ok(Pushed {
-        digest: digest_of(&manifest_bytes),
+        digest: crate::base::digest::sha256_digest(&manifest_bytes),
         reference: Reference {
             tag: Some(tag),
             ..reference.clone()
         },
     })
-}
-
-fn digest_of(bytes: &[u8]) -> String {
-    format!("sha256:{}", hex(&Sha256::digest(bytes)))
 }
 
 /// The config: the environment and command the installed recipe runs with.
