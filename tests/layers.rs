@@ -169,8 +169,19 @@ fn expand(tree: &str) -> Vec<String> {
 }
 
 /// The module paths a file's code refers to (crate-absolute, unresolved tails kept).
-fn references(module: &ModPath, is_mod_file: bool, code: &str) -> Vec<ModPath> {
+/// `children` are the names of the module's own submodules, which its code may name
+/// without a prefix (`userns::enter`).
+fn references(module: &ModPath, children: &[String], code: &str) -> Vec<ModPath> {
     let mut paths = Vec::new();
+    for child in children {
+        let needle = format!("{child}::");
+        for (i, _) in code.match_indices(&needle) {
+            let before = code[..i].chars().last();
+            if before.is_none_or(|c| !(c.is_alphanumeric() || c == '_' || c == ':')) {
+                paths.push(format!("self::{child}"));
+            }
+        }
+    }
     // `use` statements (at the start of a line), which may span lines.
     let mut offset = 0;
     for line in code.split_inclusive('\n') {
@@ -207,7 +218,6 @@ fn references(module: &ModPath, is_mod_file: bool, code: &str) -> Vec<ModPath> {
         p.pop();
         p
     };
-    let _ = is_mod_file;
     paths
         .into_iter()
         .filter_map(|p| {
@@ -278,8 +288,12 @@ fn no_file_imports_a_higher_layer_and_no_files_import_each_other() {
             continue;
         };
         let code = code_of(&fs::read_to_string(path).unwrap());
-        let is_mod = path.file_name().is_some_and(|n| n == "mod.rs");
-        for r in references(module, is_mod, &code) {
+        let children: Vec<String> = files
+            .keys()
+            .filter(|m| m.len() == module.len() + 1 && m.starts_with(module))
+            .map(|m| m[module.len()].clone())
+            .collect();
+        for r in references(module, &children, &code) {
             let Some(target) = owner(&r, &files) else {
                 continue;
             };

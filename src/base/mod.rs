@@ -4,6 +4,7 @@
 pub mod alloc;
 pub mod config;
 pub mod digest;
+pub mod error;
 pub mod glob;
 pub mod nest;
 pub mod paths;

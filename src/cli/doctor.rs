@@ -194,7 +194,7 @@ fn namespace_check(store: &Store) -> Result<(), String> {
                         links: &[],
                     },
                 ) {
-                    Err(e) if e.message.contains("overlay") => 12,
+                    Err(e) if e.to_string().contains("overlay") => 12,
                     Err(_) => 11,
                     Ok(mut root) => match mount::devpts(&mut root, Path::new("/dev/pts")) {
                         Err(_) => 13,

@@ -2,8 +2,10 @@
 //!
 //! Glue only: each subcommand parses its arguments and calls the module that does the
 //! work. Output policy: data goes to stdout, progress and diagnostics to stderr,
-//! errors as `error: ...` followed by `hint: ...` lines.
+//! errors as `jig: error: ...` with `caused by:` and `hint:` lines
+//! ([`crate::base::error::render`]).
 
+use crate::base::error::{Level, render};
 use std::ffi::OsString;
 use std::io::Write;
 use std::path::PathBuf;
@@ -23,7 +25,10 @@ use crate::runtime::EXIT_JIG_FAILED;
 
 pub mod doctor;
 mod pins;
+mod spec;
+
 use pins::{entry_for, lock, pin, project_tools, trust, which};
+use spec::{list_or_none, split_spec};
 
 /// Run developer tools in fast, daemon-less, ephemeral containers.
 #[derive(Parser, Debug)]
@@ -217,40 +222,14 @@ pub fn main(args: Vec<std::ffi::OsString>) -> i32 {
     }
 }
 
-/// Prints an error chain: `error: top`, then `  caused by: ...`, and `hint:` lines
-/// that messages carry after a newline.
+/// Prints an error the way jig prints every failure ([`crate::base::error::render`]).
 pub fn print_error(e: &anyhow::Error) {
-    print_chain("error", e);
+    eprint!("{}", render("jig", Level::Error, e));
 }
 
-/// Prints an error chain that did not stop the command, as `jig: warning: ...`.
+/// Prints an error that did not stop the command, as `jig: warning: ...`.
 fn print_warning(e: &anyhow::Error) {
-    print_chain("jig: warning", e);
-}
-
-fn print_chain(label: &str, e: &anyhow::Error) {
-    let mut out = std::io::stderr().lock();
-    let mut hints = Vec::new();
-    for (i, cause) in e.chain().enumerate() {
-        let text = cause.to_string();
-        let mut lines = text.lines();
-        let first = lines.next().unwrap_or_default();
-        if i == 0 {
-            let _ = writeln!(out, "{label}: {first}");
-        } else {
-            let _ = writeln!(out, "  caused by: {first}");
-        }
-        for l in lines {
-            if l.starts_with("hint:") {
-                hints.push(l.to_owned());
-            } else {
-                let _ = writeln!(out, "  {l}");
-            }
-        }
-    }
-    for h in hints {
-        let _ = writeln!(out, "{h}");
-    }
+    eprint!("{}", render("jig", Level::Warning, e));
 }
 
 fn dispatch(cli: Cli) -> Result<i32> {
@@ -522,7 +501,7 @@ fn launch(dirs: &Dirs, entry: &Entry, cmd: Cmd, dry_run: bool) -> i32 {
     if dry_run && e.code == 0 {
         return 0;
     }
-    shim::report(&tool, &e)
+    e.report(&tool)
 }
 
 /// What `jig run` executes: the recipe's command, else its first shim, else the
@@ -554,29 +533,6 @@ fn default_command(
         )
     })?;
     Ok((program.clone(), program, it.collect()))
-}
-
-/// Splits `NAME@VERSION` (or `path/to/recipe.toml@VERSION`) into its parts. A spec
-/// naming an existing file is a path, whatever it contains.
-fn split_spec(spec: &str) -> (&str, Option<&str>) {
-    match spec.rsplit_once('@') {
-        Some((n, v)) if !n.is_empty() && !v.is_empty() && !v.contains('/') => {
-            if std::path::Path::new(spec).is_file() {
-                (spec, None)
-            } else {
-                (n, Some(v))
-            }
-        }
-        _ => (spec, None),
-    }
-}
-
-fn list_or_none(names: &[String]) -> String {
-    if names.is_empty() {
-        "none".into()
-    } else {
-        names.join(", ")
-    }
 }
 
 fn images(dirs: &Dirs) -> Result<i32> {
@@ -624,9 +580,10 @@ fn push(dirs: &Dirs, spec: &str, reference: &str) -> Result<i32> {
     };
     let index = Index::read(&dirs.index())?;
     let Some(tool) = index.tools.get(name) else {
-        bail!(
-            "'{name}' is not installed\nhint: `jig install` it first; `jig list` shows what is installed"
-        );
+        return Err(crate::base::error::hinted(
+            format!("'{name}' is not installed"),
+            "`jig install` it first; `jig list` shows what is installed",
+        ));
     };
     let version = version.unwrap_or(&tool.default);
     let Some(entry) = tool.versions.get(version) else {
@@ -638,7 +595,12 @@ fn push(dirs: &Dirs, spec: &str, reference: &str) -> Result<i32> {
     };
     let label = format!("{name}@{version}");
     let store = Store::new(dirs.store());
-    let pushed = oci::push::push(&store, entry, &label, &reference)
+    let what = oci::push::Pushing {
+        image: &entry.image,
+        recipe: &entry.recipe,
+        config: &entry.config,
+    };
+    let pushed = oci::push::push(&store, &what, &label, &reference)
         .with_context(|| format!("pushing {label} to {reference}"))?;
     eprintln!("jig: pushed {label} to {}", pushed.reference);
     println!("{}@{}", pushed.reference, pushed.digest);
@@ -652,11 +614,10 @@ fn rm(dirs: &Dirs, ids: &[String]) -> Result<i32> {
     for id in ids {
         let image = store.find(id)?;
         if let Some(by) = used.get(&image.id) {
-            bail!(
-                "image {} is used by {}\nhint: `jig uninstall` those first",
-                image.id.short(),
-                by.join(", ")
-            );
+            return Err(crate::base::error::hinted(
+                format!("image {} is used by {}", image.id.short(), by.join(", ")),
+                "`jig uninstall` those first",
+            ));
         }
         store.remove(&image.id)?;
         println!("{}", image.id);

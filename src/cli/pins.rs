@@ -6,7 +6,7 @@ use std::io::Write;
 
 use anyhow::{Context, Result, bail};
 
-use super::{list_or_none, split_spec};
+use super::spec::{list_or_none, split_spec};
 use crate::base::paths::Dirs;
 use crate::image::store::Store;
 use crate::install;
@@ -122,9 +122,10 @@ pub(super) fn entry_for(dirs: &Dirs, spec: &str, yes: bool) -> Result<(Entry, St
 pub(super) fn project_tools(dirs: &Dirs) -> Result<Vec<(recipe::Loaded, Option<String>, bool)>> {
     let cwd = std::env::current_dir().context("reading the current directory")?;
     let Some(found) = project::find(&cwd)? else {
-        bail!(
-            "name the recipes to install, or run this in a project with a jig.toml\nhint: `jig install git npm`, `jig pin git@2.39`"
-        );
+        return Err(crate::base::error::hinted(
+            "name the recipes to install, or run this in a project with a jig.toml",
+            "`jig install git npm`, `jig pin git@2.39`",
+        ));
     };
     let trusted = crate::project::trust::is_trusted(dirs, &found)?;
     let index = Index::read(&dirs.index())?;
@@ -151,10 +152,13 @@ pub(super) fn lock(dirs: &Dirs, upgrade: bool, yes: bool) -> Result<i32> {
     use crate::project::lock::{FORMAT, LockFile};
     let cwd = std::env::current_dir().context("reading the current directory")?;
     let Some(found) = project::find(&cwd)? else {
-        bail!(
-            "no jig.toml here or in any parent directory of {}\nhint: `jig pin TOOL@VERSION` creates one",
-            cwd.display()
-        );
+        return Err(crate::base::error::hinted(
+            format!(
+                "no jig.toml here or in any parent directory of {}",
+                cwd.display()
+            ),
+            "`jig pin TOOL@VERSION` creates one",
+        ));
     };
     let path = found.lock_path();
     let old = LockFile::read(&path)?;
@@ -175,7 +179,7 @@ pub(super) fn lock(dirs: &Dirs, upgrade: bool, yes: bool) -> Result<i32> {
         let done = install::install(dirs, &loaded, version.as_deref(), &opts)?;
         new.tools.insert(
             tool,
-            crate::project::lock::entry_of(&done.entry, &done.entry.recipe, &done.base),
+            crate::project::lock::entry_of(done.entry.installed(), &done.entry.recipe, &done.base),
         );
     }
     if old.as_ref() == Some(&new) {
@@ -315,9 +319,10 @@ pub(super) fn which(dirs: &Dirs, tool: &str) -> Result<i32> {
     {
         (tool.to_owned(), format!("'{tool}' is an installed recipe"))
     } else {
-        bail!(
-            "'{tool}' is neither a shim nor an installed recipe\nhint: `jig list` shows what is installed"
-        );
+        return Err(crate::base::error::hinted(
+            format!("'{tool}' is neither a shim nor an installed recipe"),
+            "`jig list` shows what is installed",
+        ));
     };
     let request = request_here(&recipe_name, None)?;
     let mut out = std::io::stdout().lock();

@@ -142,6 +142,17 @@ pub struct Entry {
     pub paths: BTreeMap<String, String>,
 }
 
+impl Entry {
+    /// This entry as its project's lock compares it.
+    pub fn installed(&self) -> crate::project::lock::Installed<'_> {
+        crate::project::lock::Installed {
+            version: self.recipe.version.as_str(),
+            recipe_hash: &self.recipe_hash,
+            image: &self.image,
+        }
+    }
+}
+
 impl Index {
     /// Reads the index; a missing file is an empty index.
     pub fn read(path: &Path) -> Result<Index> {

@@ -110,15 +110,18 @@ pub fn install(
     {
         let diffs = lock::package_differences(&p.packages, &base.meta.packages);
         if !diffs.is_empty() {
-            bail!(
-                "{name} {version}: the Debian packages resolved now differ from jig.lock:\n  {}\nhint: pin `snapshot` in the recipe to rebuild the locked set later, or run `jig lock --upgrade` to accept the new one",
-                diffs
-                    .iter()
-                    .take(12)
-                    .cloned()
-                    .collect::<Vec<_>>()
-                    .join("\n  ")
-            );
+            return Err(crate::base::error::hinted(
+                format!(
+                    "{name} {version}: the Debian packages resolved now differ from jig.lock:\n  {}",
+                    diffs
+                        .iter()
+                        .take(12)
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join("\n  ")
+                ),
+                "pin `snapshot` in the recipe to rebuild the locked set later, or run `jig lock --upgrade` to accept the new one",
+            ));
         }
     }
     let base_meta = base.meta.clone();
@@ -131,9 +134,10 @@ pub fn install(
             image.id, p.image
         );
         if lock::locked_from_env() {
-            bail!(
-                "{msg}\nhint: the build is not reproducible from the lock here; `jig lock --upgrade` accepts the new image"
-            );
+            return Err(crate::base::error::hinted(
+                format!("{msg}"),
+                "the build is not reproducible from the lock here; `jig lock --upgrade` accepts the new image",
+            ));
         }
         eprintln!("jig: warning: {msg}");
     }
@@ -155,9 +159,10 @@ pub fn install(
             && owner != &name
             && !opts.force
         {
-            bail!(
-                "shim '{s}' already belongs to recipe '{owner}'\nhint: `jig uninstall {owner}` first, or pass --force to move '{s}' to '{name}'"
-            );
+            return Err(crate::base::error::hinted(
+                format!("shim '{s}' already belongs to recipe '{owner}'"),
+                format!("`jig uninstall {owner}` first, or pass --force to move '{s}' to '{name}'"),
+            ));
         }
     }
     // Approved above (asked, --yes, or nothing new to approve): later installs of the
@@ -244,9 +249,10 @@ fn lock_pin(loaded: &Loaded) -> Result<Option<lock::Locked>> {
                     )
                 }
             };
-            bail!(
-                "locked mode: not installing {name} {version}: {why}\nhint: without --locked (JIG_LOCKED), `jig lock` in the project installs and locks what jig.toml pins"
-            );
+            return Err(crate::base::error::hinted(
+                format!("locked mode: not installing {name} {version}: {why}"),
+                "without --locked (JIG_LOCKED), `jig lock` in the project installs and locks what jig.toml pins",
+            ));
         }
         return Ok(None);
     };
@@ -257,7 +263,10 @@ fn lock_pin(loaded: &Loaded) -> Result<Option<lock::Locked>> {
             path.display()
         );
         if lock::locked_from_env() {
-            bail!("{msg}\nhint: run `jig lock` to lock the new recipe");
+            return Err(crate::base::error::hinted(
+                format!("{msg}"),
+                "run `jig lock` to lock the new recipe",
+            ));
         }
         eprintln!("jig: warning: {msg}; building without the lock (run `jig lock`)");
         return Ok(None);

@@ -224,10 +224,13 @@ pub fn confirm(ask: &Ask, yes: bool) -> Result<()> {
     }
     let stdin = std::io::stdin();
     if !stdin.is_terminal() {
-        bail!(
-            "installing {who} needs your approval of the above\nhint: run `{}` in a terminal to answer, or pass --yes (JIG_YES=1) to approve",
-            ask.command
-        );
+        return Err(crate::base::error::hinted(
+            format!("installing {who} needs your approval of the above"),
+            format!(
+                "run `{}` in a terminal to answer, or pass --yes (JIG_YES=1) to approve",
+                ask.command
+            ),
+        ));
     }
     write!(err, "jig: install {who}? [y/N] ")?;
     err.flush()?;

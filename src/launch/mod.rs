@@ -33,43 +33,33 @@ use crate::runtime::{self, EXIT_NOT_FOUND, LaunchError};
 use facts::Command;
 use resolve::Pick;
 
-/// Prints a launch error the way every jig failure is printed and returns its status.
-pub fn report(tool: &str, e: &LaunchError) -> i32 {
-    eprintln!("jig: {tool}: {}", e.message);
-    if let Some(h) = &e.hint {
-        eprintln!("jig: hint: {h}");
-    }
-    e.code
-}
-
 /// Entry point for shim mode. `argv0` is exactly what the caller passed.
 pub fn main(name: &str, argv0: OsString, args: Vec<OsString>) -> i32 {
     let e = match run(name, argv0, args) {
         Ok(e) | Err(e) => e,
     };
-    report(name, &e)
+    e.report(name)
 }
 
 fn run(name: &str, argv0: OsString, args: Vec<OsString>) -> Result<LaunchError, LaunchError> {
-    let setup = |e: anyhow::Error| LaunchError::setup(format!("{e:#}"));
-    let dirs = Dirs::from_env().map_err(setup)?;
-    let index = Lazy::read(&dirs.index()).map_err(setup)?;
+    let dirs = Dirs::from_env()?;
+    let index = Lazy::read(&dirs.index())?;
     let Some(recipe) = index.shims.get(name) else {
-        return Err(LaunchError {
-            code: EXIT_NOT_FOUND,
-            message: format!("no installed recipe provides '{name}'"),
-            hint: Some(format!(
-                "this shim in {} is stale: `jig install RECIPE` a recipe that exports '{name}', or run `jig reshim`",
-                dirs.shims.display()
-            )),
-        });
+        return Err(LaunchError::new(
+            EXIT_NOT_FOUND,
+            format!("no installed recipe provides '{name}'"),
+        )
+        .hint(format!(
+            "this shim in {} is stale: `jig install RECIPE` a recipe that exports '{name}', or run `jig reshim`",
+            dirs.shims.display()
+        )));
     };
     let cwd = std::env::current_dir()
         .map_err(|e| LaunchError::setup(format!("cannot read the current directory: {e}")))?;
-    let project = project::find(&cwd).map_err(setup)?;
-    let request = resolve::request(recipe, None, project.as_ref()).map_err(setup)?;
+    let project = project::find(&cwd)?;
+    let request = resolve::request(recipe, None, project.as_ref())?;
     let trusted = match &project {
-        Some(found) => trusted(&dirs, found).map_err(setup)?,
+        Some(found) => trusted(&dirs, found)?,
         None => false,
     };
     let from_project = match &project {
@@ -111,8 +101,7 @@ fn global_entry(
     request: &resolve::Request,
     project: Option<&project::Found>,
 ) -> Result<Entry, LaunchError> {
-    let setup = |e: anyhow::Error| LaunchError::setup(format!("{e:#}"));
-    let Some(tool) = index.tool(recipe).map_err(setup)? else {
+    let Some(tool) = index.tool(recipe)? else {
         let hint = if index.has_project_recipe(recipe) {
             "it is a project recipe: run it inside its (trusted) project".to_owned()
         } else {
@@ -190,7 +179,7 @@ fn check_lock(found: &project::Found, recipe: &str, entry: &Entry) -> Result<(),
         return Ok(());
     };
     let diffs = match lock::summary(&text, &path, recipe) {
-        Ok(Some(l)) => lock::differences(&l, entry.recipe.version.as_str(), entry),
+        Ok(Some(l)) => lock::differences(&l, entry.installed()),
         Ok(None) => vec!["the lock has no entry for it".to_owned()],
         Err(e) => return Err(LaunchError::setup(format!("{e:#}"))),
     };
@@ -204,7 +193,11 @@ fn check_lock(found: &project::Found, recipe: &str, entry: &Entry) -> Result<(),
             entry.recipe.version
         )));
     }
-    eprintln!("jig: warning: {report}\njig: hint: run `jig lock` to update the lock");
+    let warning = crate::base::error::hinted(report, "run `jig lock` to update the lock");
+    eprint!(
+        "{}",
+        crate::base::error::render("jig", crate::base::error::Level::Warning, &warning)
+    );
     Ok(())
 }
 
@@ -265,14 +258,11 @@ fn project_recipe(
     recipe: &str,
     request: &resolve::Request,
 ) -> Result<Option<Entry>, LaunchError> {
-    let setup = |e: anyhow::Error| LaunchError::setup(format!("{e:#}"));
     let Some(path) = found.own_recipe(recipe) else {
         return Ok(None);
     };
-    let one = recipe::load_file(&path)
-        .and_then(|l| l.at(request.version.as_deref()))
-        .map_err(setup)?;
-    if let Some(e) = index.project(&one.hash).map_err(setup)? {
+    let one = recipe::load_file(&path).and_then(|l| l.at(request.version.as_deref()))?;
+    if let Some(e) = index.project(&one.hash)? {
         return Ok(Some(e));
     }
     let spec = format!("{}@{}", path.display(), one.recipe.version);
@@ -284,7 +274,7 @@ fn project_recipe(
         request,
         project: Some(found),
     })?;
-    let index = Index::read(&dirs.index()).map_err(setup)?;
+    let index = Index::read(&dirs.index())?;
     match index.projects.get(&one.hash) {
         Some(e) => Ok(Some(e.clone())),
         None => Err(LaunchError::setup(format!(
@@ -433,7 +423,7 @@ pub fn start(dirs: &Dirs, entry: &Entry, cmd: Command, dry_run: bool) -> LaunchE
         }),
         jig_dirs: dirs.private(config.as_deref()),
     };
-    let tool = crate::shim::tool_name(&cmd.argv0).to_owned();
+    let tool = tool_name(&cmd.argv0).to_owned();
     // Facts first (all the reading), then the plan (none), then the image's side of
     // the binds' mountpoints (reading) and their place in the upper layer (none).
     let facts = facts::gather(&target, host, &cmd, depth);
@@ -448,11 +438,7 @@ pub fn start(dirs: &Dirs, entry: &Entry, cmd: Command, dry_run: bool) -> LaunchE
     if dry_run || crate::base::nest::flag(crate::base::nest::ENV_DEBUG) {
         eprint!("{}", launch.describe());
         if dry_run {
-            return LaunchError {
-                code: 0,
-                message: String::new(),
-                hint: None,
-            };
+            return LaunchError::new(0, "dry run");
         }
     }
     let plan = launch.plan;
@@ -461,10 +447,10 @@ pub fn start(dirs: &Dirs, entry: &Entry, cmd: Command, dry_run: bool) -> LaunchE
     {
         return LaunchError::setup(format!("cannot create {}: {e}", plan.scratch.display()));
     }
-    let mut e = runtime::launch(&plan);
+    let e = runtime::launch(&plan);
     if e.code == runtime::EXIT_NOT_FOUND {
         // One line, as a shell prints it; the recipe name says where jig looked.
-        e.message = format!("{} of recipe {recipe}", e.message);
+        return LaunchError::new(e.code, format!("{e} of recipe {recipe}"));
     }
     e
 }
@@ -479,4 +465,12 @@ pub fn install_arg(entry: &Entry) -> String {
 pub fn recipe_arg(name: &str, tool: Option<&crate::install::index::Tool>) -> String {
     tool.and_then(|t| t.versions.values().next())
         .map_or_else(|| name.to_owned(), install_arg)
+}
+
+/// The file name of argv[0], which names the tool in shim mode.
+pub fn tool_name(argv0: &OsString) -> &str {
+    std::path::Path::new(argv0)
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("jig")
 }

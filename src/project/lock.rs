@@ -16,11 +16,10 @@ use std::fmt::Write as _;
 use std::io::ErrorKind;
 use std::path::Path;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
-use crate::image::store::{ImageMeta, PackagePin};
-use crate::install::index::Entry;
+use crate::image::store::{ImageId, ImageMeta, PackagePin};
 use crate::recipe::{Recipe, Source};
 
 /// The lock format version this jig writes.
@@ -75,11 +74,14 @@ impl LockFile {
         let lock: LockFile =
             toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
         if lock.lock_version != FORMAT {
-            bail!(
-                "{}: lock format {} is not the {FORMAT} this jig reads\nhint: run `jig lock` to rewrite it",
-                path.display(),
-                lock.lock_version
-            );
+            return Err(crate::base::error::hinted(
+                format!(
+                    "{}: lock format {} is not the {FORMAT} this jig reads",
+                    path.display(),
+                    lock.lock_version
+                ),
+                "run `jig lock` to rewrite it",
+            ));
         }
         Ok(Some(lock))
     }
@@ -101,8 +103,19 @@ impl LockFile {
     }
 }
 
+/// What is installed for a tool, as far as its lock entry is concerned.
+#[derive(Debug, Clone, Copy)]
+pub struct Installed<'a> {
+    /// The version installed.
+    pub version: &'a str,
+    /// sha256 of the recipe text it was installed from, hex.
+    pub recipe_hash: &'a str,
+    /// The image id.
+    pub image: &'a ImageId,
+}
+
 /// The lock entry for a tool installed as `entry`, whose image's base was `base`.
-pub fn entry_of(entry: &Entry, recipe: &Recipe, base: &ImageMeta) -> Locked {
+pub fn entry_of(entry: Installed, recipe: &Recipe, base: &ImageMeta) -> Locked {
     let (source, digest, index, snapshot, packages) = match &recipe.image.from {
         Source::Oci(r) => (
             format!("oci:{r}"),
@@ -122,8 +135,8 @@ pub fn entry_of(entry: &Entry, recipe: &Recipe, base: &ImageMeta) -> Locked {
         Source::Busybox(_) => ("busybox".into(), None, None, None, Vec::new()),
     };
     Locked {
-        version: entry.recipe.version.to_string(),
-        recipe: crate::base::digest::prefixed(&entry.recipe_hash),
+        version: entry.version.to_owned(),
+        recipe: crate::base::digest::prefixed(entry.recipe_hash),
         source,
         image: entry.image.to_string(),
         digest,
@@ -171,11 +184,14 @@ pub fn summary(text: &str, path: &Path, tool: &str) -> Result<Option<Summary>> {
     let lock: LockFile =
         toml::from_str(text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
     if lock.lock_version != FORMAT {
-        bail!(
-            "{}: lock format {} is not the {FORMAT} this jig reads\nhint: run `jig lock` to rewrite it",
-            path.display(),
-            lock.lock_version
-        );
+        return Err(crate::base::error::hinted(
+            format!(
+                "{}: lock format {} is not the {FORMAT} this jig reads",
+                path.display(),
+                lock.lock_version
+            ),
+            "run `jig lock` to rewrite it",
+        ));
     }
     Ok(lock.tools.get(tool).map(Summary::from))
 }
@@ -219,7 +235,8 @@ fn scan(text: &str, tool: &str) -> Option<Summary> {
 
 /// How an installed entry differs from its lock entry, one line per difference; empty
 /// when it matches.
-pub fn differences(locked: &Summary, version: &str, entry: &Entry) -> Vec<String> {
+pub fn differences(locked: &Summary, entry: Installed) -> Vec<String> {
+    let version = entry.version;
     let mut out = Vec::new();
     if locked.version != version {
         out.push(format!(
@@ -228,7 +245,7 @@ pub fn differences(locked: &Summary, version: &str, entry: &Entry) -> Vec<String
         ));
         return out;
     }
-    let recipe = crate::base::digest::prefixed(&entry.recipe_hash);
+    let recipe = crate::base::digest::prefixed(entry.recipe_hash);
     if locked.recipe != recipe {
         out.push(format!(
             "recipe: locked {}, installed {}",

@@ -147,10 +147,13 @@ pub fn load(name_or_path: &str) -> Result<Loaded> {
     }
     let Some((_, text)) = BUILTIN.iter().find(|(n, _)| *n == name_or_path) else {
         let names: Vec<_> = BUILTIN.iter().map(|(n, _)| *n).collect();
-        bail!(
-            "no built-in recipe named '{name_or_path}'; built-in recipes are: {}\nhint: give a path (./{name_or_path}.toml) to use a recipe file",
-            names.join(", ")
-        );
+        return Err(crate::base::error::hinted(
+            format!(
+                "no built-in recipe named '{name_or_path}'; built-in recipes are: {}",
+                names.join(", ")
+            ),
+            format!("give a path (./{name_or_path}.toml) to use a recipe file"),
+        ));
     };
     let recipe = parse(text, &format!("recipes/{name_or_path}.toml"))?;
     Ok(Loaded {

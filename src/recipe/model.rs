@@ -341,9 +341,10 @@ pub fn validate(r: &Recipe) -> Result<()> {
             || img.insecure
             || !img.packages.is_empty())
     {
-        bail!(
-            "[image] mirror, snapshot, insecure and packages apply to from = \"debian:SUITE\" only\nhint: for other images install packages with a run step"
-        );
+        return Err(crate::base::error::hinted(
+            "[image] mirror, snapshot, insecure and packages apply to from = \"debian:SUITE\" only",
+            "for other images install packages with a run step",
+        ));
     }
     // An OCI image carries its own entrypoint/cmd, which `jig run` falls back to.
     if r.tool.shims.is_empty() && r.tool.command.is_none() && !matches!(img.from, Source::Oci(_)) {

@@ -15,7 +15,7 @@ use nix::fcntl::{OFlag, open, openat};
 use nix::sys::stat::{Mode, SFlag, fstat};
 use serde::{Deserialize, Serialize};
 
-use super::{Contents, RecipeFile};
+use super::contents::{Contents, RecipeFile};
 
 /// A snapshot of a directory's recipes, stored as JSON in jig's data directory.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -76,9 +76,10 @@ impl Git {
             .filter(|d| *d != shims && d.canonicalize().map_or(true, |c| c != shims))
             .collect();
         let Some(program) = pick(&dirs, me.as_deref()) else {
-            bail!(
-                "git is needed for recipe repositories, and none was found on PATH (outside jig's shims)\nhint: install git with the host's package manager, or add the recipes as a local directory"
-            );
+            return Err(crate::base::error::hinted(
+                "git is needed for recipe repositories, and none was found on PATH (outside jig's shims)",
+                "install git with the host's package manager, or add the recipes as a local directory",
+            ));
         };
         Ok(Git {
             program,

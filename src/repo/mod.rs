@@ -21,14 +21,18 @@
 //! host paths (`rootfs:` images) or skip the Debian signature check (`insecure`) are
 //! refused.
 
+mod contents;
 mod dir;
 mod git;
+
+pub use contents::{Contents, RecipeFile};
 
 use std::collections::BTreeMap;
 use std::fs;
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 
+use crate::base::error::Hint;
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 
@@ -90,26 +94,6 @@ impl Source {
     }
 }
 
-/// One recipe file of a repository at its pin.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RecipeFile {
-    /// File name without `.toml`: the recipe's name.
-    pub stem: String,
-    /// Path inside the repository (`recipes/NAME.toml`).
-    pub path: String,
-    /// The file's text.
-    pub text: String,
-}
-
-/// The recipe files of a repository at its pin.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Contents {
-    /// Readable `recipes/*.toml` files, by name.
-    pub files: Vec<RecipeFile>,
-    /// Files not taken (symlinks, bad names, ...), with the reason.
-    pub refused: Vec<(String, String)>,
-}
-
 impl Repos {
     /// Reads `repos.json`; a missing file means no repositories.
     pub fn read(dirs: &Dirs) -> Result<Repos> {
@@ -133,13 +117,20 @@ impl Repos {
 
     /// The registration of `name`, or an error listing the repositories there are.
     pub fn get(&self, name: &str) -> Result<&Repo> {
-        self.repos.get(name).with_context(|| {
-            let have: Vec<_> = self.repos.keys().map(String::as_str).collect();
-            format!(
-                "no recipe repository named '{name}' (repositories: {})\nhint: `jig repo add {name} URL|PATH` adds one",
-                if have.is_empty() { "none".into() } else { have.join(", ") }
-            )
-        })
+        self.repos
+            .get(name)
+            .with_context(|| {
+                let have: Vec<_> = self.repos.keys().map(String::as_str).collect();
+                format!(
+                    "no recipe repository named '{name}' (repositories: {})",
+                    if have.is_empty() {
+                        "none".into()
+                    } else {
+                        have.join(", ")
+                    }
+                )
+            })
+            .with_hint(|| format!("`jig repo add {name} URL|PATH` adds one"))
     }
 }
 
@@ -257,10 +248,10 @@ fn classify(location: &str) -> Result<Source> {
             return Ok(Source::Git(s.to_owned()));
         }
         if !abs.join("recipes").is_dir() {
-            bail!(
-                "{} has no recipes/ directory\nhint: a recipe repository holds recipes/NAME.toml files",
-                abs.display()
-            );
+            return Err(crate::base::error::hinted(
+                format!("{} has no recipes/ directory", abs.display()),
+                "a recipe repository holds recipes/NAME.toml files",
+            ));
         }
         return Ok(Source::Dir(abs));
     }
@@ -297,10 +288,15 @@ pub fn add(dirs: &Dirs, name: &str, location: &str, rev: Option<&str>) -> Result
     let _lock = lock(dirs)?;
     let mut repos = Repos::read(dirs)?;
     if let Some(r) = repos.repos.get(name) {
-        bail!(
-            "a repository named '{name}' already exists ({})\nhint: `jig repo update {name}` moves its pin; `jig repo remove {name}` first to change its source",
-            r.source.location()
-        );
+        return Err(crate::base::error::hinted(
+            format!(
+                "a repository named '{name}' already exists ({})",
+                r.source.location()
+            ),
+            format!(
+                "`jig repo update {name}` moves its pin; `jig repo remove {name}` first to change its source"
+            ),
+        ));
     }
     sweep(dirs);
     let root = repos_dir(dirs);
@@ -419,12 +415,9 @@ pub fn contents(dirs: &Dirs, name: &str, repo: &Repo) -> Result<Contents> {
             }
         }
     };
-    read().with_context(|| {
-        format!(
-            "reading repository '{name}' at {}\nhint: `jig repo update {name}` fetches it again",
-            short(&repo.pin)
-        )
-    })
+    read()
+        .with_context(|| format!("reading repository '{name}' at {}", short(&repo.pin)))
+        .with_hint(|| format!("`jig repo update {name}` fetches it again"))
 }
 
 /// Parses a repository's recipe file. The recipe must be named after its file, must
@@ -448,18 +441,26 @@ pub fn parse(repo: &str, file: &RecipeFile) -> Result<Recipe> {
                 .any(|v| r.for_version(v).is_ok_and(|one| test(&one)))
     };
     if any(|r| matches!(r.image.from, recipe::Source::Rootfs(_))) {
-        bail!(
-            "{label}: rootfs: images cannot come from a repository (they would read host paths)\nhint: use oci:, debian: or busybox: images in shared recipes"
-        );
+        return Err(crate::base::error::hinted(
+            format!(
+                "{label}: rootfs: images cannot come from a repository (they would read host paths)"
+            ),
+            "use oci:, debian: or busybox: images in shared recipes",
+        ));
     }
     // Without the signature check whoever serves the mirror (or sits on the way to an
     // http one) chooses the packages whose maintainer scripts the build runs.
     if any(|r| r.image.insecure) {
-        bail!(
-            "{label}: recipe '{}' sets insecure = true: a repository recipe cannot turn off the check of the Debian archive's signature\nhint: remove `insecure` (a mirror that serves the signed InRelease needs none); to use such a mirror anyway, copy the recipe into a file of your own and install that path (`jig install ./{}.toml`)",
-            r.name,
-            r.name
-        );
+        return Err(crate::base::error::hinted(
+            format!(
+                "{label}: recipe '{}' sets insecure = true: a repository recipe cannot turn off the check of the Debian archive's signature",
+                r.name
+            ),
+            format!(
+                "remove `insecure` (a mirror that serves the signed InRelease needs none); to use such a mirror anyway, copy the recipe into a file of your own and install that path (`jig install ./{}.toml`)",
+                r.name
+            ),
+        ));
     }
     Ok(r)
 }
@@ -477,10 +478,13 @@ pub fn load(dirs: &Dirs, repo: &str, name: &str) -> Result<Loaded> {
         {
             bail!("{repo}:{path}: {why}");
         }
-        bail!(
-            "repository '{repo}' has no recipe '{name}' (at {})\nhint: `jig search {name}` lists recipes from all repositories",
-            short(&registered.pin)
-        );
+        return Err(crate::base::error::hinted(
+            format!(
+                "repository '{repo}' has no recipe '{name}' (at {})",
+                short(&registered.pin)
+            ),
+            format!("`jig search {name}` lists recipes from all repositories"),
+        ));
     };
     let recipe = parse(repo, file)?;
     Ok(Loaded {
@@ -551,7 +555,10 @@ pub fn find(dirs: &Dirs, spec: &str) -> Result<Loaded> {
         return load(dirs, repo, name);
     }
     Name::new(spec).map_err(|e| {
-        anyhow::anyhow!("{e}\nhint: give a path (./{spec}.toml) to use a recipe file")
+        crate::base::error::hinted(
+            format!("{e}"),
+            format!("give a path (./{spec}.toml) to use a recipe file"),
+        )
     })?;
     let repos = Repos::read(dirs)?;
     let places = order(&crate::base::config::load()?.recipe_order, &repos);
@@ -571,10 +578,15 @@ pub fn find(dirs: &Dirs, spec: &str) -> Result<Loaded> {
         }
     }
     let looked: Vec<String> = places.iter().map(|p| p.to_string()).collect();
-    bail!(
-        "no recipe named '{spec}' (looked in: {})\nhint: `jig search {spec}` lists recipes from all repositories; `jig repo add` adds one; give a path (./{spec}.toml) to use a recipe file",
-        looked.join(", ")
-    )
+    return Err(crate::base::error::hinted(
+        format!(
+            "no recipe named '{spec}' (looked in: {})",
+            looked.join(", ")
+        ),
+        format!(
+            "`jig search {spec}` lists recipes from all repositories; `jig repo add` adds one; give a path (./{spec}.toml) to use a recipe file"
+        ),
+    ));
 }
 
 /// The versions a recipe offers, default first.

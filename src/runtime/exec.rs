@@ -145,15 +145,14 @@ fn search_and_exec(p: &Prepared) -> LaunchError {
     }
     match denied {
         Some((path, e)) => not_executable(&path, e, &name),
-        None => LaunchError {
-            code: EXIT_NOT_FOUND,
-            message: if name.contains('/') {
-                "no such file in the image".into()
+        None => LaunchError::new(
+            EXIT_NOT_FOUND,
+            if name.contains('/') {
+                "no such file in the image"
             } else {
-                "command not found in the image".into()
+                "command not found in the image"
             },
-            hint: None,
-        },
+        ),
     }
 }
 
@@ -165,9 +164,5 @@ fn not_executable(path: &str, e: Errno, program: &str) -> LaunchError {
     } else {
         format!("cannot execute {path}: {}", e.desc())
     };
-    LaunchError {
-        code: EXIT_NOT_EXECUTABLE,
-        message,
-        hint: None,
-    }
+    LaunchError::new(EXIT_NOT_EXECUTABLE, message)
 }

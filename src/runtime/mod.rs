@@ -30,50 +30,9 @@ pub mod seccomp;
 pub mod spec;
 pub mod userns;
 
-use std::fmt;
-
 use spec::Plan;
 
-/// Exit status when jig fails before the tool starts.
-pub const EXIT_JIG_FAILED: i32 = 125;
-/// Exit status when the command exists but cannot be executed.
-pub const EXIT_NOT_EXECUTABLE: i32 = 126;
-/// Exit status when the command does not exist in the image.
-pub const EXIT_NOT_FOUND: i32 = 127;
-
-/// Why a launch did not reach the tool, with the exit status to report.
-#[derive(Debug)]
-pub struct LaunchError {
-    /// 125, 126 or 127.
-    pub code: i32,
-    /// One line naming the cause.
-    pub message: String,
-    /// What the user can do about it, if anything.
-    pub hint: Option<String>,
-}
-
-impl LaunchError {
-    /// A setup failure (exit 125).
-    pub fn setup(message: impl Into<String>) -> LaunchError {
-        LaunchError {
-            code: EXIT_JIG_FAILED,
-            message: message.into(),
-            hint: None,
-        }
-    }
-
-    /// Adds a hint.
-    pub fn hint(mut self, hint: impl Into<String>) -> LaunchError {
-        self.hint = Some(hint.into());
-        self
-    }
-}
-
-impl fmt::Display for LaunchError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
-    }
-}
+pub use crate::base::error::{EXIT_JIG_FAILED, EXIT_NOT_EXECUTABLE, EXIT_NOT_FOUND, LaunchError};
 
 /// Applies `plan` and executes the tool. Returns only if something failed; the
 /// process is then inside its namespaces and should just report and exit.

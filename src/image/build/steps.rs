@@ -224,6 +224,13 @@ fn child(
         eprintln!("jig: {msg}");
         125
     };
+    let failed = |e: crate::base::error::LaunchError| {
+        eprint!(
+            "{}",
+            crate::base::error::render("jig", crate::base::error::Level::Error, &e.error)
+        );
+        125
+    };
     // setsid(2): a forked child is never a process-group leader, so this succeeds.
     if let Err(e) = nix::unistd::setsid() {
         return fail(format!("cannot start a session for the build step: {e}"));
@@ -233,22 +240,22 @@ fn child(
         nix::unistd::getgid().as_raw(),
     );
     if let Err(e) = userns::enter_as(0, 0, uid, gid) {
-        return fail(e.message);
+        return failed(e);
     }
     let mut root = match mount::Root::at(rootfs) {
         Ok(r) => r,
-        Err(e) => return fail(e.message),
+        Err(e) => return failed(e),
     };
     if let Err(e) = mount::minimal_dev(&mut root, crate::runtime::spec::DEVICES) {
-        return fail(e.message);
+        return failed(e);
     }
     for b in binds {
         if let Err(e) = mount::bind(&mut root, b) {
-            return fail(e.message);
+            return failed(e);
         }
     }
     if let Err(e) = mount::pivot_detach(root) {
-        return fail(e.message);
+        return failed(e);
     }
     let confine = crate::runtime::spec::Confine {
         drop_caps: Vec::new(),
@@ -256,7 +263,7 @@ fn child(
         scope_abstract_sockets: true,
     };
     if let Err(e) = exec::confine_self(&confine) {
-        return fail(e.message);
+        return failed(e);
     }
     if let Err(e) = fakeroot::apply(filters) {
         return fail(e);

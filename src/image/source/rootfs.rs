@@ -13,6 +13,7 @@ use std::io::{self, Read};
 use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt, symlink};
 use std::path::Path;
 
+use crate::base::error::Hint;
 use anyhow::{Context, Result, anyhow, bail};
 use sha2::{Digest, Sha256};
 
@@ -122,12 +123,9 @@ const APPLETS: &[&str] = &[
 
 /// Makes an image holding the static busybox at `binary` and its applet links.
 pub fn busybox(binary: &Path, store: &Store) -> Result<Image> {
-    let bytes = fs::read(binary).with_context(|| {
-        format!(
-            "reading {}\nhint: on Debian or Ubuntu, `apt install busybox-static` provides it",
-            binary.display()
-        )
-    })?;
+    let bytes = fs::read(binary)
+        .with_context(|| format!("reading {}", binary.display()))
+        .hint("on Debian or Ubuntu, `apt install busybox-static` provides it")?;
     if needs_interpreter(&bytes)? {
         bail!(
             "{} is dynamically linked; a busybox: image needs a static busybox (Debian: busybox-static)",

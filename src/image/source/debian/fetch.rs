@@ -90,8 +90,9 @@ impl Http {
     pub fn get_bytes(&self, url: &str) -> Result<Vec<u8>> {
         let mut r = self.open(url).map_err(|e| http_error(url, e))?;
         let mut v = Vec::new();
-        r.read_to_end(&mut v)
-            .map_err(|e| anyhow!("reading {url}: {e}\nhint: check the network and retry"))?;
+        r.read_to_end(&mut v).map_err(|e| {
+            crate::base::error::hinted(format!("reading {url}: {e}"), "check the network and retry")
+        })?;
         Ok(v)
     }
 }
@@ -128,14 +129,17 @@ impl ureq::unversioned::resolver::Resolver for CachingResolver {
 /// An error for a failed request, with what to try.
 pub fn http_error(url: &str, e: HttpError) -> anyhow::Error {
     match e {
-        HttpError::Status(404) => {
-            anyhow!("{url}: not found (HTTP 404)\nhint: check the suite name and the mirror URL")
-        }
-        HttpError::Status(s) => {
-            anyhow!("{url}: HTTP status {s}\nhint: the mirror may be busy; retry later")
-        }
-        HttpError::Transport(t) => anyhow!(
-            "{url}: {t}\nhint: check the network (and http_proxy/https_proxy) and the mirror URL"
+        HttpError::Status(404) => crate::base::error::hinted(
+            format!("{url}: not found (HTTP 404)"),
+            "check the suite name and the mirror URL",
+        ),
+        HttpError::Status(s) => crate::base::error::hinted(
+            format!("{url}: HTTP status {s}"),
+            "the mirror may be busy; retry later",
+        ),
+        HttpError::Transport(t) => crate::base::error::hinted(
+            format!("{url}: {t}"),
+            "check the network (and http_proxy/https_proxy) and the mirror URL",
         ),
     }
 }
@@ -254,19 +258,22 @@ fn store_stream(mut body: impl Read, job: &Job, url: &str, progress: &Progress) 
             Ok(0) => break,
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => bail!(
-                "cannot download {} from {url}: {e}\nhint: check the network and retry",
-                job.what
-            ),
+            Err(e) => {
+                return Err(crate::base::error::hinted(
+                    format!("cannot download {} from {url}: {e}", job.what),
+                    "check the network and retry",
+                ));
+            }
         };
         got += n as u64;
         if got > job.size {
-            bail!(
-                "{} from {url} is larger than the {} bytes the index promises\n\
-                 hint: the mirror may be mid-sync; retry later or use another mirror",
-                job.what,
-                job.size
-            );
+            return Err(crate::base::error::hinted(
+                format!(
+                    "{} from {url} is larger than the {} bytes the index promises",
+                    job.what, job.size
+                ),
+                "the mirror may be mid-sync; retry later or use another mirror",
+            ));
         }
         hasher.update(&buf[..n]);
         tmp.file
@@ -276,14 +283,14 @@ fn store_stream(mut body: impl Read, job: &Job, url: &str, progress: &Progress) 
     }
     let hash = hex(&hasher.finalize());
     if got != job.size || hash != job.sha256 {
-        bail!(
-            "{} from {url} does not match the signed index: got {got} bytes with sha256 {hash}, \
-             expected {} bytes with sha256 {}\n\
-             hint: the mirror may be mid-sync or tampered with; retry later or use another mirror",
-            job.what,
-            job.size,
-            job.sha256
-        );
+        return Err(crate::base::error::hinted(
+            format!(
+                "{} from {url} does not match the signed index: got {got} bytes with sha256 {hash}, \
+             expected {} bytes with sha256 {}",
+                job.what, job.size, job.sha256
+            ),
+            "the mirror may be mid-sync or tampered with; retry later or use another mirror",
+        ));
     }
     tmp.persist(&job.dest)
 }

@@ -128,10 +128,12 @@ pub fn host_arch() -> Result<&'static str> {
         "riscv64" => "riscv64",
         "mips64" if cfg!(target_endian = "little") => "mips64el",
         "loongarch64" => "loong64",
-        other => bail!(
-            "no Debian architecture known for this host ({other})\n\
-             hint: set the architecture explicitly"
-        ),
+        other => {
+            return Err(crate::base::error::hinted(
+                format!("no Debian architecture known for this host ({other})"),
+                "set the architecture explicitly",
+            ));
+        }
     })
 }
 
@@ -146,10 +148,10 @@ pub fn base_url(spec: &Spec) -> Result<String> {
                 && b[15] == b'Z'
                 && b[..8].iter().chain(&b[9..15]).all(u8::is_ascii_digit);
             if !ok {
-                bail!(
-                    "snapshot '{ts}' is not a timestamp like 20240601T000000Z\n\
-                     hint: see https://snapshot.debian.org for valid timestamps"
-                );
+                return Err(crate::base::error::hinted(
+                    format!("snapshot '{ts}' is not a timestamp like 20240601T000000Z"),
+                    "see https://snapshot.debian.org for valid timestamps",
+                ));
             }
             let service = spec.mirror.as_deref().unwrap_or(SNAPSHOT_SERVICE);
             Ok(format!("{}/{ts}", trim(service)))
@@ -292,9 +294,9 @@ fn packages_index(
         .iter()
         .find_map(|n| rel.sha256.get(&format!("{dir}/{n}")).map(|e| (*n, e)))
         .ok_or_else(|| {
-            anyhow!(
-                "the signed index lists no {dir}/Packages file\n\
-                 hint: check that the suite has the 'main' component for {arch}"
+            crate::base::error::hinted(
+                format!("the signed index lists no {dir}/Packages file"),
+                format!("check that the suite has the 'main' component for {arch}"),
             )
         })?;
     let mut urls = Vec::new();
@@ -329,10 +331,13 @@ fn packages_index(
     let got = crate::base::digest::hex(&Sha256::digest(&text));
     if let Some((want, _)) = plain {
         if &got != want {
-            bail!(
-                "{dists}/{dir}/{name} decompresses to data whose sha256 {got} is not the \
-                 signed {want}\nhint: the mirror may be mid-sync; retry later"
-            );
+            return Err(crate::base::error::hinted(
+                format!(
+                    "{dists}/{dir}/{name} decompresses to data whose sha256 {got} is not the \
+                 signed {want}"
+                ),
+                "the mirror may be mid-sync; retry later",
+            ));
         }
     }
     let mut tmp = fetch::TempFile::new(indexes)?;

@@ -15,6 +15,7 @@ use std::collections::BTreeMap;
 use std::io::Cursor;
 use std::path::Path;
 
+use crate::base::error::Hint;
 use anyhow::{Context, Result, anyhow, bail};
 use pgp::composed::{CleartextSignedMessage, Deserializable, SignedPublicKey};
 use pgp::packet::{Signature, SignatureType};
@@ -70,9 +71,11 @@ pub fn verify(inrelease: &str, keyring: &Path, now: Option<i64>) -> Result<(Stri
     for t in tried {
         msg += &format!("\n  {t}");
     }
-    msg += "\nhint: the index may have been tampered with, or the keyring is too old for this \
-            suite; update debian-archive-keyring or name a key file with `keyring = ...`";
-    Err(anyhow!(msg))
+    Err(crate::base::error::hinted(
+        msg,
+        "the index may have been tampered with, or the keyring is too old for this suite; \
+         update debian-archive-keyring or name a key file with `keyring = ...`",
+    ))
 }
 
 /// The text of a clearsigned message without checking anything (for `insecure`).
@@ -86,10 +89,11 @@ pub fn unverified_text(inrelease: &str) -> Result<String> {
 /// block parsed on its own, as rpgp reads only one block per parse), or a directory
 /// of such files.
 pub fn load_keyring(path: &Path) -> Result<Vec<SignedPublicKey>> {
-    let hint = "hint: install the debian-archive-keyring package, name a key file with \
+    let hint = "install the debian-archive-keyring package, name a key file with \
                 `keyring = ...`, or (unsafe) set `insecure = true`";
     let meta = std::fs::metadata(path)
-        .with_context(|| format!("cannot read the archive keyring {}\n{hint}", path.display()))?;
+        .with_context(|| format!("cannot read the archive keyring {}", path.display()))
+        .hint(hint)?;
     let mut files = Vec::new();
     if meta.is_dir() {
         for e in std::fs::read_dir(path)
@@ -114,7 +118,10 @@ pub fn load_keyring(path: &Path) -> Result<Vec<SignedPublicKey>> {
         keys.extend(parse_keys(&bytes));
     }
     if keys.is_empty() {
-        bail!("no usable OpenPGP public key in {}\n{hint}", path.display());
+        return Err(crate::base::error::hinted(
+            format!("no usable OpenPGP public key in {}", path.display()),
+            hint,
+        ));
     }
     Ok(keys)
 }
@@ -316,12 +323,13 @@ impl Release {
     /// must not have passed, unless `snapshot`.
     pub fn check(&self, suite: &str, arch: &str, now: i64, snapshot: bool) -> Result<()> {
         if suite != self.suite && suite != self.codename {
-            bail!(
-                "asked for suite '{suite}' but the index is Suite '{}', Codename '{}'\n\
-                 hint: the mirror may be redirecting; check the mirror URL",
-                self.suite,
-                self.codename
-            );
+            return Err(crate::base::error::hinted(
+                format!(
+                    "asked for suite '{suite}' but the index is Suite '{}', Codename '{}'",
+                    self.suite, self.codename
+                ),
+                "the mirror may be redirecting; check the mirror URL",
+            ));
         }
         if !self.architectures.is_empty() && !self.architectures.iter().any(|a| a == arch) {
             bail!(
@@ -331,11 +339,14 @@ impl Release {
         }
         if let (Some(until), false) = (self.valid_until, snapshot) {
             if now > until {
-                bail!(
-                    "the index of '{suite}' expired (Valid-Until {}); the mirror is stale or \
-                     replaying an old index\nhint: try another mirror, or pin a snapshot",
-                    format_date(until)
-                );
+                return Err(crate::base::error::hinted(
+                    format!(
+                        "the index of '{suite}' expired (Valid-Until {}); the mirror is stale or \
+                     replaying an old index",
+                        format_date(until)
+                    ),
+                    "try another mirror, or pin a snapshot",
+                ));
             }
         }
         Ok(())

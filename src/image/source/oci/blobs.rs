@@ -176,19 +176,23 @@ impl BlobWriter {
     /// Verifies size and sha256 and moves the blob into the cache.
     pub fn finish(self, blobs: &Blobs) -> Result<PathBuf> {
         if self.written != self.size {
-            bail!(
-                "blob {} is {} bytes, but its manifest declares {}\nhint: the registry sent a truncated or wrong blob; try again",
-                self.digest,
-                self.written,
-                self.size
-            );
+            return Err(crate::base::error::hinted(
+                format!(
+                    "blob {} is {} bytes, but its manifest declares {}",
+                    self.digest, self.written, self.size
+                ),
+                "the registry sent a truncated or wrong blob; try again",
+            ));
         }
         let got = format!("sha256:{}", hex(&self.hasher.finalize()));
         if got != self.digest {
-            bail!(
-                "blob {} is corrupt: its content hashes to {got}\nhint: the registry's copy is damaged or was tampered with; nothing was stored",
-                self.digest
-            );
+            return Err(crate::base::error::hinted(
+                format!(
+                    "blob {} is corrupt: its content hashes to {got}",
+                    self.digest
+                ),
+                "the registry's copy is damaged or was tampered with; nothing was stored",
+            ));
         }
         blobs.adopt(self.temp, &self.digest)
     }

@@ -210,24 +210,26 @@ impl Client {
     }
 
     fn transport_error(&self, url: &str, e: ureq::Error) -> anyhow::Error {
-        let hint = if self.scheme == "https" {
+        let e = anyhow!("cannot reach the registry at {url}: {e}");
+        if self.scheme != "https" {
+            return e;
+        }
+        crate::base::error::hinted(
+            e,
             format!(
-                "\nhint: if {} serves plain HTTP, add it to insecure_registries in {}",
+                "if {} serves plain HTTP, add it to insecure_registries in {}",
                 self.host,
                 crate::base::config::path()
                     .map(|p| p.display().to_string())
                     .unwrap_or_else(|| "jig's config.toml".into())
-            )
-        } else {
-            String::new()
-        };
-        anyhow!("cannot reach the registry at {url}: {e}{hint}")
+            ),
+        )
     }
 
     /// Turns a 401 challenge into an `Authorization` value for the next try.
     fn answer(&mut self, challenge: Option<&str>) -> Result<()> {
         let no_creds_hint = format!(
-            "hint: add credentials for {} to ~/.docker/config.json (`auths`) or to [auths.\"{}\"] in {}",
+            "add credentials for {} to ~/.docker/config.json (`auths`) or to [auths.\"{}\"] in {}",
             self.registry,
             self.registry,
             crate::base::config::path()
@@ -237,7 +239,10 @@ impl Client {
         match challenge.and_then(auth::parse_challenge) {
             Some(Challenge::Basic) => {
                 let Some(c) = &self.credentials else {
-                    bail!("{} requires a login\n{no_creds_hint}", self.registry);
+                    return Err(crate::base::error::hinted(
+                        format!("{} requires a login", self.registry),
+                        no_creds_hint,
+                    ));
                 };
                 self.authorization = Some(c.basic_header());
                 Ok(())
@@ -254,11 +259,14 @@ impl Client {
                 self.authorization = Some(format!("Bearer {token}"));
                 Ok(())
             }
-            None => bail!(
-                "{} refused access and sent no challenge jig understands ({})\n{no_creds_hint}",
-                self.registry,
-                challenge.unwrap_or("no WWW-Authenticate header")
-            ),
+            None => Err(crate::base::error::hinted(
+                format!(
+                    "{} refused access and sent no challenge jig understands ({})",
+                    self.registry,
+                    challenge.unwrap_or("no WWW-Authenticate header")
+                ),
+                no_creds_hint,
+            )),
         }
     }
 
@@ -291,15 +299,20 @@ impl Client {
             .map_err(|e| anyhow!("cannot reach the token server {realm}: {e}"))?;
         let status = resp.status().as_u16();
         if status == 401 || status == 403 {
-            bail!(
-                "the token server {realm} refused {} (HTTP {status})\nhint: check the user name and password configured for {}",
-                if self.credentials.is_some() {
-                    "the configured credentials"
-                } else {
-                    "anonymous access"
-                },
-                self.registry
-            );
+            return Err(crate::base::error::hinted(
+                format!(
+                    "the token server {realm} refused {} (HTTP {status})",
+                    if self.credentials.is_some() {
+                        "the configured credentials"
+                    } else {
+                        "anonymous access"
+                    }
+                ),
+                format!(
+                    "check the user name and password configured for {}",
+                    self.registry
+                ),
+            ));
         }
         if status != 200 {
             bail!("the token server {realm} answered HTTP {status}");
@@ -434,16 +447,27 @@ impl Client {
             .unwrap_or_default();
         let place = format!("{}/{}", self.registry, self.repository);
         match status {
-            401 | 403 => bail!(
-                "{place}: access to {what} denied (HTTP {status}){detail}\nhint: check the credentials for {} in ~/.docker/config.json or jig's config.toml",
-                self.registry
-            ),
-            404 => bail!(
-                "{place}: {what} not found (HTTP 404){detail}\nhint: check the repository name and tag"
-            ),
-            429 => bail!(
-                "{place}: the registry is rate-limiting requests (HTTP 429){detail}\nhint: wait, or log in to raise the limit"
-            ),
+            401 | 403 => {
+                return Err(crate::base::error::hinted(
+                    format!("{place}: access to {what} denied (HTTP {status}){detail}"),
+                    format!(
+                        "check the credentials for {} in ~/.docker/config.json or jig's config.toml",
+                        self.registry
+                    ),
+                ));
+            }
+            404 => {
+                return Err(crate::base::error::hinted(
+                    format!("{place}: {what} not found (HTTP 404){detail}"),
+                    "check the repository name and tag",
+                ));
+            }
+            429 => {
+                return Err(crate::base::error::hinted(
+                    format!("{place}: the registry is rate-limiting requests (HTTP 429){detail}"),
+                    "wait, or log in to raise the limit",
+                ));
+            }
             _ => bail!("{place}: {what} failed with HTTP {status}{detail}"),
         }
     }

@@ -122,9 +122,10 @@ pub fn parse(body: &[u8], content_type: Option<&str>) -> Result<Document> {
         .or(raw.media_type.clone())
         .unwrap_or_default();
     if raw.schema_version == Some(1) || media.contains("manifest.v1+prettyjws") {
-        bail!(
-            "this is a Docker schema 1 manifest, which jig does not read\nhint: push the image again with a current Docker or other tool (schema 2 / OCI)"
-        );
+        return Err(crate::base::error::hinted(
+            "this is a Docker schema 1 manifest, which jig does not read",
+            "push the image again with a current Docker or other tool (schema 2 / OCI)",
+        ));
     }
     let is_index =
         media == OCI_INDEX || media == DOCKER_LIST || (media.is_empty() && raw.manifests.is_some());
@@ -144,9 +145,12 @@ pub fn parse(body: &[u8], content_type: Option<&str>) -> Result<Document> {
             layers,
         })),
         (true, _, _) => bail!("the image manifest has no config or no layers"),
-        (false, _, _) => bail!(
-            "unsupported manifest media type \"{media}\"\nhint: jig reads OCI and Docker schema 2 images"
-        ),
+        (false, _, _) => {
+            return Err(crate::base::error::hinted(
+                format!("unsupported manifest media type \"{media}\""),
+                "jig reads OCI and Docker schema 2 images",
+            ));
+        }
     }
 }
 
@@ -209,14 +213,17 @@ pub fn select<'a>(entries: &'a [Descriptor], want: &Platform) -> Result<&'a Desc
                 .map_or_else(|| "(no platform)".to_owned(), Platform::to_string)
         })
         .collect();
-    bail!(
-        "the image has no variant for {want}; it offers: {}\nhint: pick an image built for {want}",
-        if offered.is_empty() {
-            "nothing".to_owned()
-        } else {
-            offered.join(", ")
-        }
-    )
+    return Err(crate::base::error::hinted(
+        format!(
+            "the image has no variant for {want}; it offers: {}",
+            if offered.is_empty() {
+                "nothing".to_owned()
+            } else {
+                offered.join(", ")
+            }
+        ),
+        format!("pick an image built for {want}"),
+    ));
 }
 
 /// The parts of an image config jig uses (OCI and Docker share the format).

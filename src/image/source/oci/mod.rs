@@ -70,9 +70,12 @@ pub fn pull(reference: &Reference, store: &Store, limits: &unpack::Limits) -> Re
     if let Some(want) = &reference.digest
         && *want != digest
     {
-        bail!(
-            "the registry sent a manifest whose digest is {digest}, not the requested {want}\nhint: the registry is broken or tampered with; nothing was stored"
-        );
+        return Err(crate::base::error::hinted(
+            format!(
+                "the registry sent a manifest whose digest is {digest}, not the requested {want}"
+            ),
+            "the registry is broken or tampered with; nothing was stored",
+        ));
     }
     let manifest = match manifest::parse(&body, content_type.as_deref())
         .with_context(|| format!("reading the manifest of {reference}"))?
@@ -107,11 +110,13 @@ pub fn pull(reference: &Reference, store: &Store, limits: &unpack::Limits) -> Re
     }
     let host = manifest::host_platform();
     if !config.architecture.is_empty() && config.architecture != host.architecture {
-        bail!(
-            "{reference} is built for {}/{}, this machine is {host}\nhint: pull a tag or digest made for {host}",
-            config.os,
-            config.architecture
-        );
+        return Err(crate::base::error::hinted(
+            format!(
+                "{reference} is built for {}/{}, this machine is {host}",
+                config.os, config.architecture
+            ),
+            format!("pull a tag or digest made for {host}"),
+        ));
     }
 
     let temp = store.temp_image()?;
@@ -152,9 +157,10 @@ fn short(digest: &str) -> String {
 fn verify_bytes(bytes: &[u8], digest: &str, what: &str) -> Result<()> {
     let got = crate::base::digest::sha256_digest(bytes);
     if got != digest {
-        bail!(
-            "the {what} {digest} is corrupt: its content hashes to {got}\nhint: the registry's copy is damaged or was tampered with; nothing was stored"
-        );
+        return Err(crate::base::error::hinted(
+            format!("the {what} {digest} is corrupt: its content hashes to {got}"),
+            "the registry's copy is damaged or was tampered with; nothing was stored",
+        ));
     }
     Ok(())
 }
@@ -290,9 +296,12 @@ fn apply_layer(
     };
     check_download(&mut source, blobs, name)?;
     if diff_hash != diff_id {
-        bail!(
-            "{name}: the uncompressed layer hashes to {diff_hash}, but the image config says {diff_id}\nhint: the image is inconsistent or was tampered with; nothing was stored"
-        );
+        return Err(crate::base::error::hinted(
+            format!(
+                "{name}: the uncompressed layer hashes to {diff_hash}, but the image config says {diff_id}"
+            ),
+            "the image is inconsistent or was tampered with; nothing was stored",
+        ));
     }
     Ok(())
 }

@@ -24,8 +24,8 @@ use super::manifest::{
 };
 use crate::base::digest::hex;
 use crate::image::reference::Reference;
-use crate::image::store::{DEFAULT_PATH, Store};
-use crate::install::index::Entry;
+use crate::image::store::{DEFAULT_PATH, ImageConfig, ImageId, Store};
+use crate::recipe::Recipe;
 
 /// The timestamp every entry and the config carry (the epoch: nothing about the
 /// build machine or time leaks into the digest).
@@ -40,20 +40,36 @@ pub struct Pushed {
     pub reference: Reference,
 }
 
-/// Pushes the image of installed entry `entry` (recipe `label`, e.g. `bb@1`) to `reference`.
-pub fn push(store: &Store, entry: &Entry, label: &str, reference: &Reference) -> Result<Pushed> {
+/// What is pushed: an image of the store and the recipe that runs it (its
+/// environment and command go into the image's config).
+pub struct Pushing<'a> {
+    /// The image.
+    pub image: &'a ImageId,
+    /// The resolved recipe installed with it.
+    pub recipe: &'a Recipe,
+    /// The image's runtime config.
+    pub config: &'a ImageConfig,
+}
+
+/// Pushes `what` (recipe `label`, e.g. `bb@1`) to `reference`.
+pub fn push(store: &Store, what: &Pushing, label: &str, reference: &Reference) -> Result<Pushed> {
+    let entry = what;
     if reference.digest.is_some() {
-        bail!(
-            "cannot push to a digest reference ({reference})\nhint: push to a tag; jig prints the digest afterwards"
-        );
+        return Err(crate::base::error::hinted(
+            format!("cannot push to a digest reference ({reference})"),
+            "push to a tag; jig prints the digest afterwards",
+        ));
     }
     let tag = reference.tag.clone().unwrap_or_else(|| "latest".into());
-    let rootfs = store.rootfs_of(&entry.image);
+    let rootfs = store.rootfs_of(entry.image);
     if !rootfs.is_dir() {
-        bail!(
-            "the image {} of {label} is missing from the store\nhint: `jig install` the recipe again",
-            entry.image.short()
-        );
+        return Err(crate::base::error::hinted(
+            format!(
+                "the image {} of {label} is missing from the store",
+                entry.image.short()
+            ),
+            "`jig install` the recipe again",
+        ));
     }
     let _lock = store.lock_shared()?;
     let blobs = Blobs::new(store)?;
@@ -101,8 +117,8 @@ pub fn push(store: &Store, entry: &Entry, label: &str, reference: &Reference) ->
 }
 
 /// The config: the environment and command the installed recipe runs with.
-fn image_config(entry: &Entry, label: &str, diff_id: &str) -> ImageConfigFile {
-    let recipe = &entry.recipe;
+fn image_config(entry: &Pushing, label: &str, diff_id: &str) -> ImageConfigFile {
+    let recipe = entry.recipe;
     let mut env: Vec<String> = entry.config.env.clone();
     for (k, v) in &recipe.env.set {
         env.retain(|e| e.split('=').next() != Some(k.as_str()));

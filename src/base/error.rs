@@ -1,0 +1,214 @@
+//! Errors as jig reports them: a chain of causes (anyhow's), hints as data attached
+//! anywhere in the chain, and one renderer for the CLI and the shim path:
+//!
+//! ```text
+//! jig: error: cannot pull registry.example/tool:1
+//!   caused by: registry.example requires a login
+//!   hint: add credentials for registry.example to ~/.docker/config.json
+//! ```
+//!
+//! A hint says what the user can do; it is attached with [`Hint::hint`] (or made with
+//! [`hinted`]), never written into a message. [`LaunchError`] is the same thing with
+//! the exit status a failed launch reports.
+
+use std::fmt;
+
+/// An error with a hint: displays as the error itself, and its causes are the error's.
+#[derive(Debug)]
+pub struct Hinted {
+    error: anyhow::Error,
+    hint: String,
+}
+
+impl fmt::Display for Hinted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&*self.error, f)
+    }
+}
+
+impl std::error::Error for Hinted {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.error.source()
+    }
+}
+
+/// A new error, `message`, with `hint`.
+pub fn hinted(message: impl fmt::Display, hint: impl fmt::Display) -> anyhow::Error {
+    with_hint(anyhow::anyhow!("{message}"), hint.to_string())
+}
+
+fn with_hint(error: anyhow::Error, hint: String) -> anyhow::Error {
+    anyhow::Error::new(Hinted { error, hint })
+}
+
+/// Attaching a hint to the error of a `Result`.
+pub trait Hint<T> {
+    /// Attaches `hint` to the error, if any.
+    fn hint(self, hint: impl fmt::Display) -> anyhow::Result<T>;
+    /// Attaches the hint `f` makes to the error, if any.
+    fn with_hint<H: fmt::Display>(self, f: impl FnOnce() -> H) -> anyhow::Result<T>;
+}
+
+impl<T, E: Into<anyhow::Error>> Hint<T> for Result<T, E> {
+    fn hint(self, hint: impl fmt::Display) -> anyhow::Result<T> {
+        self.map_err(|e| with_hint(e.into(), hint.to_string()))
+    }
+    fn with_hint<H: fmt::Display>(self, f: impl FnOnce() -> H) -> anyhow::Result<T> {
+        self.map_err(|e| with_hint(e.into(), f().to_string()))
+    }
+}
+
+/// The hints anywhere in `e`'s chain, outermost first.
+pub fn hints(e: &anyhow::Error) -> Vec<&str> {
+    e.chain()
+        .filter_map(|c| c.downcast_ref::<Hinted>())
+        .map(|h| h.hint.as_str())
+        .collect()
+}
+
+/// What kind of report a chain is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    /// The command failed.
+    Error,
+    /// The command goes on.
+    Warning,
+}
+
+/// Renders `e` the way jig prints every failure, `who` naming the speaker (`jig`, or
+/// `jig: git` for a shim): `WHO: error: MESSAGE`, then `  caused by: CAUSE` for each
+/// cause and `  hint: HINT` for each hint. Lines of a multi-line message are indented
+/// under it.
+pub fn render(who: &str, level: Level, e: &anyhow::Error) -> String {
+    let label = match level {
+        Level::Error => "error",
+        Level::Warning => "warning",
+    };
+    let mut out = String::new();
+    for (i, cause) in e.chain().enumerate() {
+        let text = cause.to_string();
+        let mut lines = text.lines();
+        let first = lines.next().unwrap_or_default();
+        if i == 0 {
+            out.push_str(&format!("{who}: {label}: {first}\n"));
+        } else {
+            out.push_str(&format!("  caused by: {first}\n"));
+        }
+        for l in lines {
+            out.push_str(&format!("    {l}\n"));
+        }
+    }
+    for h in hints(e) {
+        out.push_str(&format!("  hint: {h}\n"));
+    }
+    out
+}
+
+/// Why a launch did not reach the tool, with the exit status to report: 125 when jig
+/// failed, 126 when the command cannot be executed, 127 when it is not in the image.
+#[derive(Debug)]
+pub struct LaunchError {
+    /// 125, 126 or 127 (0 after a dry run, which reaches no tool on purpose).
+    pub code: i32,
+    /// What happened, with its causes and hints.
+    pub error: anyhow::Error,
+}
+
+/// Exit status when jig fails before the tool starts.
+pub const EXIT_JIG_FAILED: i32 = 125;
+/// Exit status when the command exists but cannot be executed.
+pub const EXIT_NOT_EXECUTABLE: i32 = 126;
+/// Exit status when the command does not exist in the image.
+pub const EXIT_NOT_FOUND: i32 = 127;
+
+impl LaunchError {
+    /// A setup failure (exit 125) saying `message`.
+    pub fn setup(message: impl fmt::Display) -> LaunchError {
+        LaunchError::new(EXIT_JIG_FAILED, message)
+    }
+
+    /// A failure with exit status `code` saying `message`.
+    pub fn new(code: i32, message: impl fmt::Display) -> LaunchError {
+        LaunchError {
+            code,
+            error: anyhow::anyhow!("{message}"),
+        }
+    }
+
+    /// Attaches a hint.
+    pub fn hint(self, hint: impl fmt::Display) -> LaunchError {
+        LaunchError {
+            code: self.code,
+            error: with_hint(self.error, hint.to_string()),
+        }
+    }
+
+    /// Prints the error for the tool `tool` (`jig: TOOL: error: ...`) and returns the
+    /// exit status.
+    pub fn report(&self, tool: &str) -> i32 {
+        if self.code != 0 {
+            eprint!(
+                "{}",
+                render(&format!("jig: {tool}"), Level::Error, &self.error)
+            );
+        }
+        self.code
+    }
+}
+
+impl From<anyhow::Error> for LaunchError {
+    fn from(error: anyhow::Error) -> LaunchError {
+        LaunchError {
+            code: EXIT_JIG_FAILED,
+            error,
+        }
+    }
+}
+
+impl fmt::Display for LaunchError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&*self.error, f)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use anyhow::Context;
+
+    #[test]
+    fn hints_are_found_anywhere_in_the_chain_and_printed_last() {
+        let inner: anyhow::Result<()> =
+            Err(hinted("no such repository", "`jig repo add` adds one"));
+        let e = inner
+            .context("reading recipes")
+            .hint("or give a path")
+            .unwrap_err();
+        assert_eq!(e.to_string(), "reading recipes");
+        assert_eq!(hints(&e), ["or give a path", "`jig repo add` adds one"]);
+        assert_eq!(
+            render("jig", Level::Error, &e),
+            "jig: error: reading recipes\n  caused by: no such repository\n  \
+             hint: or give a path\n  hint: `jig repo add` adds one\n"
+        );
+    }
+
+    #[test]
+    fn launch_errors_carry_their_status_and_render_the_same_way() {
+        let e = LaunchError::setup("cannot create a user namespace")
+            .hint("`jig doctor` shows which setting to change");
+        assert_eq!(e.code, 125);
+        assert_eq!(
+            render("jig: git", Level::Error, &e.error),
+            "jig: git: error: cannot create a user namespace\n  \
+             hint: `jig doctor` shows which setting to change\n"
+        );
+        let from: LaunchError = anyhow::anyhow!("x").into();
+        assert_eq!(from.code, EXIT_JIG_FAILED);
+        let multi = anyhow::anyhow!("the lock differs:\n  image: a, b");
+        assert_eq!(
+            render("jig", Level::Warning, &multi),
+            "jig: warning: the lock differs:\n      image: a, b\n"
+        );
+    }
+}
