@@ -7,6 +7,7 @@ use std::fs;
 use std::path::PathBuf;
 use std::process::Command;
 
+use common::tar::Tar;
 use common::*;
 
 /// Writes a recipe named `bb` whose image comes from `from` (written verbatim).
@@ -103,42 +104,6 @@ fn rootfs_tarballs_give_the_same_image_as_the_directory() {
     }
 }
 
-/// A tar archive written header by header, so hostile names can be expressed.
-struct RawTar(Vec<u8>);
-
-impl RawTar {
-    fn entry(mut self, name: &str, kind: tar::EntryType, link: &str, data: &[u8]) -> Self {
-        if name.len() >= 100 {
-            // GNU long name: an `L` entry whose data is the name for the next header.
-            let mut long = name.as_bytes().to_vec();
-            long.push(0);
-            self = self.entry("././@LongLink", tar::EntryType::GNULongName, "", &long);
-        }
-        let mut h = tar::Header::new_gnu();
-        let gnu = h.as_gnu_mut().unwrap();
-        let short = &name.as_bytes()[..name.len().min(99)];
-        gnu.name[..short.len()].copy_from_slice(short);
-        gnu.linkname[..link.len()].copy_from_slice(link.as_bytes());
-        h.set_entry_type(kind);
-        h.set_size(data.len() as u64);
-        h.set_mode(if kind == tar::EntryType::Directory {
-            0o755
-        } else {
-            0o644
-        });
-        h.set_mtime(1_700_000_000);
-        h.set_cksum();
-        self.0.extend_from_slice(h.as_bytes());
-        self.0.extend_from_slice(data);
-        self.0.resize(self.0.len().div_ceil(512) * 512, 0);
-        self
-    }
-    fn finish(mut self) -> Vec<u8> {
-        self.0.extend([0; 1024]);
-        self.0
-    }
-}
-
 /// Installs a recipe whose rootfs is `tar`; returns jig's output.
 fn install_tarball(env: &Env, tar: Vec<u8>) -> std::process::Output {
     let path = env.dir().join("evil.tar");
@@ -171,10 +136,7 @@ fn tarball_with_dotdot_entry_is_refused() {
             outside.strip_prefix("/").unwrap().display()
         );
         for name in ["../escape", deep.as_str()] {
-            let tar = RawTar(Vec::new())
-                .entry("bin/", tar::EntryType::Directory, "", b"")
-                .entry(name, tar::EntryType::Regular, "", b"pwned\n")
-                .finish();
+            let tar = Tar::new().dir("bin/").file(name, b"pwned\n").finish();
             let out = install_tarball(&env, tar);
             assert_code(&out, 1, &format!("{l} {name}"));
             let err = stderr(&out);
@@ -193,14 +155,9 @@ fn tarball_writing_through_a_symlink_is_refused() {
         let l = env.label();
         let outside = env.dir().join("outside");
         env.mkdir(&outside);
-        let tar = RawTar(Vec::new())
-            .entry(
-                "link",
-                tar::EntryType::Symlink,
-                outside.to_str().unwrap(),
-                b"",
-            )
-            .entry("link/file", tar::EntryType::Regular, "", b"pwned\n")
+        let tar = Tar::new()
+            .symlink("link", outside.to_str().unwrap())
+            .file("link/file", b"pwned\n")
             .finish();
         let out = install_tarball(&env, tar);
         assert_code(&out, 1, &l);
@@ -212,17 +169,10 @@ fn tarball_writing_through_a_symlink_is_refused() {
         assert_nothing_stored(&env, &l);
 
         // The same with a relative link climbing out of the image.
-        let tar = RawTar(Vec::new())
-            .entry(
-                "up",
-                tar::EntryType::Symlink,
-                "../../../../../../../../..",
-                b"",
-            )
-            .entry(
+        let tar = Tar::new()
+            .symlink("up", "../../../../../../../../..")
+            .file(
                 &format!("up/{}/file2", outside.strip_prefix("/").unwrap().display()),
-                tar::EntryType::Regular,
-                "",
                 b"pwned\n",
             )
             .finish();

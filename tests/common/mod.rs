@@ -8,9 +8,14 @@
 //! Shared per test process (built once): a world-readable base directory in /tmp with
 //! a copy of the jig binary (the checkout may sit below a 0700 directory), the busybox
 //! root filesystem and the `bb` recipe beside it.
+//!
+//! Beside it: [`tmux`] (a real terminal), [`tar`] (archives written header by header)
+//! and [`registry`] (a real OCI registry and uploads to it).
 
 #![allow(dead_code)] // each test file uses a different part of the harness
 
+pub mod registry;
+pub mod tar;
 pub mod tmux;
 
 use std::ffi::OsStr;

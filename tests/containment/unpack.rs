@@ -10,52 +10,26 @@ use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 
 use super::*;
+use crate::common::tar::Tar;
 
-/// The fixture's busybox root as tar bytes, without the end-of-archive blocks, so
-/// entries can be added after it.
-fn busybox_entries() -> &'static [u8] {
-    static TAR: OnceLock<Vec<u8>> = OnceLock::new();
-    TAR.get_or_init(|| {
-        let mut b = tar::Builder::new(Vec::new());
-        b.follow_symlinks(false);
-        b.append_dir_all(".", &fixture().rootfs).unwrap();
-        b.get_ref().clone()
-    })
-}
-
-/// A raw header for `name` (written as is, so names the tar crate would refuse can be
-/// expressed too).
-fn header(name: &str, kind: tar::EntryType, size: u64) -> tar::Header {
-    let mut h = tar::Header::new_gnu();
-    h.as_gnu_mut().unwrap().name[..name.len()].copy_from_slice(name.as_bytes());
-    h.set_entry_type(kind);
-    h.set_size(size);
-    h.set_mode(if kind == tar::EntryType::Directory {
-        0o755
-    } else {
-        0o644
-    });
-    h.set_mtime(1_700_000_000);
-    h.set_cksum();
-    h
+/// The fixture's busybox root as an open archive, so entries can be added after it.
+fn busybox_entries() -> &'static Tar {
+    static TAR: OnceLock<Tar> = OnceLock::new();
+    TAR.get_or_init(|| Tar::new().tree(&fixture().rootfs))
 }
 
 /// The busybox root plus `extra` entries (name, contents; a name ending in `/` is a
 /// directory), as a complete tar.
 fn busybox_tar_with(extra: &[(&str, &str)]) -> Vec<u8> {
-    let mut t = busybox_entries().to_vec();
+    let mut t = busybox_entries().clone();
     for (name, data) in extra {
-        let kind = if name.ends_with('/') {
-            tar::EntryType::Directory
+        t = if name.ends_with('/') {
+            t.dir(name)
         } else {
-            tar::EntryType::Regular
+            t.file(name, data.as_bytes())
         };
-        t.extend_from_slice(header(name, kind, data.len() as u64).as_bytes());
-        t.extend_from_slice(data.as_bytes());
-        t.extend(std::iter::repeat_n(0, (512 - data.len() % 512) % 512));
     }
-    t.extend(std::iter::repeat_n(0, 1024));
-    t
+    t.finish()
 }
 
 /// Writes `bytes` as `env`'s file `name` and a recipe `name` with the shim `sh` on it;
@@ -220,24 +194,14 @@ fn archives_over_the_configured_limits_are_refused_naming_the_key() {
     }
 }
 
-/// Streams `head`, then `files` entries `NAME` of `size` zero bytes each, then the
-/// end-of-archive blocks into `sink` (a compressor).
-fn write_zero_files(sink: &mut dyn Write, head: &[u8], files: &[(String, u64)]) {
-    sink.write_all(head).unwrap();
-    let chunk = vec![0u8; 1 << 20];
+/// Streams the busybox root, then `files` entries `NAME` of `size` zero bytes each,
+/// then the end-of-archive blocks into `sink` (a compressor). Returns `sink`.
+fn write_zero_files<W: Write>(sink: W, files: &[(String, u64)]) -> W {
+    let mut t = Tar::to(sink).raw(busybox_entries().bytes());
     for (name, size) in files {
-        sink.write_all(header(name, tar::EntryType::Regular, *size).as_bytes())
-            .unwrap();
-        let mut left = *size;
-        while left > 0 {
-            let n = left.min(chunk.len() as u64) as usize;
-            sink.write_all(&chunk[..n]).unwrap();
-            left -= n as u64;
-        }
-        let pad = (512 - size % 512) % 512;
-        sink.write_all(&chunk[..pad as usize]).unwrap();
+        t = t.zeros(name, *size);
     }
-    sink.write_all(&[0; 1024]).unwrap();
+    t.finish()
 }
 
 /// The busybox root plus one 1 GiB file of zeros, through the host's `gzip -9` (about
@@ -253,7 +217,7 @@ fn gzip_bomb() -> &'static [u8] {
             .expect("gzip");
         let mut stdin = gzip.stdin.take().unwrap();
         let writer = std::thread::spawn(move || {
-            write_zero_files(&mut stdin, busybox_entries(), &[("big".into(), 1 << 30)]);
+            write_zero_files(&mut stdin, &[("big".into(), 1 << 30)]);
         });
         let out = gzip.wait_with_output().unwrap();
         writer.join().unwrap();
@@ -267,9 +231,8 @@ fn zstd_bomb() -> &'static [u8] {
     static BOMB: OnceLock<Vec<u8>> = OnceLock::new();
     BOMB.get_or_init(|| {
         let files: Vec<(String, u64)> = (0..64).map(|i| (format!("z/{i:02}"), 16 << 20)).collect();
-        let mut enc = zstd::stream::write::Encoder::new(Vec::new(), 1).unwrap();
-        write_zero_files(&mut enc, busybox_entries(), &files);
-        enc.finish().unwrap()
+        let enc = zstd::stream::write::Encoder::new(Vec::new(), 1).unwrap();
+        write_zero_files(enc, &files).finish().unwrap()
     })
 }
 
