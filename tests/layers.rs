@@ -19,9 +19,9 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// (layer, module) rows of ARCHITECTURE.md's table.
-fn layer_table() -> Vec<(u32, ModPath)> {
-    let text = fs::read_to_string(root().join("ARCHITECTURE.md")).unwrap();
+/// (layer, module) rows of the layer table in `root`'s ARCHITECTURE.md.
+fn layer_table(root: &Path) -> Vec<(u32, ModPath)> {
+    let text = fs::read_to_string(root.join("ARCHITECTURE.md")).unwrap();
     let start = text
         .find("layers:begin")
         .expect("ARCHITECTURE.md: no layers:begin marker");
@@ -63,8 +63,8 @@ fn layer_table() -> Vec<(u32, ModPath)> {
     rows
 }
 
-/// Every source file under src/ with its module path.
-fn modules() -> BTreeMap<ModPath, PathBuf> {
+/// Every source file under `root`'s src/ with its module path.
+fn modules(root: &Path) -> BTreeMap<ModPath, PathBuf> {
     fn walk(dir: &Path, prefix: &ModPath, out: &mut BTreeMap<ModPath, PathBuf>) {
         let mut entries: Vec<_> = fs::read_dir(dir)
             .unwrap()
@@ -90,31 +90,25 @@ fn modules() -> BTreeMap<ModPath, PathBuf> {
         }
     }
     let mut out = BTreeMap::new();
-    walk(&root().join("src"), &Vec::new(), &mut out);
+    walk(&root.join("src"), &Vec::new(), &mut out);
     out
 }
 
-/// The code of a file without comments and without its `#[cfg(test)]` module.
+/// The code of a file without comments and without its `#[cfg(test)]` module (the
+/// last item of a file, here as in the rest of jig).
 fn code_of(text: &str) -> String {
     let mut out = String::new();
     let mut lines = text.lines().peekable();
     while let Some(line) = lines.next() {
         let t = line.trim_start();
         if t.starts_with("#[cfg(test)]") {
-            // `#[cfg(test)] mod tests { ... }`: skip to its end, by brace depth.
-            if lines
-                .peek()
-                .is_some_and(|l| l.trim_start().starts_with("mod "))
-            {
-                let mut depth = 0i32;
-                let mut opened = false;
-                for l in lines.by_ref() {
-                    depth += l.matches('{').count() as i32 - l.matches('}').count() as i32;
-                    opened |= l.contains('{');
-                    if opened && depth <= 0 {
-                        break;
-                    }
-                }
+            let is_mod = |l: &str| {
+                let l = l.trim_start();
+                l.starts_with("mod ") || (l.starts_with("pub") && l.contains(" mod "))
+            };
+            // The test module closes the file, by convention: the rest is tests.
+            if lines.peek().is_some_and(|l| is_mod(l)) {
+                break;
             }
             continue;
         }
@@ -272,10 +266,10 @@ fn show(m: &ModPath) -> String {
     }
 }
 
-#[test]
-fn no_file_imports_a_higher_layer_and_no_files_import_each_other() {
-    let table = layer_table();
-    let files = modules();
+/// What is wrong with the layering of the crate at `root`, one line each.
+fn problems(root: &Path) -> Vec<String> {
+    let table = layer_table(root);
+    let files = modules(root);
     let mut problems = Vec::new();
     let mut graph: BTreeMap<ModPath, BTreeSet<ModPath>> = BTreeMap::new();
     for (module, path) in &files {
@@ -346,10 +340,62 @@ fn no_file_imports_a_higher_layer_and_no_files_import_each_other() {
     }
     problems.sort();
     problems.dedup();
+    problems
+}
+
+#[test]
+fn no_file_imports_a_higher_layer_and_no_files_import_each_other() {
+    let problems = problems(&root());
     assert!(
         problems.is_empty(),
         "the layering of src/ (ARCHITECTURE.md, \"Layers\") is broken:\n{}",
         problems.join("\n")
+    );
+}
+
+/// The check itself, on a small crate that breaks both rules and has a module the
+/// table does not place.
+#[test]
+fn an_upward_import_and_a_cycle_are_found() {
+    let t = tempfile::tempdir().unwrap();
+    let w = |p: &str, text: &str| {
+        let p = t.path().join(p);
+        fs::create_dir_all(p.parent().unwrap()).unwrap();
+        fs::write(p, text).unwrap();
+    };
+    w(
+        "ARCHITECTURE.md",
+        "<!-- layers:begin -->\n| layer | modules | what |\n|---|---|---|\n\
+         | 2 top | `main`, `top` | |\n| 1 mid | `mid` | |\n| 0 low | `low` | |\n<!-- layers:end -->\n",
+    );
+    w("src/main.rs", "mod low;\nmod mid;\nmod top;\nmod stray;\n");
+    w("src/top.rs", "use crate::mid::M;\n");
+    w("src/mid/mod.rs", "pub mod a;\npub mod b;\npub use a::A;\n");
+    w("src/mid/a.rs", "use super::b::B;\npub struct A;\n");
+    w("src/mid/b.rs", "use super::a::A;\npub struct B;\n");
+    // An intra-doc link and a test module are not imports.
+    w(
+        "src/low.rs",
+        "//! See [`crate::top`].\nuse crate::top::T;\n#[cfg(test)]\nmod tests {\n    use crate::top::U;\n}\n",
+    );
+    w("src/stray.rs", "");
+    let found = problems(t.path());
+    let low = t.path().join("src/low.rs");
+    let stray = t.path().join("src/stray.rs");
+    assert_eq!(
+        found,
+        [
+            format!(
+                "{} (layer 0, low) imports top::T (layer 2, top)",
+                low.display()
+            ),
+            format!(
+                "{}: module stray is in no row of ARCHITECTURE.md's layer table",
+                stray.display()
+            ),
+            "import cycle: mid::a -> mid::b -> mid::a".to_owned(),
+            "import cycle: mid::b -> mid::a -> mid::b".to_owned(),
+        ]
     );
 }
 

@@ -13,6 +13,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 
+use crate::base::error::EXIT_JIG_FAILED;
 use crate::base::paths::Dirs;
 use crate::image::source::oci::{self, Reference};
 use crate::image::store::Store;
@@ -21,7 +22,6 @@ use crate::install::index::{Entry, Index};
 use crate::launch as shim;
 use crate::launch::facts::Command as Cmd;
 use crate::repo;
-use crate::runtime::EXIT_JIG_FAILED;
 
 pub mod doctor;
 mod pins;

@@ -21,6 +21,7 @@ use crate::launch::host::Host;
 use std::os::fd::AsFd;
 use std::os::unix::process::CommandExt;
 
+use crate::base::error::{EXIT_NOT_FOUND, LaunchError};
 use crate::base::paths::Dirs;
 use crate::image::store::Store;
 use crate::install;
@@ -29,7 +30,7 @@ use crate::project;
 use crate::project::lock;
 use crate::project::trust;
 use crate::recipe;
-use crate::runtime::{self, EXIT_NOT_FOUND, LaunchError};
+use crate::runtime;
 use facts::Command;
 use resolve::Pick;
 
@@ -126,8 +127,7 @@ fn global_entry(
                 project,
             };
             lazy_install(&lazy)?;
-            let index =
-                Index::read(&dirs.index()).map_err(|e| LaunchError::setup(format!("{e:#}")))?;
+            let index = Index::read(&dirs.index())?;
             index
                 .tools
                 .get(recipe)
@@ -181,7 +181,7 @@ fn check_lock(found: &project::Found, recipe: &str, entry: &Entry) -> Result<(),
     let diffs = match lock::summary(&text, &path, recipe) {
         Ok(Some(l)) => lock::differences(&l, entry.installed()),
         Ok(None) => vec!["the lock has no entry for it".to_owned()],
-        Err(e) => return Err(LaunchError::setup(format!("{e:#}"))),
+        Err(e) => return Err(e.into()),
     };
     if diffs.is_empty() {
         return Ok(());
@@ -219,7 +219,7 @@ fn check_lock_before_install(
         Ok(Some(l)) if l.version == version => return Ok(()),
         Ok(Some(l)) => format!("version: locked {}, resolved {version}", l.version),
         Ok(None) => "the lock has no entry for it".to_owned(),
-        Err(e) => return Err(LaunchError::setup(format!("{e:#}"))),
+        Err(e) => return Err(e.into()),
     };
     Err(LaunchError::setup(format!(
         "not installing {recipe} {version} in locked mode: {}",
@@ -399,7 +399,7 @@ pub fn start(dirs: &Dirs, entry: &Entry, cmd: Command, dry_run: bool) -> LaunchE
     }
     let host = match Host::probe() {
         Ok(h) => h,
-        Err(e) => return LaunchError::setup(format!("{e:#}")),
+        Err(e) => return e.into(),
     };
     let config = crate::base::config::dir();
     let target = facts::Target {
@@ -448,7 +448,7 @@ pub fn start(dirs: &Dirs, entry: &Entry, cmd: Command, dry_run: bool) -> LaunchE
         return LaunchError::setup(format!("cannot create {}: {e}", plan.scratch.display()));
     }
     let e = runtime::launch(&plan);
-    if e.code == runtime::EXIT_NOT_FOUND {
+    if e.code == EXIT_NOT_FOUND {
         // One line, as a shell prints it; the recipe name says where jig looked.
         return LaunchError::new(e.code, format!("{e} of recipe {recipe}"));
     }

@@ -12,7 +12,8 @@ use std::path::Path;
 
 use nix::unistd::{AccessFlags, access, execve};
 
-use super::{EXIT_NOT_EXECUTABLE, EXIT_NOT_FOUND, LaunchError, landlock, seccomp};
+use super::{landlock, seccomp};
+use crate::base::error::{EXIT_NOT_EXECUTABLE, EXIT_NOT_FOUND, LaunchError};
 use crate::runtime::spec::{Confine, Exec};
 
 /// argv/envp as C strings and the candidate paths, ready before any namespace work.

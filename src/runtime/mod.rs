@@ -32,7 +32,7 @@ pub mod userns;
 
 use spec::Plan;
 
-pub use crate::base::error::{EXIT_JIG_FAILED, EXIT_NOT_EXECUTABLE, EXIT_NOT_FOUND, LaunchError};
+use crate::base::error::LaunchError;
 
 /// Applies `plan` and executes the tool. Returns only if something failed; the
 /// process is then inside its namespaces and should just report and exit.

@@ -27,7 +27,7 @@ use nix::sys::stat::{Mode, mkdirat};
 use nix::sys::statvfs::{FsFlags, statvfs};
 use nix::unistd::{chdir, chroot};
 
-use super::LaunchError;
+use crate::base::error::LaunchError;
 use crate::runtime::spec::{Bind, File, Node};
 
 /// The new root while it is being assembled. The process's working directory is the

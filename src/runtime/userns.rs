@@ -11,7 +11,7 @@ use std::fs;
 use nix::errno::Errno;
 use nix::sched::{CloneFlags, unshare};
 
-use super::LaunchError;
+use crate::base::error::LaunchError;
 
 /// Creates the namespaces and maps the caller's uid and gid to themselves.
 pub fn enter(uid: u32, gid: u32) -> Result<(), LaunchError> {
