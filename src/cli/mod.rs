@@ -19,7 +19,7 @@ use crate::image::source::oci::{self, Reference};
 use crate::image::store::Store;
 use crate::install;
 use crate::install::index::{Entry, Index};
-use crate::launch as shim;
+use crate::launch;
 use crate::launch::facts::Command as Cmd;
 use crate::repo;
 
@@ -497,7 +497,7 @@ fn search(dirs: &Dirs, term: Option<&str>) -> Result<i32> {
 
 fn launch(dirs: &Dirs, entry: &Entry, cmd: Cmd, dry_run: bool) -> i32 {
     let tool = cmd.argv0.to_string_lossy().into_owned();
-    let e = shim::start(dirs, entry, cmd, dry_run);
+    let e = launch::start(dirs, entry, cmd, dry_run);
     if dry_run && e.code == 0 {
         return 0;
     }

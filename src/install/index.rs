@@ -31,7 +31,7 @@ pub struct Index {
     pub shims: BTreeMap<String, String>,
     /// Recipe name → installed versions.
     #[serde(default)]
-    pub tools: BTreeMap<String, Tool>,
+    pub tools: BTreeMap<String, InstalledTool>,
     /// Installed project recipes (`.jig/recipes/` of trusted projects), by the resolved
     /// recipe's content hash: a project's `git` never replaces the user's own.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -79,7 +79,7 @@ impl Lazy {
     }
 
     /// The installed versions of the recipe `name`.
-    pub fn tool(&self, name: &str) -> Result<Option<Tool>> {
+    pub fn tool(&self, name: &str) -> Result<Option<InstalledTool>> {
         self.parse(self.tools.get(name).map(AsRef::as_ref))
     }
 
@@ -107,7 +107,7 @@ impl Lazy {
 /// One installed recipe.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Tool {
+pub struct InstalledTool {
     /// The recipe's default version: what shims run when nothing pins another.
     pub default: String,
     /// Every version the recipe offered when it was last installed, so a pin such as
@@ -222,7 +222,7 @@ mod tests {
             index.shims.insert(name.into(), name.into());
             index.tools.insert(
                 name.into(),
-                Tool {
+                InstalledTool {
                     default: "1".into(),
                     offered: vec!["1".into()],
                     versions: [("1".to_owned(), entry(name))].into(),

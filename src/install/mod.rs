@@ -15,18 +15,18 @@ use anyhow::{Context, Result, bail};
 use std::collections::BTreeMap;
 
 use crate::base::paths::Dirs;
-use crate::image::build::steps as build;
+use crate::image::build::steps;
 use crate::image::store::ImageMeta;
 use crate::image::store::Store;
 use crate::image::store::{DEFAULT_PATH, ImageConfig};
-use crate::install::index::{Entry, Index, Tool};
+use crate::install::index::{Entry, Index, InstalledTool};
 use crate::project::lock;
 use crate::recipe::Loaded;
 use crate::recipe::Recipe;
 
 /// What an install did.
 #[derive(Debug)]
-pub struct Installed {
+pub struct Done {
     /// Recipe name.
     pub name: String,
     /// Installed version.
@@ -56,12 +56,7 @@ pub struct Options {
 /// its default): asks the user to approve what it requests, builds or imports its
 /// image, records it and writes its shims. The recipe's default version stays the one
 /// shims run when nothing pins another.
-pub fn install(
-    dirs: &Dirs,
-    full: &Loaded,
-    request: Option<&str>,
-    opts: &Options,
-) -> Result<Installed> {
+pub fn install(dirs: &Dirs, full: &Loaded, request: Option<&str>, opts: &Options) -> Result<Done> {
     let loaded = full.at(request)?;
     let recipe = &loaded.recipe;
     let name = recipe.name.to_string();
@@ -125,7 +120,7 @@ pub fn install(
         }
     }
     let base_meta = base.meta.clone();
-    let image = build::run_steps(&store, base, &recipe.image.run)?;
+    let image = steps::run_steps(&store, base, &recipe.image.run)?;
     if let Some(p) = &pinned
         && p.image != image.id.to_string()
     {
@@ -175,7 +170,7 @@ pub fn install(
         }
         write_shims(dirs, &mut index)?;
         index.write(&dirs.index())?;
-        return Ok(Installed {
+        return Ok(Done {
             name,
             version,
             entry,
@@ -183,11 +178,14 @@ pub fn install(
             base: base_meta,
         });
     }
-    let tool = index.tools.entry(name.clone()).or_insert_with(|| Tool {
-        default: full.recipe.version.to_string(),
-        offered: Vec::new(),
-        versions: Default::default(),
-    });
+    let tool = index
+        .tools
+        .entry(name.clone())
+        .or_insert_with(|| InstalledTool {
+            default: full.recipe.version.to_string(),
+            offered: Vec::new(),
+            versions: Default::default(),
+        });
     tool.default = full.recipe.version.to_string();
     tool.offered = full.recipe.offered();
     tool.versions.insert(version.clone(), entry.clone());
@@ -196,7 +194,7 @@ pub fn install(
     }
     write_shims(dirs, &mut index)?;
     index.write(&dirs.index())?;
-    Ok(Installed {
+    Ok(Done {
         name,
         version,
         entry,

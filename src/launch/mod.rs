@@ -462,7 +462,7 @@ pub fn install_arg(entry: &Entry) -> String {
 
 /// How to name the installed recipe `name` on the command line to install another
 /// version of it: where its installed versions came from, else the bare name.
-pub fn recipe_arg(name: &str, tool: Option<&crate::install::index::Tool>) -> String {
+pub fn recipe_arg(name: &str, tool: Option<&crate::install::index::InstalledTool>) -> String {
     tool.and_then(|t| t.versions.values().next())
         .map_or_else(|| name.to_owned(), install_arg)
 }

@@ -11,13 +11,13 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 
-use crate::install::index::{Entry, Tool};
+use crate::install::index::{Entry, InstalledTool};
 use crate::project::{self, Found};
 use crate::recipe::select_from;
 
 /// Where a version request came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Why {
+pub enum Chosen {
     /// `NAME@VERSION` on the command line.
     Cli,
     /// The named environment variable.
@@ -30,14 +30,14 @@ pub enum Why {
     Default,
 }
 
-impl fmt::Display for Why {
+impl fmt::Display for Chosen {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Why::Cli => f.write_str("given on the command line"),
-            Why::Env(v) => write!(f, "set by ${v}"),
-            Why::Project(p) => write!(f, "pinned by {}", p.display()),
-            Why::Global(p) => write!(f, "pinned by the global {}", p.display()),
-            Why::Default => f.write_str("the recipe's default version"),
+            Chosen::Cli => f.write_str("given on the command line"),
+            Chosen::Env(v) => write!(f, "set by ${v}"),
+            Chosen::Project(p) => write!(f, "pinned by {}", p.display()),
+            Chosen::Global(p) => write!(f, "pinned by the global {}", p.display()),
+            Chosen::Default => f.write_str("the recipe's default version"),
         }
     }
 }
@@ -48,7 +48,7 @@ pub struct Request {
     /// The requested version, `None` for the recipe's default.
     pub version: Option<String>,
     /// Where it came from.
-    pub why: Why,
+    pub why: Chosen,
 }
 
 /// The variable that pins `tool`: `JIG_<TOOL>_VERSION`, the recipe name upper-cased
@@ -90,14 +90,14 @@ fn request_with(
     if let Some(v) = cli {
         return Ok(Request {
             version: Some(v.to_owned()),
-            why: Why::Cli,
+            why: Chosen::Cli,
         });
     }
     let var = env_var(tool);
     if let Some(v) = env(&var).filter(|v| !v.is_empty()) {
         return Ok(Request {
             version: Some(v),
-            why: Why::Env(var),
+            why: Chosen::Env(var),
         });
     }
     if let Some(found) = project
@@ -105,7 +105,7 @@ fn request_with(
     {
         return Ok(Request {
             version: Some(v.to_owned()),
-            why: Why::Project(found.path.clone()),
+            why: Chosen::Project(found.path.clone()),
         });
     }
     if let Some(found) = global()?
@@ -113,12 +113,12 @@ fn request_with(
     {
         return Ok(Request {
             version: Some(v.to_owned()),
-            why: Why::Global(found.path),
+            why: Chosen::Global(found.path),
         });
     }
     Ok(Request {
         version: None,
-        why: Why::Default,
+        why: Chosen::Default,
     })
 }
 
@@ -135,7 +135,7 @@ pub enum Pick<'a> {
 
 /// Matches `request` against the installed versions of `tool` (named `name`), then
 /// against the versions its recipe offered.
-pub fn pick<'a>(name: &str, tool: &'a Tool, request: &Request) -> Pick<'a> {
+pub fn pick<'a>(name: &str, tool: &'a InstalledTool, request: &Request) -> Pick<'a> {
     let installed = |v: &str| tool.versions.get_key_value(v).map(|(v, e)| (v.as_str(), e));
     let Some(want) = request.version.as_deref() else {
         return match installed(&tool.default) {
@@ -208,36 +208,36 @@ mod tests {
         };
         assert_eq!(
             r(Some("c"), Some(&proj), &env_git, some_global).why,
-            Why::Cli
+            Chosen::Cli
         );
         let e = r(None, Some(&proj), &env_git, some_global);
         assert_eq!(
             (e.version.as_deref(), e.why),
-            (Some("e"), Why::Env("JIG_GIT_VERSION".into()))
+            (Some("e"), Chosen::Env("JIG_GIT_VERSION".into()))
         );
         let p = r(None, Some(&proj), &no_env, some_global);
         assert_eq!(
             (p.version.as_deref(), p.why),
-            (Some("p"), Why::Project("/w/jig.toml".into()))
+            (Some("p"), Chosen::Project("/w/jig.toml".into()))
         );
         let g = r(None, None, &no_env, some_global);
         assert_eq!(
             (g.version.as_deref(), g.why),
-            (Some("g"), Why::Global("/cfg/jig.toml".into()))
+            (Some("g"), Chosen::Global("/cfg/jig.toml".into()))
         );
         let d = r(None, None, &no_env, no_global);
-        assert_eq!((d.version, d.why), (None, Why::Default));
+        assert_eq!((d.version, d.why), (None, Chosen::Default));
         // A project file that does not mention the tool falls through to the global one.
         let other = found("[tools]\nnpm = \"1\"\n", "/w/jig.toml");
         assert_eq!(
             r(None, Some(&other), &no_env, some_global).why,
-            Why::Global("/cfg/jig.toml".into())
+            Chosen::Global("/cfg/jig.toml".into())
         );
         // An empty variable does not pin.
         let empty = |_: &str| Some(String::new());
         assert_eq!(
             r(None, Some(&proj), &empty, no_global).why,
-            Why::Project("/w/jig.toml".into())
+            Chosen::Project("/w/jig.toml".into())
         );
     }
 }

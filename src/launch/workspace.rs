@@ -39,7 +39,7 @@ pub struct Workspace {
     /// The root, at its own path; the cwd is inside it.
     pub root: PathBuf,
     /// How it was chosen.
-    pub why: Why,
+    pub why: Reason,
     /// The enclosing launch's root when the cwd is outside it (a nested launch run
     /// from elsewhere, say a tool's temp directory): mounted as well.
     pub inherited: Option<PathBuf>,
@@ -82,7 +82,7 @@ pub enum GitLink {
     Refused {
         /// The `gitdir:` target, normalized.
         gitdir: PathBuf,
-        /// Why, as a sentence part ("it is not a git directory (no HEAD)").
+        /// Reason, as a sentence part ("it is not a git directory (no HEAD)").
         reason: String,
     },
 }
@@ -93,7 +93,7 @@ pub type Guard<'a> = &'a dyn Fn(&Path) -> Result<(), String>;
 
 /// How the workspace root was chosen.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Why {
+pub enum Reason {
     /// `name` was found in the root.
     Marker(String),
     /// No marker between the cwd and the top of the walk: the cwd alone.
@@ -105,7 +105,7 @@ pub enum Why {
         name: String,
         /// Where it was.
         dir: PathBuf,
-        /// Why that directory is not mounted.
+        /// Reason that directory is not mounted.
         reason: &'static str,
     },
     /// Passed down by the enclosing jig launch.
@@ -116,14 +116,14 @@ impl fmt::Display for Workspace {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} (", self.root.display())?;
         match &self.why {
-            Why::Marker(name) => write!(f, "marker {name} at {}", self.root.display())?,
-            Why::NoMarker => f.write_str("no marker: cwd only")?,
-            Why::Ignored { name, dir, reason } => write!(
+            Reason::Marker(name) => write!(f, "marker {name} at {}", self.root.display())?,
+            Reason::NoMarker => f.write_str("no marker: cwd only")?,
+            Reason::Ignored { name, dir, reason } => write!(
                 f,
                 "marker {name} at {} ignored: {reason}; cwd only",
                 dir.display()
             )?,
-            Why::Inherited => f.write_str("inherited from the enclosing jig launch")?,
+            Reason::Inherited => f.write_str("inherited from the enclosing jig launch")?,
         }
         f.write_str(")")?;
         if let Some(i) = &self.inherited {
@@ -181,7 +181,7 @@ pub fn find(
     {
         return Workspace {
             root: root.clone(),
-            why: Why::Inherited,
+            why: Reason::Inherited,
             inherited: None,
             git: linked_git_dir(root, guard),
         };
@@ -233,7 +233,7 @@ fn walk(
                 Ok(()) if strong.is_some() => return rooted(dir, name, guard),
                 Ok(()) => weak = Some((dir.to_owned(), name.to_owned())),
                 Err(reason) => {
-                    ignored.get_or_insert(Why::Ignored {
+                    ignored.get_or_insert(Reason::Ignored {
                         name: name.to_owned(),
                         dir: dir.to_owned(),
                         reason,
@@ -252,7 +252,7 @@ fn walk(
     }
     Workspace {
         root: cwd.to_owned(),
-        why: ignored.unwrap_or(Why::NoMarker),
+        why: ignored.unwrap_or(Reason::NoMarker),
         inherited: None,
         git: None,
     }
@@ -261,7 +261,7 @@ fn walk(
 fn rooted(dir: &Path, name: &str, guard: Guard) -> Workspace {
     Workspace {
         root: dir.to_owned(),
-        why: Why::Marker(name.to_owned()),
+        why: Reason::Marker(name.to_owned()),
         inherited: None,
         git: (name == ".git")
             .then(|| linked_git_dir(dir, guard))
@@ -569,13 +569,13 @@ mod tests {
 
         // Nothing: the cwd alone.
         assert_eq!(find(&sub, &[]).root, sub);
-        assert_eq!(find(&sub, &[]).why, Why::NoMarker);
+        assert_eq!(find(&sub, &[]).why, Reason::NoMarker);
         // A recipe marker alone.
         fs::write(pkg.join("package.json"), "{}").unwrap();
         let ws = find(&sub, &m(&["package.json"]));
         assert_eq!(
             (ws.root, ws.why),
-            (pkg.clone(), Why::Marker("package.json".into()))
+            (pkg.clone(), Reason::Marker("package.json".into()))
         );
         // Other recipes do not see it.
         assert_eq!(find(&sub, &[]).root, sub);
@@ -584,7 +584,7 @@ mod tests {
         let ws = find(&sub, &m(&["package.json"]));
         assert_eq!(
             (ws.root, ws.why),
-            (repo.clone(), Why::Marker(".git".into()))
+            (repo.clone(), Reason::Marker(".git".into()))
         );
         // jig.toml nearer than .git wins.
         fs::write(pkg.join("jig.toml"), "").unwrap();
@@ -603,7 +603,7 @@ mod tests {
         let ws = find(&cwd, &home, &[], None, || false, &|_| Ok(()));
         assert_eq!(ws.root, cwd);
         assert!(
-            matches!(&ws.why, Why::Ignored { dir, .. } if *dir == home),
+            matches!(&ws.why, Reason::Ignored { dir, .. } if *dir == home),
             "{ws}"
         );
         assert!(ws.to_string().contains("ignored"), "{ws}");
@@ -625,7 +625,7 @@ mod tests {
         // A marker above home is never reached.
         fs::write(t.path().join("jig.toml"), "").unwrap();
         let ws = find(&cwd, &home, &[], None, || panic!("not asked"), &|_| Ok(()));
-        assert_eq!((ws.root, ws.why), (cwd, Why::NoMarker));
+        assert_eq!((ws.root, ws.why), (cwd, Reason::NoMarker));
     }
 
     #[test]
@@ -992,7 +992,7 @@ mod tests {
         let ws = find(&cwd, home, &[], Some(root.as_os_str()), || false, &|_| {
             Ok(())
         });
-        assert_eq!((ws.root, ws.why), (root.clone(), Why::Inherited));
+        assert_eq!((ws.root, ws.why), (root.clone(), Reason::Inherited));
         // From outside it, the cwd's own workspace plus the inherited one.
         let other = t.path().join("tmpdir");
         fs::create_dir(&other).unwrap();
@@ -1011,7 +1011,7 @@ mod tests {
                 || false,
                 &|_| Ok(()),
             );
-            assert_ne!(ws.why, Why::Inherited, "{bad}");
+            assert_ne!(ws.why, Reason::Inherited, "{bad}");
             assert_eq!(ws.inherited, None, "{bad}");
         }
     }

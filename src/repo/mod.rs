@@ -58,7 +58,7 @@ pub struct Repos {
 #[serde(deny_unknown_fields)]
 pub struct Repo {
     /// Where its recipes come from.
-    pub source: Source,
+    pub source: Location,
     /// The branch, tag or commit followed (`None`: the remote's default branch).
     #[serde(default, rename = "ref", skip_serializing_if = "Option::is_none")]
     pub rev: Option<String>,
@@ -69,27 +69,27 @@ pub struct Repo {
 /// Where a repository's recipes come from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Source {
+pub enum Location {
     /// A git URL, or the absolute path of a local git repository.
     Git(String),
     /// A local directory that is not a git repository (absolute path).
     Dir(PathBuf),
 }
 
-impl Source {
+impl Location {
     /// `git` or `dir`.
     pub fn kind(&self) -> &'static str {
         match self {
-            Source::Git(_) => "git",
-            Source::Dir(_) => "dir",
+            Location::Git(_) => "git",
+            Location::Dir(_) => "dir",
         }
     }
 
     /// The URL or path.
     pub fn location(&self) -> String {
         match self {
-            Source::Git(u) => u.clone(),
-            Source::Dir(p) => p.display().to_string(),
+            Location::Git(u) => u.clone(),
+            Location::Dir(p) => p.display().to_string(),
         }
     }
 }
@@ -232,10 +232,10 @@ fn check_location(location: &str) -> Result<()> {
 }
 
 /// Decides what `repo add` was given: a URL, a local git repository or a directory.
-fn classify(location: &str) -> Result<Source> {
+fn classify(location: &str) -> Result<Location> {
     check_location(location)?;
     if location.contains("://") {
-        return Ok(Source::Git(location.to_owned()));
+        return Ok(Location::Git(location.to_owned()));
     }
     let path = Path::new(location);
     if path.exists() {
@@ -245,7 +245,7 @@ fn classify(location: &str) -> Result<Source> {
             || (abs.join("HEAD").is_file() && abs.join("objects").is_dir());
         if is_git {
             let s = abs.to_str().context("the repository path is not UTF-8")?;
-            return Ok(Source::Git(s.to_owned()));
+            return Ok(Location::Git(s.to_owned()));
         }
         if !abs.join("recipes").is_dir() {
             return Err(crate::base::error::hinted(
@@ -253,14 +253,14 @@ fn classify(location: &str) -> Result<Source> {
                 "a recipe repository holds recipes/NAME.toml files",
             ));
         }
-        return Ok(Source::Dir(abs));
+        return Ok(Location::Dir(abs));
     }
     // scp-like `[user@]host:path`, as git understands it.
     if let Some((host, _)) = location.split_once(':')
         && !host.is_empty()
         && !host.contains('/')
     {
-        return Ok(Source::Git(location.to_owned()));
+        return Ok(Location::Git(location.to_owned()));
     }
     bail!("{location}: no such directory, and not a git URL")
 }
@@ -282,7 +282,7 @@ pub fn add(dirs: &Dirs, name: &str, location: &str, rev: Option<&str>) -> Result
         check_rev(r)?;
     }
     let source = classify(location)?;
-    if rev.is_some() && matches!(source, Source::Dir(_)) {
+    if rev.is_some() && matches!(source, Location::Dir(_)) {
         bail!("--ref applies to git repositories; {location} is a plain directory");
     }
     let _lock = lock(dirs)?;
@@ -331,11 +331,11 @@ pub fn add(dirs: &Dirs, name: &str, location: &str, rev: Option<&str>) -> Result
 fn fill(
     dirs: &Dirs,
     work: &Path,
-    source: &Source,
+    source: &Location,
     rev: Option<&str>,
 ) -> Result<(String, Contents)> {
     match source {
-        Source::Git(url) => {
+        Location::Git(url) => {
             let git = Git::find(&dirs.shims)?;
             let gd = work.join("git");
             git.init_bare(&gd)?;
@@ -346,7 +346,7 @@ fn fill(
             let contents = git_contents(&git, &gd, &commit)?;
             Ok((commit, contents))
         }
-        Source::Dir(path) => {
+        Location::Dir(path) => {
             let snap = dir::read(path)?;
             let pin = snap.pin();
             let hex = pin.trim_start_matches("sha256:");
@@ -401,11 +401,11 @@ fn git_contents(git: &Git, gd: &Path, commit: &str) -> Result<Contents> {
 pub fn contents(dirs: &Dirs, name: &str, repo: &Repo) -> Result<Contents> {
     let read = || -> Result<Contents> {
         match &repo.source {
-            Source::Git(_) => {
+            Location::Git(_) => {
                 let git = Git::find(&dirs.shims)?;
                 git_contents(&git, &git_dir(dirs, name), &repo.pin)
             }
-            Source::Dir(_) => {
+            Location::Dir(_) => {
                 let path = snapshot_path(dirs, name, &repo.pin);
                 let text = fs::read_to_string(&path)
                     .with_context(|| format!("reading {}", path.display()))?;
@@ -596,7 +596,7 @@ pub fn versions(r: &Recipe) -> Vec<String> {
 
 /// One line of `jig search`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Found {
+pub struct SearchHit {
     /// `NAME` for a built-in recipe, `REPO/NAME` for a repository's.
     pub name: String,
     /// Versions offered, default first.
@@ -610,7 +610,7 @@ pub struct Found {
 /// Recipes of every place, in lookup order, whose name or description contains `term`
 /// (case-insensitive; everything when `None`). Recipes or repositories that cannot be
 /// read do not stop the search: they are returned as problems.
-pub fn search(dirs: &Dirs, term: Option<&str>) -> Result<(Vec<Found>, Vec<anyhow::Error>)> {
+pub fn search(dirs: &Dirs, term: Option<&str>) -> Result<(Vec<SearchHit>, Vec<anyhow::Error>)> {
     let repos = Repos::read(dirs)?;
     let places = order(&crate::base::config::load()?.recipe_order, &repos);
     let term = term.map(str::to_lowercase);
@@ -627,7 +627,7 @@ pub fn search(dirs: &Dirs, term: Option<&str>) -> Result<(Vec<Found>, Vec<anyhow
                 for (name, _) in recipe::BUILTIN {
                     let r = recipe::load(name)?.recipe;
                     if matches(name, &r.description) {
-                        found.push(Found {
+                        found.push(SearchHit {
                             name: (*name).to_owned(),
                             versions: versions(&r),
                             source: BUILTIN.into(),
@@ -658,7 +658,7 @@ pub fn search(dirs: &Dirs, term: Option<&str>) -> Result<(Vec<Found>, Vec<anyhow
                     };
                     let qualified = format!("{repo}/{}", r.name);
                     if matches(&qualified, &r.description) {
-                        found.push(Found {
+                        found.push(SearchHit {
                             name: qualified,
                             versions: versions(&r),
                             source: format!("{repo}@{}", short(&registered.pin)),
@@ -768,7 +768,7 @@ pub fn update(dirs: &Dirs, name: Option<&str>) -> Result<Vec<Updated>> {
         // recipe as added.
         let old = contents(dirs, &name, &repo).unwrap_or_default();
         let (pin, new) = match &repo.source {
-            Source::Git(url) => {
+            Location::Git(url) => {
                 let git = Git::find(&dirs.shims)?;
                 let gd = git_dir(dirs, &name);
                 if !gd.join("objects").is_dir() {
@@ -789,7 +789,7 @@ pub fn update(dirs: &Dirs, name: Option<&str>) -> Result<Vec<Updated>> {
                 let new = git_contents(&git, &gd, &commit)?;
                 (commit, new)
             }
-            Source::Dir(path) => {
+            Location::Dir(path) => {
                 let snap = dir::read(path).with_context(|| format!("updating '{name}'"))?;
                 let pin = snap.pin();
                 let text = serde_json::to_string(&snap).context("serializing a snapshot")?;
@@ -805,14 +805,14 @@ pub fn update(dirs: &Dirs, name: Option<&str>) -> Result<Vec<Updated>> {
         }
         // Only now that the index names the new pin may the old one's data go.
         match &repo.source {
-            Source::Git(_) => {
+            Location::Git(_) => {
                 let git = Git::find(&dirs.shims)?;
                 git.set_ref(&git_dir(dirs, &name), "refs/jig/pinned", &pin)?;
             }
-            Source::Dir(_) if moved => {
+            Location::Dir(_) if moved => {
                 let _ = fs::remove_file(snapshot_path(dirs, &name, &repo.pin));
             }
-            Source::Dir(_) => {}
+            Location::Dir(_) => {}
         }
         out.push(Updated {
             name,
@@ -884,8 +884,8 @@ mod tests {
         assert!(check_location("-oProxyCommand=x").is_err());
         assert!(check_location("--upload-pack=x").is_err());
         assert!(classify("--upload-pack=x").is_err());
-        assert!(matches!(classify("https://h/r.git"), Ok(Source::Git(_))));
-        assert!(matches!(classify("git@host:r.git"), Ok(Source::Git(_))));
+        assert!(matches!(classify("https://h/r.git"), Ok(Location::Git(_))));
+        assert!(matches!(classify("git@host:r.git"), Ok(Location::Git(_))));
         assert!(classify("no/such/dir").is_err());
     }
 
@@ -896,7 +896,7 @@ mod tests {
             repos.repos.insert(
                 n.into(),
                 Repo {
-                    source: Source::Dir("/x".into()),
+                    source: Location::Dir("/x".into()),
                     rev: None,
                     pin: "sha256:0".into(),
                 },

@@ -26,7 +26,7 @@ use std::path::Path;
 use anyhow::{Context, Result};
 
 use crate::base::digest::sha256_hex;
-use crate::image::build::steps as build;
+use crate::image::build::steps;
 use crate::image::source::debian::{self, Deb, Fetched, Spec};
 use crate::image::store::{DEFAULT_PATH, Image, ImageConfig, ImageMeta, PackagePin, Store};
 use crate::runtime::spec::{Bind, Node};
@@ -126,7 +126,7 @@ pub fn image(
          if [ -n \"$problems\" ]; then echo \"$problems\"; exit 1; fi\n",
     );
     let phase = std::time::Instant::now();
-    build::run_in(&root, &script, &binds).context("dpkg could not install the packages")?;
+    steps::run_in(&root, &script, &binds).context("dpkg could not install the packages")?;
     eprintln!(
         "jig: dpkg finished in {:.1} s",
         phase.elapsed().as_secs_f64()

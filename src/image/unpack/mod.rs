@@ -76,7 +76,7 @@ impl std::error::Error for Error {}
 
 /// Counts of what an apply did, for messages and tests.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct Stats {
+pub struct Unpacked {
     /// Entries written.
     pub written: u64,
     /// Device nodes skipped.
@@ -322,7 +322,7 @@ pub fn decompress<'r>(mut reader: Box<dyn Read + 'r>) -> io::Result<Box<dyn Read
 }
 
 /// Applies a (compressed or plain) tar file onto `target`.
-pub fn apply_file(path: &Path, target: &Path, layer: &Layer) -> Result<Stats, Error> {
+pub fn apply_file(path: &Path, target: &Path, layer: &Layer) -> Result<Unpacked, Error> {
     let err = |reason: String| Error {
         layer: layer.name.to_owned(),
         path: String::new(),
@@ -335,7 +335,7 @@ pub fn apply_file(path: &Path, target: &Path, layer: &Layer) -> Result<Stats, Er
 }
 
 /// Applies a plain tar stream onto the existing directory `target`.
-pub fn apply(reader: impl Read, target: &Path, layer: &Layer) -> Result<Stats, Error> {
+pub fn apply(reader: impl Read, target: &Path, layer: &Layer) -> Result<Unpacked, Error> {
     apply_mapped(reader, target, layer, &mut |p| Ok(Some(p)))
 }
 
@@ -350,7 +350,7 @@ pub fn apply_mapped(
     target: &Path,
     layer: &Layer,
     map: &mut PathMap,
-) -> Result<Stats, Error> {
+) -> Result<Unpacked, Error> {
     let root = nix::fcntl::open(
         target,
         OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
@@ -364,7 +364,7 @@ pub fn apply_mapped(
     let mut ctx = Ctx {
         root,
         layer,
-        stats: Stats::default(),
+        stats: Unpacked::default(),
         created: HashSet::new(),
         dir_times: Vec::new(),
         map,
@@ -445,7 +445,7 @@ pub fn apply_mapped(
 struct Ctx<'a> {
     root: OwnedFd,
     layer: &'a Layer<'a>,
-    stats: Stats,
+    stats: Unpacked,
     /// Paths written by this archive: an opaque whiteout keeps these.
     created: HashSet<PathBuf>,
     dir_times: Vec<(PathBuf, u64)>,
@@ -871,7 +871,7 @@ mod tests {
         }
     }
 
-    fn apply_bytes(bytes: &[u8], target: &Path, layer: &Layer) -> Result<Stats, Error> {
+    fn apply_bytes(bytes: &[u8], target: &Path, layer: &Layer) -> Result<Unpacked, Error> {
         apply(bytes, target, layer)
     }
 

@@ -6,7 +6,7 @@ use crate::launch::args::Candidate;
 use crate::launch::facts::Nest;
 use crate::launch::plan::build;
 use crate::launch::plan::testing::*;
-use crate::launch::workspace::{Why, Workspace};
+use crate::launch::workspace::{Reason, Workspace};
 use crate::recipe;
 use crate::runtime::spec::Plan;
 
@@ -82,7 +82,7 @@ fn the_workspace_root_is_bound_instead_of_the_cwd() {
     let mut f = facts("/home/alice", "/w/repo/src/deep");
     f.workspace = Workspace {
         root: p("/w/repo"),
-        why: Why::Marker(".git".into()),
+        why: Reason::Marker(".git".into()),
         inherited: None,
         git: None,
     };

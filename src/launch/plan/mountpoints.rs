@@ -16,7 +16,7 @@ use crate::runtime::spec::{DEVICES, File, Node, Plan};
 
 /// What a launch makes in its upper layer before anything is mounted.
 #[derive(Debug, Default)]
-pub struct Layer {
+pub struct Skeleton {
     /// Directories with their exact modes.
     pub dirs: Vec<(PathBuf, u32)>,
     /// Files with contents (empty for mountpoints).
@@ -28,7 +28,7 @@ pub struct Layer {
 /// The skeleton, and the caller's home as an ephemeral directory (so `cd ~` works and
 /// tools can keep caches there for the length of the run) unless the workspace holds
 /// it.
-pub fn skeleton(host: &Host) -> Layer {
+pub fn skeleton(host: &Host) -> Skeleton {
     let mut dirs: Vec<(PathBuf, u32)> = [
         ("/proc", 0o755),
         ("/dev", 0o755),
@@ -61,7 +61,7 @@ pub fn skeleton(host: &Host) -> Layer {
     if host.home.is_absolute() && host.home != Path::new("/") && !host.cwd.starts_with(&host.home) {
         dirs.push((host.home.clone(), 0o700));
     }
-    Layer { dirs, files, links }
+    Skeleton { dirs, files, links }
 }
 
 /// Places the mountpoints of the host binds (workspace, home paths, jig's data

@@ -9,7 +9,7 @@ use std::sync::LazyLock;
 use crate::image::store::ImageConfig;
 use crate::launch::facts::{Command, Display, Embedded, Facts, Nest, Target};
 use crate::launch::host::Host;
-use crate::launch::workspace::{Why, Workspace};
+use crate::launch::workspace::{Reason, Workspace};
 use crate::recipe::{self, Recipe};
 use crate::runtime::spec::Plan;
 
@@ -72,7 +72,7 @@ pub fn facts_for(host: Host) -> Facts {
         embedded: Embedded::default(),
         workspace: Workspace {
             root: host.cwd.clone(),
-            why: Why::NoMarker,
+            why: Reason::NoMarker,
             inherited: None,
             git: None,
         },

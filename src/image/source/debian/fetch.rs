@@ -169,7 +169,7 @@ impl Job {
 
 /// What a batch of downloads did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct Stats {
+pub struct Downloads {
     /// Files downloaded.
     pub files: usize,
     /// Bytes downloaded.
@@ -178,10 +178,10 @@ pub struct Stats {
 
 /// Downloads the jobs that are not cached yet, up to [`PARALLEL`] at a time, with a
 /// progress line on a terminal. Stops at the first failure and returns it.
-pub fn download_all(http: &Http, jobs: &[Job], label: &str) -> Result<Stats> {
+pub fn download_all(http: &Http, jobs: &[Job], label: &str) -> Result<Downloads> {
     let todo: Vec<&Job> = jobs.iter().filter(|j| !j.is_cached()).collect();
     if todo.is_empty() {
-        return Ok(Stats::default());
+        return Ok(Downloads::default());
     }
     let progress = Progress::new(label, todo.len(), todo.iter().map(|j| j.size).sum());
     let next = AtomicUsize::new(0);
@@ -215,7 +215,7 @@ pub fn download_all(http: &Http, jobs: &[Job], label: &str) -> Result<Stats> {
     if let Some((_, e)) = first_error.into_inner().unwrap_or_else(|p| p.into_inner()) {
         return Err(e);
     }
-    Ok(Stats {
+    Ok(Downloads {
         files: todo.len(),
         bytes: todo.iter().map(|j| j.size).sum(),
     })

@@ -32,7 +32,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use sha2::{Digest, Sha256};
 
 pub use deb::{control_files, extract_data, merged_usr_skeleton};
-pub use fetch::Stats as DownloadStats;
+pub use fetch::Downloads;
 
 /// The mirror used when a recipe names none.
 pub const DEFAULT_MIRROR: &str = "http://deb.debian.org/debian";
@@ -113,7 +113,7 @@ pub struct Fetched {
     /// The packages, sorted by name.
     pub debs: Vec<Deb>,
     /// What had to be downloaded this time (.debs only; zero when all were cached).
-    pub downloaded: DownloadStats,
+    pub downloaded: Downloads,
 }
 
 /// The host's Debian architecture name.
@@ -432,11 +432,7 @@ mod tests {
         let t = std::time::Instant::now();
         let again = fetch(&spec, &extra, cache.path()).unwrap();
         let warm = t.elapsed();
-        assert_eq!(
-            again.downloaded,
-            DownloadStats::default(),
-            "no .deb requests"
-        );
+        assert_eq!(again.downloaded, Downloads::default(), "no .deb requests");
         assert_eq!(again.debs, f.debs);
         eprintln!(
             "bookworm+git: {} packages, {:.1} MB; cold {cold:?}, warm {warm:?}",

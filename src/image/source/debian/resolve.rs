@@ -32,18 +32,18 @@ pub struct Resolved<'a> {
 
 /// Who asked for a package, for messages.
 #[derive(Clone, Copy)]
-enum Why<'a> {
+enum Cause<'a> {
     Essential,
     Requested,
     DependedOnBy(&'a str),
 }
 
-impl std::fmt::Display for Why<'_> {
+impl std::fmt::Display for Cause<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Why::Essential => f.write_str("Essential"),
-            Why::Requested => f.write_str("requested"),
-            Why::DependedOnBy(n) => write!(f, "needed by {n}"),
+            Cause::Essential => f.write_str("Essential"),
+            Cause::Requested => f.write_str("requested"),
+            Cause::DependedOnBy(n) => write!(f, "needed by {n}"),
         }
     }
 }
@@ -136,8 +136,8 @@ impl<'a> Index<'a> {
         out
     }
 
-    /// Why no alternative of `group` can be satisfied, for the error message.
-    fn explain(&self, group: &Group<'a>, why: Why) -> anyhow::Error {
+    /// Cause no alternative of `group` can be satisfied, for the error message.
+    fn explain(&self, group: &Group<'a>, why: Cause) -> anyhow::Error {
         let alts: Vec<String> = group.iter().map(|d| d.to_string()).collect();
         let mut detail = Vec::new();
         for d in group {
@@ -169,7 +169,7 @@ pub fn resolve<'a>(
     let mut selected: BTreeMap<&str, &Package> = BTreeMap::new();
     let mut queue: VecDeque<&Package> = VecDeque::new();
     // Groups with a real choice, decided once nothing unambiguous is left.
-    let mut deferred: VecDeque<(Group, Why)> = VecDeque::new();
+    let mut deferred: VecDeque<(Group, Cause)> = VecDeque::new();
 
     let select = |p: &'a Package<'a>,
                   selected: &mut BTreeMap<&'a str, &'a Package<'a>>,
@@ -196,7 +196,7 @@ pub fn resolve<'a>(
         if groups.is_empty() {
             bail!("empty package request '{r}'");
         }
-        wanted.extend(groups.into_iter().map(|g| (g, Why::Requested)));
+        wanted.extend(groups.into_iter().map(|g| (g, Cause::Requested)));
     }
 
     let satisfied = |group: &Group<'a>, selected: &BTreeMap<&str, &Package>| {
@@ -218,7 +218,7 @@ pub fn resolve<'a>(
                 if satisfied(group, &selected) {
                     continue;
                 }
-                let why = Why::DependedOnBy(p.name);
+                let why = Cause::DependedOnBy(p.name);
                 let choices: Vec<&Package> =
                     group.iter().flat_map(|d| index.satisfiers(d)).collect();
                 match choices.as_slice() {
