@@ -37,6 +37,7 @@ mod recipe;
 mod repo;
 mod resolve;
 mod runtime;
+mod sbom;
 mod shim;
 mod source;
 mod store;
