@@ -18,16 +18,22 @@
 //! a dpkg status file that is there but cannot be read (not a regular file, over
 //! 64 MiB, unreadable) fails, rather than pass for an image without packages.
 //!
-//! Packages are sorted, so that what is made of them is deterministic.
+//! The output is deterministic: packages are sorted, the creation time is an argument
+//! and the SPDX document namespace and CycloneDX serial number are derived from the
+//! image id, the tool, the format and that time.
 
 // `jig sbom` wires this module into the CLI; until then nothing else calls it.
 #![allow(dead_code)]
 
+mod cyclonedx;
 mod deb822;
 mod dpkg;
 mod license;
 mod purl;
 mod rootfs;
+mod spdx;
+#[cfg(test)]
+mod tests;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -35,6 +41,7 @@ use std::path::Path;
 use std::str::FromStr;
 
 use anyhow::{Context, Result, bail};
+use sha2::{Digest, Sha256};
 
 pub use dpkg::Distro;
 pub use license::Declared;
@@ -222,6 +229,32 @@ fn pinned_sha256(subject: &Subject, name: &str, version: &str) -> Option<String>
     Some(first)
 }
 
+/// Writes the SBOM of `subject` in `format`, from what [`inventory`] read.
+/// `created` is the creation time in seconds since the Unix epoch.
+pub fn render(
+    subject: &Subject,
+    inventory: &Inventory,
+    format: Format,
+    created: u64,
+) -> Result<String> {
+    let image = image_hex(&subject.image_id)?;
+    let uuid = document_uuid(subject, image, format, created);
+    let time = rfc3339(created);
+    let mut text = match format {
+        Format::SpdxJson => spdx::document(subject, image, inventory, &uuid, &time),
+        Format::CycloneDxJson => cyclonedx::document(subject, image, inventory, &uuid, &time),
+    }?;
+    text.push('\n');
+    Ok(text)
+}
+
+/// Reads `rootfs` and writes the SBOM of `subject` in `format` ([`inventory`] then
+/// [`render`]).
+pub fn generate(subject: &Subject, rootfs: &Path, format: Format, created: u64) -> Result<String> {
+    let inventory = inventory(rootfs, subject)?;
+    render(subject, &inventory, format, created)
+}
+
 /// The image id's bare lowercase hex.
 fn image_hex(id: &str) -> Result<&str> {
     let hex = id.strip_prefix("sha256:").unwrap_or(id);
@@ -235,9 +268,135 @@ fn is_hex(s: &str, len: usize) -> bool {
     s.len() == len && s.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
+/// A digest algorithm an SBOM can name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Algorithm {
+    Sha256,
+    Sha512,
+}
+
+impl Algorithm {
+    fn spdx(self) -> &'static str {
+        match self {
+            Algorithm::Sha256 => "SHA256",
+            Algorithm::Sha512 => "SHA512",
+        }
+    }
+
+    fn cyclonedx(self) -> &'static str {
+        match self {
+            Algorithm::Sha256 => "SHA-256",
+            Algorithm::Sha512 => "SHA-512",
+        }
+    }
+}
+
+/// Splits an OCI digest (`sha256:HEX`, `sha512:HEX`) into its algorithm and lowercase
+/// hex; `None` for any other algorithm or a malformed digest.
+fn split_digest(digest: &str) -> Option<(Algorithm, String)> {
+    let (algorithm, hex) = digest.split_once(':')?;
+    let (algorithm, len) = match algorithm {
+        "sha256" => (Algorithm::Sha256, 64),
+        "sha512" => (Algorithm::Sha512, 128),
+        _ => return None,
+    };
+    is_hex(hex, len).then(|| (algorithm, hex.to_ascii_lowercase()))
+}
+
+/// A UUID (RFC 9562 version 8: custom, here the first 128 bits of a sha256) naming
+/// one document: the same subject, format and time give the same UUID.
+fn document_uuid(subject: &Subject, image: &str, format: Format, created: u64) -> String {
+    let mut h = Sha256::new();
+    for part in [
+        "jig-sbom-v1",
+        image,
+        &subject.name,
+        &subject.version,
+        format.name(),
+        &created.to_string(),
+    ] {
+        h.update(part.as_bytes());
+        h.update([0]);
+    }
+    let mut b: [u8; 16] = h.finalize()[..16].try_into().expect("16 of 32 bytes");
+    b[6] = (b[6] & 0x0f) | 0x80;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..]
+    )
+}
+
+/// `secs` since the Unix epoch as an RFC 3339 UTC time, `YYYY-MM-DDThh:mm:ssZ`.
+fn rfc3339(secs: u64) -> String {
+    let days = secs / 86_400;
+    let rem = secs % 86_400;
+    // Howard Hinnant's days-to-civil, for days since 1970-01-01.
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60
+    )
+}
+
+/// `s` reduced to the characters SPDX identifiers allow (`[A-Za-z0-9.-]`), others
+/// replaced by `-`.
+fn idstring(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod unit {
     use super::*;
+
+    #[test]
+    fn sbom_times_are_rfc3339_utc() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(rfc3339(1_700_000_000), "2023-11-14T22:13:20Z");
+        assert_eq!(rfc3339(4_107_542_399), "2100-02-28T23:59:59Z");
+    }
+
+    #[test]
+    fn sbom_document_uuids_are_stable_and_distinct() {
+        let s = Subject {
+            name: "rg".into(),
+            version: "14".into(),
+            ..Subject::default()
+        };
+        let a = document_uuid(&s, "ab", Format::SpdxJson, 1);
+        assert_eq!(a, document_uuid(&s, "ab", Format::SpdxJson, 1));
+        assert_ne!(a, document_uuid(&s, "ab", Format::CycloneDxJson, 1));
+        assert_ne!(a, document_uuid(&s, "ac", Format::SpdxJson, 1));
+        assert_ne!(a, document_uuid(&s, "ab", Format::SpdxJson, 2));
+        let groups: Vec<usize> = a.split('-').map(str::len).collect();
+        assert_eq!(groups, [8, 4, 4, 4, 12]);
+        assert_eq!(&a[14..15], "8");
+        assert!("89ab".contains(&a[19..20]));
+    }
 
     #[test]
     fn sbom_inputs_are_checked() {
@@ -251,6 +410,12 @@ mod unit {
         assert_eq!(image_hex(&format!("sha256:{hex}")).unwrap(), hex);
         assert!(image_hex(&hex.to_ascii_uppercase()).is_err());
         assert!(image_hex("sha256:abc").is_err());
+        assert_eq!(
+            split_digest(&format!("sha256:{}", "A".repeat(64))),
+            Some((Algorithm::Sha256, "a".repeat(64)))
+        );
+        assert_eq!(split_digest("md5:00"), None);
+        assert_eq!(split_digest("sha256:xyz"), None);
     }
 
     #[test]
