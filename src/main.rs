@@ -25,6 +25,7 @@ mod project;
 mod recipe;
 mod repo;
 mod runtime;
+mod sbom;
 mod shim;
 
 #[global_allocator]
