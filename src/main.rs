@@ -25,7 +25,6 @@ mod project;
 mod recipe;
 mod repo;
 mod runtime;
-mod sbom;
 mod shim;
 
 #[global_allocator]

@@ -7,6 +7,7 @@
 
 pub mod build;
 pub mod reference;
+pub mod sbom;
 pub mod source;
 pub mod store;
 pub mod unpack;
