@@ -86,7 +86,7 @@ pub(super) fn entry_for(dirs: &Dirs, spec: &str, yes: bool) -> Result<(Entry, St
             resolve::Pick::Missing(v) => v,
             resolve::Pick::Unknown(message) => bail!(message),
         };
-        let origin = launch::recipe_arg(name, Some(tool));
+        let origin = launch::entry::recipe_arg(name, Some(tool));
         let loaded = repo::find(dirs, &origin)?;
         eprintln!(
             "jig: installing {name} {version} ({}; first use)",
@@ -136,7 +136,7 @@ pub(super) fn project_tools(dirs: &Dirs) -> Result<Vec<(recipe::Loaded, Option<S
         let loaded = if let Some(own) = own {
             recipe::load_file(&own)?
         } else {
-            let origin = launch::recipe_arg(tool, index.tools.get(tool));
+            let origin = launch::entry::recipe_arg(tool, index.tools.get(tool));
             repo::find(dirs, &origin)?
         };
         loaded.at(pin.version())?;
