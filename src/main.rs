@@ -24,6 +24,7 @@ mod build;
 mod cli;
 mod config;
 mod display;
+mod dockerfile;
 mod doctor;
 mod host;
 mod install;
