@@ -47,7 +47,7 @@ pub(super) fn expand(
         vars,
         unset: Vec::new(),
     };
-    let text = lx.until(None)?;
+    let text = lx.until(None, 0)?;
     Ok(Expanded {
         text,
         unset: lx.unset,
@@ -84,16 +84,16 @@ impl Lexer<'_> {
         }
     }
 
-    /// Reads up to `stop` (consumed) or the end.
-    fn until(&mut self, stop: Option<char>) -> Result<String, SubstError> {
-        let start = self.i;
+    /// Reads up to `stop` (consumed) or the end; a missing `stop` is reported at
+    /// `open`, the `$` of the `${` it closes.
+    fn until(&mut self, stop: Option<char>, open: usize) -> Result<String, SubstError> {
         let mut out = String::new();
         let word = self.mode == Mode::Word;
         loop {
             let Some(c) = self.peek() else {
                 return match stop {
                     None => Ok(out),
-                    Some(_) => Err(self.error(start.saturating_sub(1), "missing '}'")),
+                    Some(_) => Err(self.error(open, "missing '}'")),
                 };
             };
             if Some(c) == stop {
@@ -248,7 +248,7 @@ impl Lexer<'_> {
             None => return Err(self.error(start, "missing '}'")),
             Some(_) => return Err(bad(self, "bad substitution")),
         }
-        let word = self.until(Some('}'))?;
+        let word = self.until(Some('}'), start)?;
         let value = self.lookup(&name, false);
         // With the colon, an empty value counts as unset.
         let set = match &value {
@@ -344,7 +344,8 @@ mod tests {
     #[test]
     fn refusals() {
         assert_eq!(err("ab ${A").message, "missing '}'");
-        assert_eq!(err("${A:-x").message, "missing '}'");
+        assert_eq!(err("x ${A:-x").message, "missing '}'");
+        assert_eq!(err("x ${A:-x").at, 2);
         assert_eq!(err("${}").message, "bad substitution");
         assert_eq!(err("${:-x}").message, "bad substitution");
         let e = err("v=${A#prefix}");
