@@ -55,6 +55,8 @@ mod resolve;
 mod subst;
 mod words;
 
+#[cfg(test)]
+mod tests;
 
 use std::fmt;
 
