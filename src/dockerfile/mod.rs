@@ -57,6 +57,8 @@ mod words;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_errors;
 
 use std::fmt;
 
