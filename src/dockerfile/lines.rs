@@ -150,8 +150,15 @@ pub(super) fn scan(text: &str, file: &str) -> Result<Lines, Error> {
             more = m;
         }
         if heredocs_allowed(&logical.text, escape) {
-            for tok in words::split_words(&logical.text, escape) {
-                let Some(m) = marker(&tok.text) else { continue };
+            let toks = words::split_words(&logical.text, escape);
+            for (i, tok) in toks.iter().enumerate() {
+                // `<< EOF`: BuildKit reads the word after a lone `<<` as its delimiter.
+                let lone = tok.text.trim_start_matches(|c: char| c.is_ascii_digit()) == "<<";
+                let word = match toks.get(i + 1) {
+                    Some(next) if lone => &logical.text[tok.start..next.end],
+                    _ => tok.text.as_str(),
+                };
+                let Some(m) = marker(word) else { continue };
                 let pos = logical.pos(tok.start);
                 let body_line = n + 1;
                 let mut content = String::new();
@@ -275,14 +282,15 @@ struct Marker {
     chomp: bool,
 }
 
-/// Reads a word as a heredoc marker. The delimiter ends at a shell operator, as in
-/// the shell; any quoting in it (`'EOF'`, `"EOF"`, `\EOF`) turns expansion off.
+/// Reads a word as a heredoc marker (`<< EOF` too, joined by the caller). The
+/// delimiter ends at a shell operator, as in the shell; any quoting in it (`'EOF'`,
+/// `"EOF"`, `\EOF`) turns expansion off.
 fn marker(word: &str) -> Option<Marker> {
     let after_fd = word.trim_start_matches(|c: char| c.is_ascii_digit());
     let rest = after_fd.strip_prefix("<<")?;
     let (chomp, rest) = match rest.strip_prefix('-') {
         Some(r) => (true, r),
-        None => (false, rest),
+        None => (false, rest.trim_start()),
     };
     let mut name = String::new();
     let mut quoted = false;
@@ -340,6 +348,11 @@ mod tests {
         assert_eq!((m.name.as_str(), m.expand), ("A B", false));
         let m = marker("<<EOF>/etc/x").unwrap();
         assert_eq!((m.name.as_str(), m.marker.as_str()), ("EOF", "<<EOF"));
+        let m = marker("<<  'EOF'").unwrap();
+        assert_eq!(
+            (m.name.as_str(), m.marker.as_str(), m.expand),
+            ("EOF", "<<  'EOF'", false)
+        );
         assert_eq!(marker("<<<here"), None);
         assert_eq!(marker("<<"), None);
         assert_eq!(marker("a<<EOF"), None);

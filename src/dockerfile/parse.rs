@@ -224,9 +224,9 @@ impl Cx<'_> {
 
     fn unknown(&self, kw: &str, previous: Option<&Logical>) -> Error {
         let e = self.err(0, format!("unknown instruction {kw}"));
-        if previous.is_some_and(|p| p.text.contains("<< ")) {
+        if previous.is_some_and(|p| p.text.contains("<<") && p.heredocs.is_empty()) {
             return e.hint(
-                "is this line the body of a here-document? Docker reads a marker only written without a space: <<EOF",
+                "is this line the body of a here-document? Only RUN, COPY and ADD take one, written <<EOF or <<-EOF",
             );
         }
         match KNOWN.iter().find(|k| distance(k, kw) <= 2) {
@@ -445,16 +445,24 @@ impl Cx<'_> {
                 })
                 .collect(),
             // `COPY [a-z]* /dst` is a pattern, not broken JSON.
-            Json::No | Json::Bad(_) => words::split_whitespace(args)
-                .iter()
-                .map(|tok| {
-                    let word = self.word(at, tok);
-                    match self.l.heredocs.iter().find(|h| h.pos == word.pos) {
-                        Some(h) => Source::Heredoc(h.clone()),
-                        None => Source::Path(word),
+            Json::No | Json::Bad(_) => {
+                let mut items = Vec::new();
+                let mut skip_to = 0;
+                for tok in words::split_whitespace(args) {
+                    if tok.start < skip_to {
+                        continue; // the delimiter of a `<< EOF`
                     }
-                })
-                .collect(),
+                    let word = self.word(at, &tok);
+                    match self.l.heredocs.iter().find(|h| h.pos == word.pos) {
+                        Some(h) => {
+                            skip_to = tok.start + h.marker.len();
+                            items.push(Source::Heredoc(h.clone()));
+                        }
+                        None => items.push(Source::Path(word)),
+                    }
+                }
+                items
+            }
         };
         let dest = match items.pop() {
             Some(Source::Path(dest)) if !items.is_empty() => dest,

@@ -496,3 +496,27 @@ fn shell_platform_and_automatic_args() {
         }
     );
 }
+
+#[test]
+fn a_space_after_the_heredoc_marker() {
+    let text = "FROM a\nRUN cat > /f << 'EOF'\n$HOME\nEOF\nCOPY << EOF /etc/x\nhi\nEOF\n";
+    let r = resolve(text, &[]);
+    assert_eq!(
+        ops(&r, 0)[0],
+        &Op::Run {
+            exec: sh("cat > /f << 'EOF'\n$HOME\nEOF"),
+            env: vec![]
+        }
+    );
+    let Op::Copy(copy) = ops(&r, 0)[1] else {
+        panic!()
+    };
+    assert_eq!(
+        copy.sources,
+        [CopySource::Inline {
+            name: "EOF".into(),
+            content: "hi\n".into()
+        }]
+    );
+    assert_eq!(copy.dest, "/etc/x");
+}

@@ -48,11 +48,14 @@ fn unknown_instructions() {
         "2:1",
         &["hint: instructions are ADD, ARG"],
     );
-    // `<< EOF` (with a space) is no heredoc for Docker: the body reads as instructions.
+    // CMD takes no heredoc: the body reads as instructions.
     check(
-        &parse_err("FROM x\nRUN cat > /f << 'EOF'\nhello\nEOF\n"),
+        &parse_err("FROM x\nCMD cat <<EOF\nhello\nEOF\n"),
         "3:1",
-        &["unknown instruction HELLO", "without a space: <<EOF"],
+        &[
+            "unknown instruction HELLO",
+            "Only RUN, COPY and ADD take one",
+        ],
     );
 }
 
