@@ -16,37 +16,39 @@
 //!
 //! # Why a parser of jig's own
 //!
-//! Three crates parse Dockerfiles. `dockerfile-parser` (0.9, a pest grammar) has no
-//! heredocs and no `escape` directive and pulls in pest, regex and snafu.
+//! Three crates parse Dockerfiles. `dockerfile-parser` (0.9, a pest grammar, HPE) has
+//! no heredocs and no `escape` directive, and pulls in pest, regex and snafu.
 //! `dockerfile-parser-rs` (3.x) knows heredocs only under the literal delimiter `EOF`,
 //! has no `escape` directive and no positions, and its library depends on clap.
 //! `parse-dockerfile` (taiki-e, 0.1.9, maintained) is the best of them: escape
 //! directive, JSON forms, spans, errors with line and column. But it finds heredocs
-//! only at the start of `RUN`'s arguments (`RUN python3 <<EOF` and
-//! `RUN cat <<A >a && cat <<B >b`, both in Docker's reference, fail as "unknown
-//! instruction"), returns shell text with the continuations and comment lines still
-//! in, leaves `ENV`, `LABEL` and `ARG` unsplit, and has no substitution. What it would
-//! save is the line scanner, about a fifth of this module; what jig needs beyond it
-//! (word splitting, Docker's substitution rules, the stage model, the refusals) it
-//! would not provide. So jig follows BuildKit's parser (moby/buildkit
-//! `frontend/dockerfile/parser`, `shell/lex.go`) rule by rule, with serde_json for the
-//! JSON forms, and is stricter where Docker silently guesses (a broken JSON array is an
-//! error, not a shell command).
+//! only right after `RUN` (`RUN python3 <<EOF` and `RUN cat <<A >a && cat <<B >b`,
+//! both in Docker's reference, fail as "unknown instruction"), keeps the `\r` of CRLF
+//! files in heredoc bodies, returns shell text with the continuations and comment
+//! lines still in, leaves `ENV`, `LABEL` and `ARG` unsplit, and has no substitution.
+//! It would save the line scanner (`lines.rs`, an eighth of this module) and none of
+//! what jig needs beyond it: word splitting, Docker's substitution and scoping rules,
+//! the stage model, the refusals with hints.
 //!
-//! Where jig departs from BuildKit: heredoc bodies of a CRLF file lose their `\r`
-//! (BuildKit keeps it, which breaks the scripts); a heredoc delimiter ends at a shell
-//! operator (`<<EOF>file`), as in the shell; quoting a delimiter with a backslash
-//! (`<<\EOF`) also turns expansion off, as in the shell.
+//! So jig follows BuildKit (moby/buildkit `frontend/dockerfile/parser`, `shell/lex.go`)
+//! rule by rule, with serde_json for the JSON forms; on BuildKit's parser test corpus
+//! it splits every instruction it accepts the same way. It is stricter where Docker
+//! silently guesses: a broken JSON array (`CMD ['sh']`) is an error, not a shell
+//! command. It departs from BuildKit where BuildKit breaks scripts or the shell
+//! disagrees: heredoc bodies of a CRLF file lose their `\r`; a heredoc delimiter ends
+//! at a shell operator (`<<EOF>file`); a backslash in the delimiter (`<<\EOF`) turns
+//! expansion off.
 //!
 //! The files: `lines.rs` (directives, continuations, comments, heredoc bodies),
-//! `words.rs` (word splitting, flags, JSON arrays), `parse.rs` and `instruction.rs`
-//! (the model), `subst.rs` (`$VAR`, `${VAR:-word}`, ...), `resolve.rs` and `op.rs`
-//! (scopes and the resolved steps), `dex.rs` (dex's labels).
+//! `words.rs` (word splitting, flags, JSON arrays), `parse.rs`, `forms.rs` and
+//! `instruction.rs` (the model), `subst.rs` (`$VAR`, `${VAR:-word}`, ...), `resolve.rs`
+//! and `op.rs` (scopes and the resolved steps), `dex.rs` (dex's labels).
 
 // Wired up by the Dockerfile build; until then nothing in the crate calls it.
 #![allow(dead_code)]
 
 pub mod dex;
+mod forms;
 pub mod instruction;
 mod lines;
 pub mod op;
