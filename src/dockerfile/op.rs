@@ -142,8 +142,12 @@ fn pairs(p: &[(String, String)]) -> serde_json::Value {
 impl Op {
     /// A stable text naming everything the step does and nothing else (not its
     /// line): the keyword, then its resolved arguments as JSON. Two steps with the same
-    /// text do the same on the same image, so the build cache keys on it; changing
-    /// this format invalidates every cached step.
+    /// text do the same on the same image and configuration, so the build cache keys
+    /// on it; changing this format invalidates every cached step.
+    ///
+    /// The text alone is not a key: `ENV`, `WORKDIR` and `USER` change no file but do
+    /// change what a later `RUN` does, so a step's key must chain the keys of the
+    /// steps before it (and the base's), as kaniko's does, not just the tree it runs on.
     pub fn canonical(&self) -> String {
         let (kw, value) = match self {
             Op::Run { exec, env } => {

@@ -99,8 +99,11 @@ enum Parsed {
 
 /// One logical line being parsed.
 pub(super) struct Cx<'a> {
+    /// The Dockerfile's name, for errors.
     pub file: &'a str,
+    /// The line.
     pub l: &'a Logical,
+    /// The escape character in force.
     pub escape: char,
 }
 

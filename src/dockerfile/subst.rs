@@ -9,7 +9,9 @@
 /// `${X}`; not `${X:-...}`, whose author expected it to be unset).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct Expanded {
+    /// The result.
     pub text: String,
+    /// The unset variables named, each once.
     pub unset: Vec<String>,
 }
 
@@ -18,7 +20,9 @@ pub(super) struct Expanded {
 pub(super) struct SubstError {
     /// Character offset in the text.
     pub at: usize,
+    /// What is wrong.
     pub message: String,
+    /// What to write instead.
     pub hint: Option<String>,
 }
 

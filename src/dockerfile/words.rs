@@ -5,9 +5,11 @@
 /// A piece of an instruction's text and the byte offset it starts at.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct Token {
+    /// Byte offset of the word's first character.
     pub start: usize,
     /// Byte offset just past the word's last character.
     pub end: usize,
+    /// The word as written (quotes kept).
     pub text: String,
 }
 
