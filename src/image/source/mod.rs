@@ -6,5 +6,6 @@
 // used by the bootstrap yet.
 #[allow(dead_code, unused_imports)]
 pub mod debian;
+pub mod dockerfile;
 pub mod oci;
 pub mod rootfs;
