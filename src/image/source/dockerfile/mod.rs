@@ -114,16 +114,30 @@ impl Error {
     }
 }
 
-/// `FILE:LINE:COL: message`, then `hint: ...` on its own line (the shape jig's error
-/// printer lifts hints from).
+/// `FILE:LINE:COL: message`; the hint goes with it as data ([`Error::into_anyhow`]).
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let Pos { line, col } = self.pos;
-        write!(f, "{}:{line}:{col}: {}", self.file, self.message)?;
-        if let Some(hint) = &self.hint {
-            write!(f, "\nhint: {hint}")?;
+        write!(f, "{}:{line}:{col}: {}", self.file, self.message)
+    }
+}
+
+impl Error {
+    /// The error as jig reports errors, its hint attached.
+    pub fn into_anyhow(self) -> anyhow::Error {
+        match self.hint.clone() {
+            Some(h) => crate::base::error::hinted(self, h),
+            None => anyhow::Error::new(self),
         }
-        Ok(())
+    }
+
+    /// The message and, on a line of its own, the hint (`hint: ...`): for tests.
+    #[cfg(test)]
+    pub fn with_hint_line(&self) -> String {
+        match &self.hint {
+            Some(h) => format!("{self}\nhint: {h}"),
+            None => self.to_string(),
+        }
     }
 }
 

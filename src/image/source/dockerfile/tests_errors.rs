@@ -9,7 +9,7 @@ use super::{Dockerfile, Error};
 fn parse_err(text: &str) -> String {
     match Dockerfile::parse(text, "Dockerfile") {
         Ok(df) => panic!("parsed: {df:#?}"),
-        Err(e) => e.to_string(),
+        Err(e) => e.with_hint_line(),
     }
 }
 
@@ -18,7 +18,7 @@ fn resolve_err(text: &str) -> String {
     let df = Dockerfile::parse(text, "Dockerfile").unwrap_or_else(|e| panic!("{e}"));
     match df.resolve(&BTreeMap::new()) {
         Ok(r) => panic!("resolved: {r:#?}"),
-        Err(e) => e.to_string(),
+        Err(e) => e.with_hint_line(),
     }
 }
 
@@ -33,7 +33,13 @@ fn check(err: &str, at: &str, parts: &[&str]) {
 #[test]
 fn the_message_shape() {
     let e = Error::new("dir/Dockerfile", super::Pos { line: 3, col: 5 }, "what").hint("do this");
-    assert_eq!(e.to_string(), "dir/Dockerfile:3:5: what\nhint: do this");
+    assert_eq!(e.to_string(), "dir/Dockerfile:3:5: what");
+    let reported =
+        crate::base::error::render("jig", crate::base::error::Level::Error, &e.into_anyhow());
+    assert_eq!(
+        reported,
+        "jig: error: dir/Dockerfile:3:5: what\n  hint: do this\n"
+    );
 }
 
 #[test]
