@@ -54,7 +54,7 @@ pub unsafe extern "C" fn main(
     if args.is_empty() {
         args.push(OsString::from("jig"));
     }
-    let name = shim::tool_name(&args[0]);
+    let name = launch::tool_name(&args[0]);
     let code = if name == "jig" || name.starts_with("jig-") {
         cli::main(args)
     } else {

@@ -7,5 +7,3 @@ use std::ffi::OsString;
 pub fn main(name: &str, argv0: OsString, args: Vec<OsString>) -> i32 {
     crate::launch::main(name, argv0, args)
 }
-
-pub use crate::launch::tool_name;

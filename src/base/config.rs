@@ -215,8 +215,6 @@ pub struct RegistryAuth {
     pub auth: Option<String>,
 }
 
-/// The variable naming the directory of `config.toml` and the global `jig.toml`.
-
 /// The directory of `config.toml` and the global `jig.toml` (whether or not it exists).
 pub fn dir() -> Option<PathBuf> {
     [

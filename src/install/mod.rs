@@ -130,7 +130,7 @@ pub fn install(dirs: &Dirs, full: &Loaded, request: Option<&str>, opts: &Options
         );
         if lock::locked_from_env() {
             return Err(crate::base::error::hinted(
-                format!("{msg}"),
+                msg.to_string(),
                 "the build is not reproducible from the lock here; `jig lock --upgrade` accepts the new image",
             ));
         }
@@ -262,7 +262,7 @@ fn lock_pin(loaded: &Loaded) -> Result<Option<lock::Locked>> {
         );
         if lock::locked_from_env() {
             return Err(crate::base::error::hinted(
-                format!("{msg}"),
+                msg.to_string(),
                 "run `jig lock` to lock the new recipe",
             ));
         }

@@ -556,7 +556,7 @@ pub fn find(dirs: &Dirs, spec: &str) -> Result<Loaded> {
     }
     Name::new(spec).map_err(|e| {
         crate::base::error::hinted(
-            format!("{e}"),
+            e.to_string(),
             format!("give a path (./{spec}.toml) to use a recipe file"),
         )
     })?;
@@ -578,7 +578,7 @@ pub fn find(dirs: &Dirs, spec: &str) -> Result<Loaded> {
         }
     }
     let looked: Vec<String> = places.iter().map(|p| p.to_string()).collect();
-    return Err(crate::base::error::hinted(
+    Err(crate::base::error::hinted(
         format!(
             "no recipe named '{spec}' (looked in: {})",
             looked.join(", ")
@@ -586,7 +586,7 @@ pub fn find(dirs: &Dirs, spec: &str) -> Result<Loaded> {
         format!(
             "`jig search {spec}` lists recipes from all repositories; `jig repo add` adds one; give a path (./{spec}.toml) to use a recipe file"
         ),
-    ));
+    ))
 }
 
 /// The versions a recipe offers, default first.

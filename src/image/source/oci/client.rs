@@ -447,27 +447,21 @@ impl Client {
             .unwrap_or_default();
         let place = format!("{}/{}", self.registry, self.repository);
         match status {
-            401 | 403 => {
-                return Err(crate::base::error::hinted(
-                    format!("{place}: access to {what} denied (HTTP {status}){detail}"),
-                    format!(
-                        "check the credentials for {} in ~/.docker/config.json or jig's config.toml",
-                        self.registry
-                    ),
-                ));
-            }
-            404 => {
-                return Err(crate::base::error::hinted(
-                    format!("{place}: {what} not found (HTTP 404){detail}"),
-                    "check the repository name and tag",
-                ));
-            }
-            429 => {
-                return Err(crate::base::error::hinted(
-                    format!("{place}: the registry is rate-limiting requests (HTTP 429){detail}"),
-                    "wait, or log in to raise the limit",
-                ));
-            }
+            401 | 403 => Err(crate::base::error::hinted(
+                format!("{place}: access to {what} denied (HTTP {status}){detail}"),
+                format!(
+                    "check the credentials for {} in ~/.docker/config.json or jig's config.toml",
+                    self.registry
+                ),
+            )),
+            404 => Err(crate::base::error::hinted(
+                format!("{place}: {what} not found (HTTP 404){detail}"),
+                "check the repository name and tag",
+            )),
+            429 => Err(crate::base::error::hinted(
+                format!("{place}: the registry is rate-limiting requests (HTTP 429){detail}"),
+                "wait, or log in to raise the limit",
+            )),
             _ => bail!("{place}: {what} failed with HTTP {status}{detail}"),
         }
     }

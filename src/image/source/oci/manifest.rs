@@ -145,12 +145,10 @@ pub fn parse(body: &[u8], content_type: Option<&str>) -> Result<Document> {
             layers,
         })),
         (true, _, _) => bail!("the image manifest has no config or no layers"),
-        (false, _, _) => {
-            return Err(crate::base::error::hinted(
-                format!("unsupported manifest media type \"{media}\""),
-                "jig reads OCI and Docker schema 2 images",
-            ));
-        }
+        (false, _, _) => Err(crate::base::error::hinted(
+            format!("unsupported manifest media type \"{media}\""),
+            "jig reads OCI and Docker schema 2 images",
+        )),
     }
 }
 
@@ -213,7 +211,7 @@ pub fn select<'a>(entries: &'a [Descriptor], want: &Platform) -> Result<&'a Desc
                 .map_or_else(|| "(no platform)".to_owned(), Platform::to_string)
         })
         .collect();
-    return Err(crate::base::error::hinted(
+    Err(crate::base::error::hinted(
         format!(
             "the image has no variant for {want}; it offers: {}",
             if offered.is_empty() {
@@ -223,7 +221,7 @@ pub fn select<'a>(entries: &'a [Descriptor], want: &Platform) -> Result<&'a Desc
             }
         ),
         format!("pick an image built for {want}"),
-    ));
+    ))
 }
 
 /// The parts of an image config jig uses (OCI and Docker share the format).
