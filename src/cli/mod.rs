@@ -4,31 +4,32 @@
 //! work. Output policy: data goes to stdout, progress and diagnostics to stderr,
 //! errors as `jig: error: ...` with `caused by:` and `hint:` lines
 //! ([`crate::base::error::render`]).
+//!
+//! This file holds the clap definitions and the dispatch; the commands live beside it
+//! by concern: `install` (install, uninstall, reshim, list), `run` (run, exec, shell),
+//! `images` (images, rm, gc), `registry` (pull, push), `repos` (repo, search),
+//! `pins` (which, pin, lock, trust), `activate` and `doctor`.
 
-use crate::base::error::{Level, render};
 use std::ffi::OsString;
-use std::io::Write;
-use std::path::PathBuf;
 
-use anyhow::{Context, Result, bail};
+use anyhow::Result;
 use clap::{Parser, Subcommand};
 
 use crate::base::error::EXIT_JIG_FAILED;
 use crate::base::paths::Dirs;
-use crate::image::source::oci::{self, Reference};
-use crate::image::store::Store;
-use crate::install;
-use crate::install::index::{Entry, Index};
-use crate::launch;
-use crate::launch::facts::Command as Cmd;
-use crate::repo;
 
+mod activate;
 pub mod doctor;
+mod images;
+mod install;
 mod pins;
+mod registry;
+mod report;
+mod repos;
+mod run;
 mod spec;
 
-use pins::{entry_for, lock, pin, project_tools, trust, which};
-use spec::{list_or_none, split_spec};
+pub use report::print_error;
 
 /// Run developer tools in fast, daemon-less, ephemeral containers.
 #[derive(Parser, Debug)]
@@ -222,16 +223,6 @@ pub fn main(args: Vec<std::ffi::OsString>) -> i32 {
     }
 }
 
-/// Prints an error the way jig prints every failure ([`crate::base::error::render`]).
-pub fn print_error(e: &anyhow::Error) {
-    eprint!("{}", render("jig", Level::Error, e));
-}
-
-/// Prints an error that did not stop the command, as `jig: warning: ...`.
-fn print_warning(e: &anyhow::Error) {
-    eprint!("{}", render("jig", Level::Warning, e));
-}
-
 fn dispatch(cli: Cli) -> Result<i32> {
     if cli.locked {
         // SAFETY: jig is single-threaded here; the variable carries --locked to the
@@ -245,463 +236,40 @@ fn dispatch(cli: Cli) -> Result<i32> {
             force,
             yes,
             project,
-        } => {
-            // Parse every recipe before building any, so a typo fails fast.
-            let loaded = if recipes.is_empty() {
-                project_tools(&dirs)?
-            } else {
-                recipes
-                    .iter()
-                    .map(|r| {
-                        let (name, version) = split_spec(r);
-                        let l = repo::find(&dirs, name)?;
-                        l.at(version)?;
-                        Ok((l, version.map(str::to_owned), project))
-                    })
-                    .collect::<Result<Vec<_>>>()?
-            };
-            for (loaded, version, project) in &loaded {
-                let opts = install::Options {
-                    force,
-                    yes: yes || *project && recipes.is_empty(),
-                    project: *project,
-                    upgrade: false,
-                };
-                let version = version.as_deref();
-                let v = loaded.at(version)?.recipe.version;
-                eprintln!("jig: installing {} {v}", loaded.recipe.name);
-                let done = install::install(&dirs, loaded, version, &opts)?;
-                eprintln!(
-                    "jig: installed {} {} (image {}); shims: {}",
-                    done.name,
-                    done.version,
-                    done.entry.image.short(),
-                    done.shims.join(", ")
-                );
-            }
-            warn_if_not_on_path(&dirs);
-            Ok(0)
-        }
-        Command::Uninstall { name } => {
-            let (name, version) = split_spec(&name);
-            let shims = install::uninstall(&dirs, name, version)?;
-            let what = version.map_or(name.to_owned(), |v| format!("{name} {v}"));
-            eprintln!(
-                "jig: uninstalled {what}; removed shims: {}",
-                if shims.is_empty() {
-                    "none".to_owned()
-                } else {
-                    shims.join(", ")
-                }
-            );
-            Ok(0)
-        }
-        Command::Pin { spec, global } => pin(&dirs, &spec, global),
-        Command::Trust { revoke, yes } => trust(&dirs, revoke, yes),
-        Command::Lock { upgrade, yes } => lock(&dirs, upgrade, yes),
-        Command::Reshim => {
-            let (created, removed) = install::reshim(&dirs)?;
-            eprintln!(
-                "jig: shims created: {}; removed: {}",
-                list_or_none(&created),
-                list_or_none(&removed)
-            );
-            Ok(0)
-        }
-        Command::List => {
-            let index = Index::read(&dirs.index())?;
-            let mut out = std::io::stdout().lock();
-            for (name, tool) in &index.tools {
-                let versions: Vec<_> = tool.versions.keys().cloned().collect();
-                // The default version's entry, else any installed one (a user may have
-                // installed only NAME@OTHER).
-                let Some(e) = index
-                    .default_entry(name)
-                    .map(|(_, e)| e)
-                    .or_else(|| tool.versions.values().next())
-                else {
-                    continue;
-                };
-                let shims: Vec<_> = e.recipe.tool.shims.iter().map(|s| s.to_string()).collect();
-                writeln!(
-                    out,
-                    "{name}\t{}\t{}\t{}",
-                    versions.join(","),
-                    shims.join(","),
-                    e.recipe.description
-                )?;
-            }
-            Ok(0)
-        }
-        Command::Run { recipe, args, yes } => {
-            let (entry, _) = entry_for(&dirs, &recipe, yes)?;
-            let (program, argv0, args) = default_command(&entry, args)?;
-            Ok(launch(
-                &dirs,
-                &entry,
-                Cmd {
-                    program,
-                    argv0,
-                    args,
-                },
-                false,
-            ))
-        }
+        } => install::install(&dirs, &recipes, force, yes, project),
+        Command::Uninstall { name } => install::uninstall(&dirs, &name),
+        Command::Pin { spec, global } => pins::pin(&dirs, &spec, global),
+        Command::Trust { revoke, yes } => pins::trust(&dirs, revoke, yes),
+        Command::Lock { upgrade, yes } => pins::lock(&dirs, upgrade, yes),
+        Command::Reshim => install::reshim(&dirs),
+        Command::List => install::list(&dirs),
+        Command::Run { recipe, args, yes } => run::run(&dirs, &recipe, args, yes),
         Command::Exec {
             recipe,
             command,
             dry_run,
             yes,
-        } => {
-            let (entry, _) = entry_for(&dirs, &recipe, yes)?;
-            let mut command = command.into_iter();
-            let program = command.next().context("no command given after --")?;
-            let argv0 = program.clone();
-            Ok(launch(
-                &dirs,
-                &entry,
-                Cmd {
-                    program,
-                    argv0,
-                    args: command.collect(),
-                },
-                dry_run,
-            ))
-        }
-        Command::Shell { recipe, yes } => {
-            let (entry, _) = entry_for(&dirs, &recipe, yes)?;
-            let store = Store::new(dirs.store());
-            let rootfs = store.rootfs_of(&entry.image);
-            let host_shell = crate::launch::host::Host::probe()?
-                .shell
-                .unwrap_or_default();
-            let shell = match host_shell.strip_prefix("/") {
-                Ok(rel) if !rel.as_os_str().is_empty() && rootfs.join(rel).exists() => host_shell,
-                _ => PathBuf::from("/bin/sh"),
-            };
-            let name = shell.file_name().unwrap_or_default().to_owned();
-            Ok(launch(
-                &dirs,
-                &entry,
-                Cmd {
-                    program: shell.into_os_string(),
-                    argv0: name,
-                    args: Vec::new(),
-                },
-                false,
-            ))
-        }
-        Command::Which { tool } => which(&dirs, &tool),
-        Command::Images => images(&dirs),
-        Command::Pull { reference } => pull(&dirs, &reference),
-        Command::Push { recipe, reference } => push(&dirs, &recipe, &reference),
-        Command::Rm { ids } => rm(&dirs, &ids),
-        Command::Gc => gc(&dirs),
-        Command::Activate { shell } => activate(&dirs, shell.as_deref()),
+        } => run::exec(&dirs, &recipe, command, dry_run, yes),
+        Command::Shell { recipe, yes } => run::shell(&dirs, &recipe, yes),
+        Command::Which { tool } => pins::which(&dirs, &tool),
+        Command::Images => images::images(&dirs),
+        Command::Pull { reference } => registry::pull(&dirs, &reference),
+        Command::Push { recipe, reference } => registry::push(&dirs, &recipe, &reference),
+        Command::Rm { ids } => images::rm(&dirs, &ids),
+        Command::Gc => images::gc(&dirs),
+        Command::Activate { shell } => activate::activate(&dirs, shell.as_deref()),
         Command::Doctor => Ok(doctor::run(&dirs)),
-        Command::Repo { command } => repo_command(&dirs, command),
-        Command::Search { term } => search(&dirs, term.as_deref()),
-    }
-}
-
-fn repo_command(dirs: &Dirs, command: RepoCommand) -> Result<i32> {
-    match command {
-        RepoCommand::Add {
-            name,
-            location,
-            rev,
-        } => {
-            eprintln!("jig: adding repository {name} from {location}");
-            let added = repo::add(dirs, &name, &location, rev.as_deref())?;
-            for (path, why) in &added.contents.refused {
-                eprintln!("jig: warning: {name}:{path}: {why}");
-            }
-            eprintln!(
-                "jig: added repository {name} ({} {}) pinned at {}: {} recipe(s)",
-                added.repo.source.kind(),
-                added.repo.source.location(),
-                added.repo.pin,
-                added.contents.files.len()
-            );
-            Ok(0)
-        }
-        RepoCommand::List => {
-            let repos = repo::Repos::read(dirs)?;
-            let mut out = std::io::stdout().lock();
-            for (name, r) in &repos.repos {
-                writeln!(
-                    out,
-                    "{name}\t{}\t{}\t{}\t{}",
-                    r.source.kind(),
-                    r.source.location(),
-                    r.rev.as_deref().unwrap_or("-"),
-                    r.pin
-                )?;
-            }
-            Ok(0)
-        }
-        RepoCommand::Update { name } => {
-            let updated = repo::update(dirs, name.as_deref())?;
-            let mut out = std::io::stdout().lock();
-            for u in &updated {
-                for (path, why) in &u.refused {
-                    eprintln!("jig: warning: {}:{path}: {why}", u.name);
-                }
-                if u.old == u.new {
-                    writeln!(out, "{}: up to date at {}", u.name, repo::short(&u.new))?;
-                } else {
-                    writeln!(
-                        out,
-                        "{}: {}..{}",
-                        u.name,
-                        repo::short(&u.old),
-                        repo::short(&u.new)
-                    )?;
-                }
-                for c in &u.changes {
-                    writeln!(out, "  {c}")?;
-                }
-            }
-            Ok(0)
-        }
-        RepoCommand::Remove { name } => {
-            let r = repo::remove(dirs, &name)?;
-            eprintln!(
-                "jig: removed repository {name} ({}); recipes installed from it stay installed",
-                r.source.location()
-            );
-            Ok(0)
-        }
-    }
-}
-
-/// `jig search`: tab-separated data on stdout; unreadable recipes as warnings.
-fn search(dirs: &Dirs, term: Option<&str>) -> Result<i32> {
-    let (found, problems) = repo::search(dirs, term)?;
-    for p in &problems {
-        print_warning(p);
-    }
-    let mut out = std::io::stdout().lock();
-    for f in &found {
-        writeln!(
-            out,
-            "{}\t{}\t{}\t{}",
-            f.name,
-            f.versions.join(","),
-            f.source,
-            f.description
-        )?;
-    }
-    Ok(0)
-}
-
-fn launch(dirs: &Dirs, entry: &Entry, cmd: Cmd, dry_run: bool) -> i32 {
-    let tool = cmd.argv0.to_string_lossy().into_owned();
-    let e = launch::start(dirs, entry, cmd, dry_run);
-    if dry_run && e.code == 0 {
-        return 0;
-    }
-    e.report(&tool)
-}
-
-/// What `jig run` executes: the recipe's command, else its first shim, else the
-/// image's entrypoint + cmd. User ARGS replace the image's cmd, as with `docker run`.
-fn default_command(
-    entry: &Entry,
-    args: Vec<OsString>,
-) -> Result<(OsString, OsString, Vec<OsString>)> {
-    let tool = &entry.recipe.tool;
-    let named = tool
-        .command
-        .clone()
-        .or_else(|| tool.shims.first().map(|s| s.to_string()));
-    if let Some(c) = named {
-        return Ok((c.clone().into(), c.into(), args));
-    }
-    let cfg = &entry.config;
-    let mut line: Vec<OsString> = cfg.entrypoint.iter().map(OsString::from).collect();
-    if args.is_empty() {
-        line.extend(cfg.cmd.iter().map(OsString::from));
-    } else {
-        line.extend(args);
-    }
-    let mut it = line.into_iter();
-    let program = it.next().with_context(|| {
-        format!(
-            "recipe '{}' names no command and its image has none",
-            entry.recipe.name
-        )
-    })?;
-    Ok((program.clone(), program, it.collect()))
-}
-
-fn images(dirs: &Dirs) -> Result<i32> {
-    let store = Store::new(dirs.store());
-    let used = Index::read(&dirs.index())?.images_in_use();
-    let mut out = std::io::stdout().lock();
-    writeln!(out, "IMAGE\tSIZE\tUSED BY\tSOURCE\tSOURCE DIGEST")?;
-    for image in store.images()? {
-        let by = used
-            .get(&image.id)
-            .map(|v| v.join(","))
-            .unwrap_or_else(|| "-".into());
-        writeln!(
-            out,
-            "{}\t{}\t{by}\t{}\t{}",
-            image.id.short(),
-            human_size(image.meta.size),
-            image.meta.source,
-            image.meta.source_digest.as_deref().unwrap_or("-")
-        )?;
-    }
-    Ok(0)
-}
-
-fn pull(dirs: &Dirs, reference: &str) -> Result<i32> {
-    let reference = Reference::parse(reference).map_err(anyhow::Error::msg)?;
-    let store = Store::new(dirs.store());
-    let limits = crate::base::config::load()?.limits;
-    let image =
-        oci::pull(&reference, &store, &limits).with_context(|| format!("pulling {reference}"))?;
-    eprintln!(
-        "jig: pulled {reference} ({}) as image {}",
-        image.meta.source_digest.as_deref().unwrap_or("-"),
-        image.id.short()
-    );
-    println!("{}", image.id);
-    Ok(0)
-}
-
-fn push(dirs: &Dirs, spec: &str, reference: &str) -> Result<i32> {
-    let reference = Reference::parse(reference).map_err(anyhow::Error::msg)?;
-    let (name, version) = match spec.split_once('@') {
-        Some((n, v)) => (n, Some(v)),
-        None => (spec, None),
-    };
-    let index = Index::read(&dirs.index())?;
-    let Some(tool) = index.tools.get(name) else {
-        return Err(crate::base::error::hinted(
-            format!("'{name}' is not installed"),
-            "`jig install` it first; `jig list` shows what is installed",
-        ));
-    };
-    let version = version.unwrap_or(&tool.default);
-    let Some(entry) = tool.versions.get(version) else {
-        let have: Vec<_> = tool.versions.keys().cloned().collect();
-        bail!(
-            "version {version} of '{name}' is not installed (installed: {})",
-            have.join(", ")
-        );
-    };
-    let label = format!("{name}@{version}");
-    let store = Store::new(dirs.store());
-    let what = oci::push::Pushing {
-        image: &entry.image,
-        recipe: &entry.recipe,
-        config: &entry.config,
-    };
-    let pushed = oci::push::push(&store, &what, &label, &reference)
-        .with_context(|| format!("pushing {label} to {reference}"))?;
-    eprintln!("jig: pushed {label} to {}", pushed.reference);
-    println!("{}@{}", pushed.reference, pushed.digest);
-    Ok(0)
-}
-
-fn rm(dirs: &Dirs, ids: &[String]) -> Result<i32> {
-    let store = Store::new(dirs.store());
-    let _lock = store.lock_exclusive()?;
-    let used = Index::read(&dirs.index())?.images_in_use();
-    for id in ids {
-        let image = store.find(id)?;
-        if let Some(by) = used.get(&image.id) {
-            return Err(crate::base::error::hinted(
-                format!("image {} is used by {}", image.id.short(), by.join(", ")),
-                "`jig uninstall` those first",
-            ));
-        }
-        store.remove(&image.id)?;
-        println!("{}", image.id);
-    }
-    Ok(0)
-}
-
-fn gc(dirs: &Dirs) -> Result<i32> {
-    let store = Store::new(dirs.store());
-    let _lock = store.lock_exclusive()?;
-    let used = Index::read(&dirs.index())?.images_in_use();
-    let mut freed = 0;
-    let mut removed = 0;
-    for image in store.images()? {
-        if !used.contains_key(&image.id) {
-            store.remove(&image.id)?;
-            freed += image.meta.size;
-            removed += 1;
-        }
-    }
-    let debris = store.sweep_tmp()?;
-    eprintln!(
-        "jig: removed {removed} unused image(s) ({}) and {debris} leftover temp dir(s)",
-        human_size(freed)
-    );
-    Ok(0)
-}
-
-fn human_size(bytes: u64) -> String {
-    const UNITS: &[&str] = &["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut v = bytes as f64;
-    let mut u = 0;
-    while v >= 1024.0 && u + 1 < UNITS.len() {
-        v /= 1024.0;
-        u += 1;
-    }
-    if u == 0 {
-        format!("{bytes} B")
-    } else {
-        format!("{v:.1} {}", UNITS[u])
-    }
-}
-
-/// Quotes a string for POSIX sh and fish alike (single quotes; `'` spelled `'\''`
-/// for sh, `\'` inside quotes for fish).
-fn quote(s: &str, fish: bool) -> String {
-    if fish {
-        format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'"))
-    } else {
-        format!("'{}'", s.replace('\'', "'\\''"))
-    }
-}
-
-fn activate(dirs: &Dirs, shell: Option<&str>) -> Result<i32> {
-    let shell = match shell {
-        Some(s) => s.to_owned(),
-        None => std::env::var("SHELL")
-            .ok()
-            .and_then(|s| s.rsplit('/').next().map(str::to_owned))
-            .unwrap_or_else(|| "sh".into()),
-    };
-    let shims = dirs
-        .shims
-        .to_str()
-        .context("the shim directory path is not UTF-8")?;
-    let text = match shell.as_str() {
-        "bash" | "zsh" | "sh" | "dash" | "ksh" => {
-            include_str!("../../shims/activate.sh").replace("@SHIMS@", &quote(shims, false))
-        }
-        "fish" => include_str!("../../shims/activate.fish").replace("@SHIMS@", &quote(shims, true)),
-        other => bail!("unsupported shell '{other}'; expected bash, zsh, sh or fish"),
-    };
-    print!("{text}");
-    Ok(0)
-}
-
-fn warn_if_not_on_path(dirs: &Dirs) {
-    let on_path = std::env::var_os("PATH")
-        .is_some_and(|p| std::env::split_paths(&p).any(|d| d == dirs.shims));
-    if !on_path {
-        eprintln!(
-            "jig: note: {} is not on PATH; add `eval \"$(jig activate)\"` to your shell's rc file",
-            dirs.shims.display()
-        );
+        Command::Repo { command } => match command {
+            RepoCommand::Add {
+                name,
+                location,
+                rev,
+            } => repos::add(&dirs, &name, &location, rev.as_deref()),
+            RepoCommand::List => repos::list(&dirs),
+            RepoCommand::Update { name } => repos::update(&dirs, name.as_deref()),
+            RepoCommand::Remove { name } => repos::remove(&dirs, &name),
+        },
+        Command::Search { term } => repos::search(&dirs, term.as_deref()),
     }
 }
 
@@ -713,13 +281,5 @@ mod tests {
     fn cli_definition_is_consistent() {
         use clap::CommandFactory;
         Cli::command().debug_assert();
-    }
-
-    #[test]
-    fn quoting() {
-        assert_eq!(quote("/a b/it's", false), "'/a b/it'\\''s'");
-        assert_eq!(quote("/a b/it's", true), "'/a b/it\\'s'");
-        assert_eq!(human_size(512), "512 B");
-        assert_eq!(human_size(1536), "1.5 KiB");
     }
 }

@@ -1,0 +1,61 @@
+//! `jig pull` and `jig push`: images from and to OCI registries.
+
+use anyhow::{Context, Result, bail};
+
+use crate::base::paths::Dirs;
+use crate::image::source::oci::{self, Reference};
+use crate::image::store::Store;
+use crate::install::index::Index;
+
+/// `jig pull REFERENCE`: the image into the store; its id on stdout.
+pub(super) fn pull(dirs: &Dirs, reference: &str) -> Result<i32> {
+    let reference = Reference::parse(reference).map_err(anyhow::Error::msg)?;
+    let store = Store::new(dirs.store());
+    let limits = crate::base::config::load()?.limits;
+    let image =
+        oci::pull(&reference, &store, &limits).with_context(|| format!("pulling {reference}"))?;
+    eprintln!(
+        "jig: pulled {reference} ({}) as image {}",
+        image.meta.source_digest.as_deref().unwrap_or("-"),
+        image.id.short()
+    );
+    println!("{}", image.id);
+    Ok(0)
+}
+
+/// `jig push NAME[@VERSION] REFERENCE`: an installed recipe's image to a registry;
+/// `REFERENCE@DIGEST` on stdout.
+pub(super) fn push(dirs: &Dirs, spec: &str, reference: &str) -> Result<i32> {
+    let reference = Reference::parse(reference).map_err(anyhow::Error::msg)?;
+    let (name, version) = match spec.split_once('@') {
+        Some((n, v)) => (n, Some(v)),
+        None => (spec, None),
+    };
+    let index = Index::read(&dirs.index())?;
+    let Some(tool) = index.tools.get(name) else {
+        return Err(crate::base::error::hinted(
+            format!("'{name}' is not installed"),
+            "`jig install` it first; `jig list` shows what is installed",
+        ));
+    };
+    let version = version.unwrap_or(&tool.default);
+    let Some(entry) = tool.versions.get(version) else {
+        let have: Vec<_> = tool.versions.keys().cloned().collect();
+        bail!(
+            "version {version} of '{name}' is not installed (installed: {})",
+            have.join(", ")
+        );
+    };
+    let label = format!("{name}@{version}");
+    let store = Store::new(dirs.store());
+    let what = oci::push::Pushing {
+        image: &entry.image,
+        recipe: &entry.recipe,
+        config: &entry.config,
+    };
+    let pushed = oci::push::push(&store, &what, &label, &reference)
+        .with_context(|| format!("pushing {label} to {reference}"))?;
+    eprintln!("jig: pushed {label} to {}", pushed.reference);
+    println!("{}@{}", pushed.reference, pushed.digest);
+    Ok(0)
+}
