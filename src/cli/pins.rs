@@ -304,6 +304,7 @@ pub(super) fn pin(dirs: &Dirs, spec: &str, global: bool) -> Result<i32> {
     Ok(0)
 }
 
+/// `jig which TOOL`: what a shim call here would run, and why.
 pub(super) fn which(dirs: &Dirs, tool: &str) -> Result<i32> {
     let index = Index::read(&dirs.index())?;
     let (recipe_name, why) = if let Some(r) = index.shims.get(tool) {

@@ -15,6 +15,7 @@ pub fn split_spec(spec: &str) -> (&str, Option<&str>) {
     }
 }
 
+/// The names joined with commas, or `none`.
 pub fn list_or_none(names: &[String]) -> String {
     if names.is_empty() {
         "none".into()

@@ -293,7 +293,7 @@ pub struct Mounts {
     #[serde(default, skip_serializing_if = "is_false")]
     pub host_ca: bool,
     /// File names marking a workspace root besides `jig.toml` and `.git` (see
-    /// `src/workspace.rs`).
+    /// `src/launch/workspace/`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub markers: Vec<Marker>,
     /// Mount the existing paths the arguments name, outside the workspace: `true` or

@@ -1,3 +1,5 @@
+//! Tests of the planner's binds, on facts built in memory.
+
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
