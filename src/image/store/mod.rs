@@ -16,6 +16,7 @@
 //! (or the next import holding the exclusive lock) removes. Images are never modified
 //! once committed: the runtime mounts them as the read-only lower layer of an overlay.
 
+pub mod temp;
 pub mod tree;
 
 use std::fmt;

@@ -15,14 +15,15 @@
 //! resolver that drops an occasional query costs a 5 s retry each time otherwise.
 
 use std::collections::HashMap;
-use std::fs::{self, File};
+use std::fs;
 use std::io::{self, IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::base::digest::hex;
+use crate::image::store::temp::TempFile;
 use anyhow::{Context, Result, anyhow, bail};
 use sha2::{Digest, Sha256};
 
@@ -249,7 +250,7 @@ pub fn download(http: &Http, job: &Job, progress: &Progress) -> Result<()> {
 /// then renames it into place. Nothing is left behind on failure.
 fn store_stream(mut body: impl Read, job: &Job, url: &str, progress: &Progress) -> Result<()> {
     let dir = job.dest.parent().unwrap_or(Path::new("."));
-    let mut tmp = TempFile::new(dir)?;
+    let mut tmp = temp_file(dir)?;
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 128 * 1024];
     let mut got: u64 = 0;
@@ -278,7 +279,7 @@ fn store_stream(mut body: impl Read, job: &Job, url: &str, progress: &Progress) 
         hasher.update(&buf[..n]);
         tmp.file
             .write_all(&buf[..n])
-            .with_context(|| format!("cannot write {}", tmp.path.display()))?;
+            .with_context(|| format!("cannot write {}", tmp.path().display()))?;
         progress.bytes(n as u64);
     }
     let hash = hex(&hasher.finalize());
@@ -292,7 +293,7 @@ fn store_stream(mut body: impl Read, job: &Job, url: &str, progress: &Progress) 
             "the mirror may be mid-sync or tampered with; retry later or use another mirror",
         ));
     }
-    tmp.persist(&job.dest)
+    persist(tmp, &job.dest)
 }
 
 /// Stores `bytes` under `dir/<sha256>` (if not there yet) and returns the hash.
@@ -301,64 +302,28 @@ pub fn store_bytes(dir: &Path, bytes: &[u8]) -> Result<String> {
     let dest = dir.join(&hash);
     if !dest.exists() {
         fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-        let mut tmp = TempFile::new(dir)?;
+        let mut tmp = temp_file(dir)?;
         tmp.file
             .write_all(bytes)
-            .with_context(|| format!("cannot write {}", tmp.path.display()))?;
-        tmp.persist(&dest)?;
+            .with_context(|| format!("cannot write {}", tmp.path().display()))?;
+        persist(tmp, &dest)?;
     }
     Ok(hash)
 }
 
-/// A temporary file in the cache, removed on drop unless persisted.
-pub struct TempFile {
-    /// Its path.
-    pub path: PathBuf,
-    /// The open file.
-    pub file: File,
-    kept: bool,
+/// A temporary file in the cache directory `dir`, for a download to be renamed into
+/// place once verified.
+pub fn temp_file(dir: &Path) -> Result<TempFile> {
+    TempFile::create(dir, ".tmp-")
+        .or_else(|e| Err(e.error).with_context(|| format!("cannot create {}", e.path.display())))
 }
 
-impl TempFile {
-    /// Creates `dir/.tmp-<pid>-<n>` exclusively.
-    pub fn new(dir: &Path) -> Result<TempFile> {
-        static N: AtomicU32 = AtomicU32::new(0);
-        loop {
-            let n = N.fetch_add(1, Ordering::Relaxed);
-            let path = dir.join(format!(".tmp-{}-{n}", std::process::id()));
-            match File::options().write(true).create_new(true).open(&path) {
-                Ok(file) => {
-                    return Ok(TempFile {
-                        path,
-                        file,
-                        kept: false,
-                    });
-                }
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
-                Err(e) => {
-                    return Err(e).with_context(|| format!("cannot create {}", path.display()));
-                }
-            }
-        }
-    }
-
-    /// Flushes and renames the file to `dest`.
-    pub fn persist(mut self, dest: &Path) -> Result<()> {
-        self.file
-            .flush()
-            .and_then(|()| fs::rename(&self.path, dest))
-            .with_context(|| format!("cannot store {}", dest.display()))?;
-        self.kept = true;
-        Ok(())
-    }
-}
-
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        if !self.kept {
-            let _ = fs::remove_file(&self.path);
-        }
-    }
+/// Flushes `tmp` and renames it to `dest`.
+pub fn persist(mut tmp: TempFile, dest: &Path) -> Result<()> {
+    tmp.file
+        .flush()
+        .and_then(|()| tmp.persist(dest))
+        .with_context(|| format!("cannot store {}", dest.display()))
 }
 
 /// One updating progress line on stderr, only when stderr is a terminal.

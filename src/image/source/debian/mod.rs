@@ -340,9 +340,9 @@ fn packages_index(
             ));
         }
     }
-    let mut tmp = fetch::TempFile::new(indexes)?;
+    let mut tmp = fetch::temp_file(indexes)?;
     tmp.file.write_all(&text)?;
-    tmp.persist(&indexes.join(&got))?;
+    fetch::persist(tmp, &indexes.join(&got))?;
     // The compressed copy is only needed while the text cannot be found by a signed
     // hash: keep it when the signed list does not name the uncompressed file.
     if name != "Packages" && plain.is_some() {

@@ -6,16 +6,16 @@
 //! as a blob: the next pull simply starts that blob again. Temp files left by a process
 //! that died are removed by the next pull (or `jig gc`).
 
-use std::fs::{self, File};
+use std::fs;
 use std::io::{self, Write};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU32, Ordering};
 
 use anyhow::{Context, Result, bail};
 use sha2::{Digest, Sha256};
 
 use crate::base::digest::hex;
 use crate::image::store::Store;
+use crate::image::store::temp::TempFile;
 
 /// Handle on the blob cache of a store.
 pub struct Blobs {
@@ -55,26 +55,8 @@ impl Blobs {
 
     /// A new temp file under the store's `tmp/`, removed on drop unless adopted.
     pub fn temp(&self) -> Result<TempFile> {
-        static COUNTER: AtomicU32 = AtomicU32::new(0);
-        loop {
-            let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-            let path = self.tmp.join(format!("blob-{}-{n}", std::process::id()));
-            match File::options()
-                .write(true)
-                .read(true)
-                .create_new(true)
-                .open(&path)
-            {
-                Ok(file) => {
-                    return Ok(TempFile {
-                        file,
-                        path: Some(path),
-                    });
-                }
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
-                Err(e) => return Err(e).with_context(|| format!("creating {}", path.display())),
-            }
-        }
+        TempFile::create(&self.tmp, "blob-")
+            .or_else(|e| Err(e.error).with_context(|| format!("creating {}", e.path.display())))
     }
 
     /// A writer for blob `digest` of `size` bytes that verifies before storing.
@@ -90,10 +72,10 @@ impl Blobs {
 
     /// Moves a finished temp file into place as blob `digest` (already verified by the
     /// caller). An identical blob stored meanwhile wins; ours is dropped.
-    pub fn adopt(&self, mut temp: TempFile, digest: &str) -> Result<PathBuf> {
+    pub fn adopt(&self, temp: TempFile, digest: &str) -> Result<PathBuf> {
         let dest = self.path(digest)?;
         temp.file.sync_all().context("flushing a downloaded blob")?;
-        let from = temp.path.take().expect("temp file path");
+        let from = temp.keep();
         fs::rename(&from, &dest)
             .with_context(|| format!("moving {} to {}", from.display(), dest.display()))?;
         Ok(dest)
@@ -121,21 +103,6 @@ impl Blobs {
             if gone {
                 let _ = fs::remove_file(e.path());
             }
-        }
-    }
-}
-
-/// A temp file that deletes itself unless adopted.
-pub struct TempFile {
-    /// The open file.
-    pub file: File,
-    path: Option<PathBuf>,
-}
-
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        if let Some(p) = &self.path {
-            let _ = fs::remove_file(p);
         }
     }
 }
