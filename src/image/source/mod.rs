@@ -8,4 +8,5 @@
 pub mod debian;
 pub mod dockerfile;
 pub mod oci;
+pub mod progress;
 pub mod rootfs;

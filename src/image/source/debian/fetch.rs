@@ -16,13 +16,14 @@
 
 use std::collections::HashMap;
 use std::fs;
-use std::io::{self, IsTerminal, Read, Write};
+use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::base::digest::hex;
+use crate::image::source::progress::Batch;
 use crate::image::store::temp::TempFile;
 use anyhow::{Context, Result, anyhow, bail};
 use sha2::{Digest, Sha256};
@@ -184,7 +185,7 @@ pub fn download_all(http: &Http, jobs: &[Job], label: &str) -> Result<Downloads>
     if todo.is_empty() {
         return Ok(Downloads::default());
     }
-    let progress = Progress::new(label, todo.len(), todo.iter().map(|j| j.size).sum());
+    let progress = Batch::new(label, todo.len(), todo.iter().map(|j| j.size).sum());
     let next = AtomicUsize::new(0);
     let failed = AtomicBool::new(false);
     let first_error: Mutex<Option<(usize, anyhow::Error)>> = Mutex::new(None);
@@ -223,7 +224,7 @@ pub fn download_all(http: &Http, jobs: &[Job], label: &str) -> Result<Downloads>
 }
 
 /// Downloads one job, trying its URLs in order.
-pub fn download(http: &Http, job: &Job, progress: &Progress) -> Result<()> {
+pub fn download(http: &Http, job: &Job, progress: &Batch) -> Result<()> {
     let dir = job
         .dest
         .parent()
@@ -248,7 +249,7 @@ pub fn download(http: &Http, job: &Job, progress: &Progress) -> Result<()> {
 
 /// Streams `body` into a temporary file beside `job.dest`, checking size and sha256,
 /// then renames it into place. Nothing is left behind on failure.
-fn store_stream(mut body: impl Read, job: &Job, url: &str, progress: &Progress) -> Result<()> {
+fn store_stream(mut body: impl Read, job: &Job, url: &str, progress: &Batch) -> Result<()> {
     let dir = job.dest.parent().unwrap_or(Path::new("."));
     let mut tmp = temp_file(dir)?;
     let mut hasher = Sha256::new();
@@ -326,96 +327,6 @@ pub fn persist(mut tmp: TempFile, dest: &Path) -> Result<()> {
         .with_context(|| format!("cannot store {}", dest.display()))
 }
 
-/// One updating progress line on stderr, only when stderr is a terminal.
-pub struct Progress {
-    enabled: bool,
-    label: String,
-    total_files: usize,
-    total_bytes: u64,
-    state: Mutex<ProgressState>,
-}
-
-struct ProgressState {
-    files: usize,
-    bytes: u64,
-    start: Instant,
-    drawn: Option<Instant>,
-}
-
-impl Progress {
-    /// A progress line for `files` files totalling `bytes`.
-    pub fn new(label: &str, files: usize, bytes: u64) -> Progress {
-        Progress {
-            enabled: io::stderr().is_terminal(),
-            label: label.to_owned(),
-            total_files: files,
-            total_bytes: bytes,
-            state: Mutex::new(ProgressState {
-                files: 0,
-                bytes: 0,
-                start: Instant::now(),
-                drawn: None,
-            }),
-        }
-    }
-
-    /// A progress line that never draws.
-    pub fn hidden() -> Progress {
-        let mut p = Progress::new("", 0, 0);
-        p.enabled = false;
-        p
-    }
-
-    fn update(&self, f: impl FnOnce(&mut ProgressState)) {
-        if !self.enabled {
-            return;
-        }
-        let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        f(&mut s);
-        let now = Instant::now();
-        if s.drawn
-            .is_some_and(|d| now - d < Duration::from_millis(100))
-        {
-            return;
-        }
-        s.drawn = Some(now);
-        let secs = (now - s.start).as_secs_f64().max(0.001);
-        let mb = |b: u64| b as f64 / 1e6;
-        eprint!(
-            "\r\x1b[K{} {}/{}, {:.1}/{:.1} MB, {:.1} MB/s",
-            self.label,
-            s.files,
-            self.total_files,
-            mb(s.bytes),
-            mb(self.total_bytes),
-            mb(s.bytes) / secs
-        );
-    }
-
-    /// `n` more bytes arrived.
-    pub fn bytes(&self, n: u64) {
-        self.update(|s| s.bytes += n);
-    }
-
-    /// One more file is complete.
-    pub fn file_done(&self) {
-        self.update(|s| s.files += 1);
-    }
-
-    /// Clears the line.
-    pub fn finish(&self) {
-        let drawn = self
-            .state
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .drawn
-            .is_some();
-        if self.enabled && drawn {
-            eprint!("\r\x1b[K");
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -433,18 +344,18 @@ mod tests {
             size,
         };
         let good = job(&sha, data.len() as u64);
-        store_stream(&data[..], &good, &good.urls[0], &Progress::hidden()).unwrap();
+        store_stream(&data[..], &good, &good.urls[0], &Batch::hidden()).unwrap();
         assert!(good.is_cached());
         assert_eq!(fs::read(&good.dest).unwrap(), data);
 
         let bad = job(&"0".repeat(64), data.len() as u64);
-        let err = store_stream(&data[..], &bad, &bad.urls[0], &Progress::hidden())
+        let err = store_stream(&data[..], &bad, &bad.urls[0], &Batch::hidden())
             .unwrap_err()
             .to_string();
         assert!(err.contains("package hello"), "{err}");
         assert!(err.contains("http://mirror.invalid/hello.deb"), "{err}");
         let short = job(&sha, 3);
-        assert!(store_stream(&data[..], &short, &short.urls[0], &Progress::hidden()).is_err());
+        assert!(store_stream(&data[..], &short, &short.urls[0], &Batch::hidden()).is_err());
         let names: Vec<_> = fs::read_dir(t.path())
             .unwrap()
             .map(|e| e.unwrap().file_name().into_string().unwrap())

@@ -31,6 +31,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use anyhow::{Context, Result, anyhow, bail};
 use sha2::{Digest, Sha256};
 
+use crate::image::source::progress::Batch;
+
 pub use deb::{control_files, extract_data, merged_usr_skeleton};
 pub use fetch::Downloads;
 
@@ -315,7 +317,7 @@ fn packages_index(
         fetch::download(
             http,
             &job,
-            &fetch::Progress::new("Downloading the package index", 1, *size),
+            &Batch::new("Downloading the package index", 1, *size),
         )?;
     }
     // Decompress into the cache under the text's own hash, checked against the signed

@@ -13,13 +13,13 @@
 //!
 //! Submodules: [`reference`] (names), [`client`] (HTTP + auth), [`auth`]
 //! (credentials, challenges), [`manifest`] (documents), [`blobs`] (the cache),
-//! [`progress`] (stderr), [`push`] (the other direction).
+//! [`push`] (the other direction); progress on stderr is a
+//! [`Transfer`](super::progress::Transfer) per layer.
 
 pub mod auth;
 pub mod blobs;
 pub mod client;
 pub mod manifest;
-pub mod progress;
 pub mod push;
 
 use std::fs::File;
@@ -30,12 +30,12 @@ use sha2::{Digest, Sha256};
 
 use crate::base::digest::hex;
 pub use crate::image::reference::Reference;
+use crate::image::source::progress::Transfer;
 use crate::image::store::{Image, ImageConfig, ImageMeta, Store};
 use crate::image::unpack;
 use blobs::{BlobWriter, Blobs};
 use client::Client;
 use manifest::{Descriptor, Document, ImageConfigFile, ImageManifest};
-use progress::Progress;
 
 /// Largest config blob jig reads into memory.
 const MAX_CONFIG: u64 = 16 * 1024 * 1024;
@@ -195,7 +195,7 @@ fn fetch_config(
 struct LayerSource {
     inner: Box<dyn Read>,
     writer: Option<BlobWriter>,
-    progress: Progress,
+    progress: Transfer,
 }
 
 impl Read for LayerSource {
@@ -237,7 +237,7 @@ fn apply_layer(
     if mt.contains("nondistributable") || mt.contains("foreign") {
         bail!("{name}: layer type {mt} points outside the registry; jig does not fetch those");
     }
-    let progress = Progress::new(name.to_owned(), layer.size);
+    let progress = Transfer::new(name.to_owned(), layer.size);
     let mut source = if blobs.has(&layer.digest) {
         progress.note("already present");
         let path = blobs.path(&layer.digest)?;
