@@ -106,9 +106,15 @@ fn code_of(text: &str) -> String {
                 let l = l.trim_start();
                 l.starts_with("mod ") || (l.starts_with("pub") && l.contains(" mod "))
             };
-            // The test module closes the file, by convention: the rest is tests.
-            if lines.peek().is_some_and(|l| is_mod(l)) {
-                break;
+            match lines.peek() {
+                // `#[cfg(test)] mod tests;`: a test file of its own, left out.
+                Some(l) if is_mod(l) && l.trim_end().ends_with(';') => {
+                    lines.next();
+                }
+                // An inline test module closes the file, by convention: the rest is
+                // tests.
+                Some(l) if is_mod(l) => break,
+                _ => {}
             }
             continue;
         }
@@ -373,10 +379,11 @@ fn an_upward_import_and_a_cycle_are_found() {
     w("src/mid/mod.rs", "pub mod a;\npub mod b;\npub use a::A;\n");
     w("src/mid/a.rs", "use super::b::B;\npub struct A;\n");
     w("src/mid/b.rs", "use super::a::A;\npub struct B;\n");
-    // An intra-doc link and a test module are not imports.
+    // An intra-doc link and a test module are not imports; code after a test module
+    // declared early still counts.
     w(
         "src/low.rs",
-        "//! See [`crate::top`].\nuse crate::top::T;\n#[cfg(test)]\nmod tests {\n    use crate::top::U;\n}\n",
+        "//! See [`crate::top`].\n#[cfg(test)]\nmod testing;\nuse crate::top::T;\n#[cfg(test)]\nmod tests {\n    use crate::top::U;\n}\n",
     );
     w("src/stray.rs", "");
     let found = problems(t.path());

@@ -10,7 +10,8 @@
 use anyhow::Result;
 use serde::Serialize;
 
-use super::{Inventory, Subject, purl, split_digest};
+use super::model::{Inventory, Subject, split_digest};
+use super::purl;
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]

@@ -14,7 +14,8 @@ use std::collections::{BTreeMap, HashSet};
 use anyhow::Result;
 use serde::Serialize;
 
-use super::{Inventory, Subject, idstring, purl, split_digest};
+use super::model::{Inventory, Subject, idstring, split_digest};
+use super::purl;
 
 const NOASSERTION: &str = "NOASSERTION";
 

@@ -2,6 +2,7 @@
 //! SPDX 2.3 and CycloneDX 1.5 JSON schemas vendored in `tests/sbom-schemas/` (checked
 //! by Debian's python3-jsonschema, which script/deps installs).
 
+use super::dpkg::Distro;
 use std::fs;
 use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};

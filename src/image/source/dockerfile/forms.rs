@@ -3,9 +3,9 @@
 //! declarations, each split by BuildKit's rule for it.
 
 use super::instruction::{ArgDecl, Command, Copy, Source, Word};
+use super::model::{Error, Note, Result};
 use super::parse::Cx;
 use super::words::{self, Flag, Json};
-use super::{Error, Note, Result};
 
 impl Cx<'_> {
     /// Shell or exec form. A `[` that does not start a valid JSON array of strings is

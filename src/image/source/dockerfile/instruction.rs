@@ -5,7 +5,7 @@
 //! can substitute them and report a bad `${...}` where it is. Shell text and exec
 //! arrays are plain strings: Docker never substitutes in them (the shell does).
 
-use super::Pos;
+use super::pos::Pos;
 
 /// Dockerfile text as written, before substitution, and where it starts.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -7,8 +7,8 @@
 //! from its text back to file positions.
 
 use super::instruction::Heredoc;
+use super::model::{Error, Note, Pos};
 use super::words::{self, Json};
-use super::{Error, Note, Pos};
 
 /// One instruction's text, joined from its physical lines.
 #[derive(Debug)]

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use serde_json::json;
 
-use super::Note;
+use super::model::Note;
 
 /// A resolved Dockerfile: its stages in order, the last one being the image.
 #[derive(Debug, Clone, PartialEq)]

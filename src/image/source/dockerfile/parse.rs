@@ -5,8 +5,8 @@
 
 use super::instruction::{Command, Instruction, Run, Step, Word};
 use super::lines::{self, Logical};
+use super::model::{Dockerfile, Error, Note, Pos, Result, Stage};
 use super::words::{self, Flag, Token};
-use super::{Dockerfile, Error, Note, Pos, Result, Stage};
 
 /// Every instruction jig knows, for suggestions.
 const KNOWN: &[&str] = &[

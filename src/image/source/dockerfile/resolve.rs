@@ -19,11 +19,11 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::instruction::{Command, Copy, Instruction, Run, Source, Word};
+use super::model::{Dockerfile, Error, Note, Pos, Result};
 use super::op::{
     Base, CopyFrom, CopyOp, CopySource, Exec, Op, Resolved, ResolvedStage, ResolvedStep,
 };
 use super::subst::{self, Mode};
-use super::{Dockerfile, Error, Note, Pos, Result};
 
 const DEFAULT_SHELL: [&str; 2] = ["/bin/sh", "-c"];
 
@@ -427,7 +427,7 @@ impl Resolver<'_> {
             )));
         }
         let lower = v.to_ascii_lowercase();
-        let named = |s: &super::Stage| s.name.as_deref() == Some(lower.as_str());
+        let named = |s: &super::model::Stage| s.name.as_deref() == Some(lower.as_str());
         if let Some(i) = self.df.stages[..index].iter().position(named) {
             return Ok(CopyFrom::Stage(i));
         }
