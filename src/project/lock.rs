@@ -71,19 +71,7 @@ impl LockFile {
             Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
         };
-        let lock: LockFile =
-            toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-        if lock.lock_version != FORMAT {
-            return Err(crate::base::error::hinted(
-                format!(
-                    "{}: lock format {} is not the {FORMAT} this jig reads",
-                    path.display(),
-                    lock.lock_version
-                ),
-                "run `jig lock` to rewrite it",
-            ));
-        }
-        Ok(Some(lock))
+        parse(&text, path).map(Some)
     }
 
     /// The file's text: a header line and the sorted tables.
@@ -168,6 +156,23 @@ impl std::convert::From<&Locked> for Summary {
     }
 }
 
+/// Parses the text of the lock file at `path`, refusing another format.
+fn parse(text: &str, path: &Path) -> Result<LockFile> {
+    let lock: LockFile =
+        toml::from_str(text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    if lock.lock_version != FORMAT {
+        return Err(crate::base::error::hinted(
+            format!(
+                "{}: lock format {} is not the {FORMAT} this jig reads",
+                path.display(),
+                lock.lock_version
+            ),
+            "run `jig lock` to rewrite it",
+        ));
+    }
+    Ok(lock)
+}
+
 /// The summary of `tool` in the lock text read from `path`; `Ok(None)` when the lock
 /// has no entry for it.
 ///
@@ -181,19 +186,7 @@ pub fn summary(text: &str, path: &Path, tool: &str) -> Result<Option<Summary>> {
     if let Some(s) = scan(text, tool) {
         return Ok(Some(s));
     }
-    let lock: LockFile =
-        toml::from_str(text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-    if lock.lock_version != FORMAT {
-        return Err(crate::base::error::hinted(
-            format!(
-                "{}: lock format {} is not the {FORMAT} this jig reads",
-                path.display(),
-                lock.lock_version
-            ),
-            "run `jig lock` to rewrite it",
-        ));
-    }
-    Ok(lock.tools.get(tool).map(Summary::from))
+    Ok(parse(text, path)?.tools.get(tool).map(Summary::from))
 }
 
 /// The canonical-form fast path of [`summary`]; `None` when the text is not in that
