@@ -1,28 +1,47 @@
 #!/usr/bin/env bash
 # Before/after benchmark of the launch path: two builds of jig, timed in one run.
 #
-# Builds the static release jig of git revision OLD (in a temporary worktree) and of
-# the working tree, installs the same busybox recipe with each into a JIG_HOME of its
-# own, and times, in interleaved hyperfine rounds (bench/lib.sh):
+# Builds the static release jig of git revision OLD and of NEW (default: the working
+# tree), each in a temporary worktree, installs the same busybox recipe with each into
+# a JIG_HOME of its own, and times, in interleaved hyperfine rounds (bench/lib.sh):
 #   native      /bin/busybox true
 #   old, new    the `true` shim of each build
 #   old nested, new nested   the `sh` shim running `sh -c '<true shim>'`: a nested launch
 # It reports medians and new - old, both as the median of per-round differences.
-# Run as root too (ROOT=1 is implied by the uid), since root launches take other steps.
+# Every command runs through `env` (which sets JIG_HOME), so each pays the same extra.
 #
-# Usage: [ROUNDS=N] bench/ab.sh OLD [RUNS]   (writes target/bench/ab.md and prints it)
+# AS=USER runs the launches as that (unprivileged) user, through setpriv; run as root
+# otherwise measures root's launches, which take other steps (the capability drop).
+#
+# Usage: [ROUNDS=N] [AS=USER] bench/ab.sh OLD [NEW|.] [RUNS]
+# (writes target/bench/ab.md and prints it)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source bench/lib.sh
 repo=$PWD
-old_rev=${1:?usage: bench/ab.sh OLD-REVISION [RUNS]}
-runs=${2:-1000}
+old_rev=${1:?usage: bench/ab.sh OLD-REVISION [NEW-REVISION|.] [RUNS]}
+new_rev=${2:-.}
+runs=${3:-1000}
 bench_home ab
-new_jig=$jig
+chmod 755 "$work"
 
-git worktree add -q --detach "$work/old-src" "$old_rev"
-trap 'git -C "$repo" worktree remove --force "$work/old-src"; rm -rf "$work"' EXIT
-old_built=$("$work/old-src/script/build-release")
+# A release build of revision $1 ("." for the working tree), printed as a path.
+build_rev() {
+  if [[ $1 == . ]]; then
+    echo "$jig"
+    return
+  fi
+  local src=$work/src-$(git rev-parse --short "$1")
+  git worktree add -q --detach "$src" "$1" >&2
+  "$src/script/build-release"
+}
+cleanup() {
+  for s in "$work"/src-*; do [[ -d $s ]] && git -C "$repo" worktree remove --force "$s"; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+old_built=$(build_rev "$old_rev")
+new_built=$(build_rev "$new_rev")
 
 root=$work/rootfs
 mkdir -p "$root"/{bin,dev,etc,proc,root,tmp}
@@ -38,37 +57,46 @@ from = "rootfs:rootfs"
 [tool]
 shims = ["true", "sh"]
 TOML
+project=$work/project
+mkdir -p "$project"
+chmod -R a+rX "$work"
+as=()
+if [[ -n ${AS:-} ]]; then
+  as=(setpriv "--reuid=$(id -u "$AS")" "--regid=$(id -g "$AS")" --init-groups --)
+  chown -R "$AS" "$project"
+fi
 for side in old new; do
   home=$work/$side-home
   mkdir -p "$home/bin"
-  if [[ $side == old ]]; then cp "$old_built" "$home/bin/jig"; else cp "$new_jig" "$home/bin/jig"; fi
-  JIG_HOME=$home "$home/bin/jig" install --yes "$work/bench.toml" >/dev/null 2>&1
+  if [[ $side == old ]]; then cp "$old_built" "$home/bin/jig"; else cp "$new_built" "$home/bin/jig"; fi
+  [[ -n ${AS:-} ]] && chown -R "$AS" "$home"
+  (cd "$project" && "${as[@]}" env JIG_HOME="$home" HOME="$home" "$home/bin/jig" install --yes "$work/bench.toml" >/dev/null 2>&1)
 done
-project=$work/project
-mkdir -p "$project"
 cd "$project"
 o=$work/old-home/shims n=$work/new-home/shims
+run() { echo "${as[*]} env JIG_HOME=$1 HOME=$1 ${*:2}"; }
 for s in "$o" "$n"; do
-  JIG_HOME=${s%/shims} "$s/true" && JIG_HOME=${s%/shims} "$s/sh" -c "$s/true" ||
+  h=${s%/shims}
+  eval "$(run "$h" "$s/true")" && eval "$(run "$h" "$s/sh" -c "$s/true")" ||
     { echo "a command under test fails" >&2; exit 1; }
 done
-# Each shim finds its JIG_HOME from the environment; `env` sets it per command.
 hyperfine_rounds "$runs" "$work/hyperfine" \
-  -n native "env JIG_HOME=$work/new-home /bin/busybox true" \
-  -n old "env JIG_HOME=$work/old-home $o/true" \
-  -n new "env JIG_HOME=$work/new-home $n/true" \
-  -n "old nested" "env JIG_HOME=$work/old-home $o/sh -c $o/true" \
-  -n "new nested" "env JIG_HOME=$work/new-home $n/sh -c $n/true" >"$work/rounds"
+  -n native "$(run "$work/new-home" /bin/busybox true)" \
+  -n old "$(run "$work/old-home" "$o/true")" \
+  -n new "$(run "$work/new-home" "$n/true")" \
+  -n "old nested" "$(run "$work/old-home" "$o/sh" -c "$o/true")" \
+  -n "new nested" "$(run "$work/new-home" "$n/sh" -c "$n/true")" >"$work/rounds"
 mapfile -t outs <"$work/rounds"
 
-report=$(PYTHONPATH=$repo/bench python3 - "$old_rev" "$(id -un)" "${outs[@]}" <<'PY'
+report=$(PYTHONPATH=$repo/bench python3 - "$old_rev" "$new_rev" "${AS:-$(id -un)}" "${outs[@]}" <<'PY'
 import sys
 from rounds import Rounds
-old_rev, user = sys.argv[1], sys.argv[2]
-rs = Rounds(sys.argv[3:])
+old_rev, new_rev, user = sys.argv[1:4]
+rs = Rounds(sys.argv[4:])
 med = rs.median
 print(rs.header())
-print(f"\nold: {old_rev}; new: the working tree; run as {user}\n")
+new = "the working tree" if new_rev == "." else new_rev
+print(f"\nold: {old_rev}; new: {new}; launches run as {user}\n")
 print("| command | median (ms) |")
 print("|---|---:|")
 for name in rs.names:

@@ -808,18 +808,14 @@ fn second_install_is_up_to_date_and_keeps_the_image() {
         let images_before = fs::read_dir(t.shared.jig_home().join("store/images"))
             .unwrap()
             .count();
-        let install = || {
-            let started = Instant::now();
-            let out = t.jig(&["install", "git"]);
-            (out, started.elapsed())
-        };
-        let (mut out, mut took) = install();
+        let install = || t.jig(&["install", "git"]);
+        let mut out = install();
         assert_ok(&out, &format!("{l} jig install git again"));
         if stderr(&out).contains("bootstrapping") {
             // The mirror published a new package index since the shared build (a
             // point release): that rebuild is legitimate. The next one must not be.
             eprintln!("{l} the Debian index changed since the shared build; installing again");
-            (out, took) = install();
+            out = install();
             assert_ok(&out, &format!("{l} jig install git a third time"));
         }
         let after = t.image_id("git");
@@ -831,11 +827,9 @@ fn second_install_is_up_to_date_and_keeps_the_image() {
             )),
             "{l} no up-to-date message: {err}"
         );
+        // No rebuild: what proves it is the message and the unchanged image, not a
+        // time, which a loaded machine stretches.
         assert!(!err.contains("bootstrapping"), "{l} rebuilt: {err}");
-        assert!(
-            took < Duration::from_secs(20),
-            "{l} an up-to-date install took {took:?}"
-        );
         let images_after = fs::read_dir(t.shared.jig_home().join("store/images"))
             .unwrap()
             .count();

@@ -129,5 +129,12 @@ impl Drop for Tmux<'_> {
         let mut c = self.cmd();
         c.arg("kill-server");
         let _ = c.output();
+        // The server removes its socket as it exits, after the client has returned: a
+        // new server started on the same path before that would be talked to by a
+        // client of the dying one ("server exited unexpectedly").
+        let _ = poll(Duration::from_secs(5), || {
+            (!self.socket.exists()).then_some(())
+        });
+        let _ = std::fs::remove_file(&self.socket);
     }
 }
