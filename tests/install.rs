@@ -209,7 +209,7 @@ fn list_which_and_run() {
         );
         let rootfs = env.image_rootfs();
         assert!(text.contains(rootfs.to_str().unwrap()), "{l} {text}");
-        assert_code(&env.jig(&["which", "nosuch"]), 1, &l);
+        assert_code(&env.jig(&["which", "nosuch"]), 2, &l);
 
         // `jig run` runs the first shim (sh) with the arguments.
         let out = env.jig(&["run", "bb", "-c", "echo run-$0-$BB_MODE"]);
@@ -254,7 +254,7 @@ fn uninstall_removes_shims_and_gc_removes_the_image() {
         );
         assert!(!image_dir.exists(), "{l} gc kept the image");
         assert_eq!(stdout(&env.jig(&["images"])).lines().count(), 1, "{l}");
-        assert_code(&env.jig(&["uninstall", "bb"]), 1, &l);
+        assert_code(&env.jig(&["uninstall", "bb"]), 2, &l);
     }
 }
 

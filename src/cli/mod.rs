@@ -15,7 +15,7 @@ use std::ffi::OsString;
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 
-use crate::base::error::EXIT_JIG_FAILED;
+use crate::base::error::{EXIT_JIG_FAILED, EXIT_USAGE, is_usage};
 use crate::base::paths::Dirs;
 
 mod activate;
@@ -218,7 +218,13 @@ pub fn main(args: Vec<std::ffi::OsString>) -> i32 {
         Ok(code) => code,
         Err(e) => {
             print_error(&e);
-            if launches { EXIT_JIG_FAILED } else { 1 }
+            if is_usage(&e) {
+                EXIT_USAGE
+            } else if launches {
+                EXIT_JIG_FAILED
+            } else {
+                1
+            }
         }
     }
 }

@@ -398,24 +398,30 @@ pub fn uninstall(dirs: &Dirs, name: &str, version: Option<&str>) -> Result<Vec<S
     let _lock = store.lock_exclusive()?;
     let mut index = Index::read(&dirs.index())?;
     let Some(tool) = index.tools.get_mut(name) else {
-        let names: Vec<_> = index.tools.keys().cloned().collect();
-        bail!(
-            "'{name}' is not installed (installed: {})",
-            if names.is_empty() {
-                "none".into()
-            } else {
-                names.join(", ")
-            }
-        );
+        let names: Vec<&str> = index.tools.keys().map(String::as_str).collect();
+        return Err(crate::base::error::unknown(
+            format!(
+                "'{name}' is not installed (installed: {})",
+                if names.is_empty() {
+                    "none".into()
+                } else {
+                    names.join(", ")
+                }
+            ),
+            [crate::base::suggest::did_you_mean(name, names.iter().copied())],
+        ));
     };
     match version {
         Some(v) => {
             if tool.versions.remove(v).is_none() {
                 let have: Vec<_> = tool.versions.keys().cloned().collect();
-                bail!(
-                    "version {v} of '{name}' is not installed (installed: {})",
-                    have.join(", ")
-                );
+                return Err(crate::base::error::unknown(
+                    format!(
+                        "version {v} of '{name}' is not installed (installed: {})",
+                        crate::recipe::offered_list(&have)
+                    ),
+                    [],
+                ));
             }
             if tool.versions.is_empty() {
                 index.tools.remove(name);
