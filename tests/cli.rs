@@ -1,9 +1,71 @@
-//! The command line as a user meets it: suggestions for unknown names and the exit
-//! status they give. Once per identity.
+//! The command line as a user meets it: `jig install` asking every question before it
+//! builds, suggestions for unknown names and the exit status they give, `jig list` and
+//! `jig images` on a terminal and through a pipe, shell completions in a real bash and
+//! the manual page. Once per identity.
 
 mod common;
 
+use std::fs;
+use std::path::PathBuf;
+
+use common::tmux::Tmux;
 use common::*;
+
+/// A recipe `name` on the fixture's busybox root with one shim, passing `pass`.
+fn small_recipe(env: &Env, name: &str, shim: &str, pass: &str) -> PathBuf {
+    let text = format!(
+        "name = \"{name}\"\nversion = \"1\"\ndescription = \"{name} tool\"\n\
+         [image]\nfrom = \"rootfs:{}\"\n[tool]\nshims = [\"{shim}\"]\n\
+         [mounts]\nhome = [\".{name}rc\"]\n[env]\npass = [{pass}]\n",
+        fixture().rootfs.display()
+    );
+    let path = env.dir().join(format!("{name}.toml"));
+    env.write(&path, text);
+    path
+}
+
+/// `jig ARGS` in a real terminal (a pty from `script`), answering `answers` on stdin;
+/// what the terminal showed is the output's stdout.
+fn jig_in_terminal(env: &Env, args: &[&str], answers: &str) -> std::process::Output {
+    let cmd = format!("{} {}", fixture().jig.display(), args.join(" "));
+    let mut c = env.command("/usr/bin/script");
+    c.args(["-qec", &cmd, "/dev/null"]).env_remove("JIG_YES");
+    run_with_input(c, answers.as_bytes().to_vec())
+}
+
+#[test]
+fn install_asks_about_every_recipe_before_it_builds_any() {
+    for env in Env::all() {
+        let l = env.label();
+        let a = small_recipe(&env, "pa", "sh", "\"PA_*\", \"EDITOR\", \"VISUAL\"");
+        let b = small_recipe(&env, "pb", "cat", "\"PB_*\"");
+        let (a, b) = (a.to_str().unwrap(), b.to_str().unwrap());
+
+        // Declining the second question: nothing is built, not even the first.
+        let out = jig_in_terminal(&env, &["install", a, b], "y\nn\n");
+        let text = stdout(&out);
+        assert_eq!(out.status.code(), Some(1), "{l}: {text}");
+        assert_eq!(text.matches("[y/N]").count(), 2, "{l}: {text}");
+        assert!(!text.contains("jig: installing"), "{l}: {text}");
+        assert!(!env.shim_path("sh").exists(), "{l} pa was installed");
+        assert!(!env.jig_home().join("store/images").exists(), "{l} built");
+
+        let out = jig_in_terminal(&env, &["install", a, b], "y\ny\n");
+        let text = stdout(&out);
+        assert_ok(&out, &format!("{l} approved: {text}"));
+        // Both questions come before the first build.
+        let second = text.rfind("install pb 1? [y/N]").expect("the second question");
+        let building = text.find("jig: installing pa 1").expect("pa installing");
+        assert!(second < building, "{l}: {text}");
+        assert!(text.contains("jig: installed pb 1"), "{l}: {text}");
+        // The variables a recipe passes are one line of its list.
+        assert!(
+            text.contains("  environment: PA_*, EDITOR, VISUAL\r\n"),
+            "{l}: {text}"
+        );
+        assert!(env.shim_path("sh").is_symlink() && env.shim_path("cat").is_symlink());
+    }
+}
 
 /// Asserts `jig ARGS` fails with the usage status (2), and that its stderr has `want`.
 fn usage_error(env: &Env, args: &[&str], want: &[&str]) -> String {

@@ -13,7 +13,7 @@ use crate::install::index::Index;
 use crate::repo;
 
 /// `jig install [RECIPE...]`: the recipes named (none: every tool the project's
-/// jig.toml pins), all parsed before any is built.
+/// jig.toml pins), all parsed and asked about before any is built.
 pub(super) fn install(
     dirs: &Dirs,
     recipes: &[String],
@@ -35,6 +35,9 @@ pub(super) fn install(
             })
             .collect::<Result<Vec<_>>>()?
     };
+    // Every question before the first build, so the user can walk away once they
+    // are answered; a refusal stops everything before anything is downloaded.
+    let mut ready = Vec::with_capacity(loaded.len());
     for (loaded, version, project) in &loaded {
         let opts = crate::install::Options {
             force,
@@ -42,10 +45,13 @@ pub(super) fn install(
             project: *project,
             upgrade: false,
         };
-        let version = version.as_deref();
-        let v = loaded.at(version)?.recipe.version;
-        eprintln!("jig: installing {} {v}", loaded.recipe.name);
-        let done = crate::install::install(dirs, loaded, version, &opts)?;
+        let r = crate::install::prepare(dirs, loaded, version.as_deref(), &opts)?;
+        ready.push((r, opts));
+    }
+    for (ready, opts) in ready {
+        let (name, version) = ready.what();
+        eprintln!("jig: installing {name} {version}");
+        let done = crate::install::finish(dirs, ready, &opts)?;
         eprintln!(
             "jig: installed {} {} (image {}); shims: {}",
             done.name,
