@@ -274,11 +274,18 @@ mod tests {
     fn usage_errors_are_found_through_hints_and_context_and_keep_every_hint() {
         let e = unknown(
             "no recipe named 'gti'",
-            [Some("did you mean `git`?".into()), None, Some("`jig search`".into())],
+            [
+                Some("did you mean `git`?".into()),
+                None,
+                Some("`jig search`".into()),
+            ],
         );
         assert!(is_usage(&e));
         assert_eq!(hints(&e), ["did you mean `git`?", "`jig search`"]);
-        let e = Err::<(), _>(e).context("installing").hint("outer").unwrap_err();
+        let e = Err::<(), _>(e)
+            .context("installing")
+            .hint("outer")
+            .unwrap_err();
         assert!(is_usage(&e));
         assert_eq!(
             render("jig", Level::Error, &e),

@@ -25,7 +25,10 @@ pub fn closest<'a>(typed: &str, candidates: impl IntoIterator<Item = &'a str>) -
 }
 
 /// The hint for `typed` among `candidates`: ``did you mean `NAME`?``, if one is close.
-pub fn did_you_mean<'a>(typed: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
+pub fn did_you_mean<'a>(
+    typed: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<String> {
     closest(typed, candidates).map(|c| format!("did you mean `{c}`?"))
 }
 
@@ -33,7 +36,9 @@ pub fn did_you_mean<'a>(typed: &str, candidates: impl IntoIterator<Item = &'a st
 mod tests {
     use super::*;
 
-    const NAMES: &[&str] = &["busybox", "curl", "git", "gitk", "jq", "make", "npm", "python3"];
+    const NAMES: &[&str] = &[
+        "busybox", "curl", "git", "gitk", "jq", "make", "npm", "python3",
+    ];
 
     #[test]
     fn typos_find_their_name() {

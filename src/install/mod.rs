@@ -459,7 +459,10 @@ pub fn uninstall(dirs: &Dirs, name: &str, version: Option<&str>) -> Result<Vec<S
                     names.join(", ")
                 }
             ),
-            [crate::base::suggest::did_you_mean(name, names.iter().copied())],
+            [crate::base::suggest::did_you_mean(
+                name,
+                names.iter().copied(),
+            )],
         ));
     };
     match version {

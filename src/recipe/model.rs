@@ -338,7 +338,12 @@ pub fn offered_list(offered: &[String]) -> String {
 
 /// The usage error for a request of recipe `name` that no version of `offered`
 /// matches; `why` says where the request came from (`set by $JIG_GIT_VERSION`).
-pub fn no_version(name: &str, request: &str, why: Option<&str>, offered: &[String]) -> anyhow::Error {
+pub fn no_version(
+    name: &str,
+    request: &str,
+    why: Option<&str>,
+    offered: &[String],
+) -> anyhow::Error {
     let why = why.map(|w| format!("{w}; ")).unwrap_or_default();
     crate::base::error::unknown(
         format!(
