@@ -5,7 +5,6 @@
 
 mod common;
 
-use std::fs;
 use std::path::PathBuf;
 
 use common::tmux::Tmux;
@@ -54,7 +53,9 @@ fn install_asks_about_every_recipe_before_it_builds_any() {
         let text = stdout(&out);
         assert_ok(&out, &format!("{l} approved: {text}"));
         // Both questions come before the first build.
-        let second = text.rfind("install pb 1? [y/N]").expect("the second question");
+        let second = text
+            .rfind("install pb 1? [y/N]")
+            .expect("the second question");
         let building = text.find("jig: installing pa 1").expect("pa installing");
         assert!(second < building, "{l}: {text}");
         assert!(text.contains("jig: installed pb 1"), "{l}: {text}");
@@ -84,12 +85,20 @@ fn unknown_names_suggest_the_closest_and_exit_2_for_run_and_install_alike() {
     for env in Env::all() {
         env.install();
         let mean_git = "hint: did you mean `git`?";
-        usage_error(&env, &["install", "gti"], &["no recipe named 'gti'", mean_git]);
+        usage_error(
+            &env,
+            &["install", "gti"],
+            &["no recipe named 'gti'", mean_git],
+        );
         usage_error(&env, &["run", "gti", "--version"], &[mean_git]);
         usage_error(&env, &["exec", "gti", "--", "true"], &[mean_git]);
         usage_error(&env, &["uninstall", "b"], &["hint: did you mean `bb`?"]);
         usage_error(&env, &["which", "caat"], &["hint: did you mean `cat`?"]);
-        usage_error(&env, &["push", "bbb", "localhost:1/x"], &["did you mean `bb`?"]);
+        usage_error(
+            &env,
+            &["push", "bbb", "localhost:1/x"],
+            &["did you mean `bb`?"],
+        );
         usage_error(
             &env,
             &["install", "builtin/gti"],
@@ -104,10 +113,109 @@ fn unknown_names_suggest_the_closest_and_exit_2_for_run_and_install_alike() {
         let recipe = fixture().recipe.to_str().unwrap();
         let once = "(it offers: 1.35)";
         usage_error(&env, &["install", &format!("{recipe}@9")], &[once]);
-        usage_error(&env, &["run", "bb@9"], &["offers no version 9", "it offers: 1.35)"]);
+        usage_error(
+            &env,
+            &["run", "bb@9"],
+            &["offers no version 9", "it offers: 1.35)"],
+        );
         usage_error(&env, &["pin", "bb@9"], &[once]);
         usage_error(&env, &["uninstall", "bb@9"], &["(installed: 1.35)"]);
         // A real failure that is not a usage error keeps its own status.
         assert_code(&env.jig(&["rm", "0000"]), 1, &env.label());
+    }
+}
+
+/// What a tmux pane shows, with its colours as escape codes (`capture-pane -e`).
+fn screen_with_escapes(t: &Tmux) -> String {
+    let mut c = t.cmd();
+    c.args(["capture-pane", "-e", "-p", "-t", "0"]);
+    let out = run(c);
+    assert_ok(&out, "tmux capture-pane -e");
+    stdout(&out)
+}
+
+#[test]
+fn list_and_images_align_under_a_header_on_a_terminal_and_are_tab_separated_in_a_pipe() {
+    for env in Env::all() {
+        let l = env.label();
+        env.install();
+        let shims = "sh,echo,id,pwd,cat,touch,ls,sleep,env,tty";
+
+        // Through a pipe: one tab-separated line per row, no header.
+        let out = env.jig(&["list"]);
+        assert_ok(&out, &l);
+        let row = format!("bb\t1.35\t{shims}\tbusybox test tool\n");
+        assert_eq!(stdout(&out), row, "{l}");
+        let out = env.jig(&["images"]);
+        assert_ok(&out, &l);
+        let text = stdout(&out);
+        let fields: Vec<&str> = text.trim_end().split('\t').collect();
+        assert_eq!(text.lines().count(), 1, "{l}: {text}");
+        assert_eq!(fields.len(), 5, "{l}: {text}");
+        assert!(
+            fields[0].len() == 12 && fields[2] == "bb@1.35",
+            "{l}: {text}"
+        );
+        assert!(
+            fields[3].starts_with("rootfs:") && fields[4] == "-",
+            "{l}: {text}"
+        );
+
+        // --json: arrays a program can read.
+        let out = env.jig(&["list", "--json"]);
+        assert_ok(&out, &l);
+        let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(list[0]["name"], "bb", "{l}: {list}");
+        assert_eq!(list[0]["versions"], serde_json::json!(["1.35"]), "{l}");
+        assert_eq!(list[0]["shims"][0], "sh", "{l}");
+        assert_eq!(list.as_array().unwrap().len(), 1, "{l}");
+        let out = env.jig(&["images", "--json"]);
+        assert_ok(&out, &l);
+        let images: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let id = images[0]["id"].as_str().unwrap();
+        assert!(id.starts_with("sha256:") && id.len() == 71, "{l}: {images}");
+        assert!(id[7..].starts_with(fields[0]), "{l}: {images}");
+        assert!(
+            images[0]["size"].as_u64().unwrap() > 100_000,
+            "{l}: {images}"
+        );
+        assert_eq!(images[0]["used_by"], serde_json::json!(["bb@1.35"]), "{l}");
+        assert!(images[0]["source_digest"].is_null(), "{l}: {images}");
+
+        // On a terminal: a header, aligned columns, colour unless NO_COLOR.
+        let jig = fixture().jig.display().to_string();
+        let script = format!(
+            "{jig} list; {jig} images; NO_COLOR=1 {jig} list; NO_COLOR=1 {jig} images; \
+             echo end-of-output; sleep 60"
+        );
+        let t = Tmux::start(&env, &script);
+        let screen = t.wait_for("end-of-output");
+        let lines: Vec<&str> = screen.lines().collect();
+        let at = |line: &str, word: &str| line.find(word).unwrap_or(usize::MAX);
+        for first in [0, 4] {
+            let (header, row) = (lines[first], lines[first + 1]);
+            assert!(header.starts_with("NAME  "), "{l}: {screen}");
+            assert_eq!(at(header, "VERSIONS"), at(row, "1.35"), "{l}: {screen}");
+            assert_eq!(at(header, "SHIMS"), at(row, shims), "{l}: {screen}");
+            let (header, row) = (lines[first + 2], lines[first + 3]);
+            assert!(header.starts_with("IMAGE  "), "{l}: {screen}");
+            assert!(row.starts_with(fields[0]), "{l}: {screen}");
+            assert_eq!(at(header, "USED BY"), at(row, "bb@1.35"), "{l}: {screen}");
+            assert_eq!(at(header, "SOURCE "), at(row, "rootfs:"), "{l}: {screen}");
+        }
+        let escapes = screen_with_escapes(&t);
+        let lines: Vec<&str> = escapes.lines().collect();
+        assert!(
+            lines[..4].iter().all(|l| l.contains('\x1b')),
+            "{l}: {escapes:?}"
+        );
+        // tmux resets the colours of the line before at the start of the next.
+        let styled = |line: &str| {
+            let rest = ["\x1b[0m", "\x1b[39m", "\x1b[49m"]
+                .iter()
+                .fold(line.to_owned(), |l, reset| l.replace(reset, ""));
+            rest.contains('\x1b')
+        };
+        assert!(!lines[4..8].iter().any(|l| styled(l)), "{l}: {escapes:?}");
     }
 }

@@ -100,7 +100,7 @@ fn rootfs_tarballs_give_the_same_image_as_the_directory() {
         }
         // One image in the store: the same tree every time.
         let out = env.jig(&["images"]);
-        assert_eq!(stdout(&out).lines().count(), 2, "{l} {}", stdout(&out));
+        assert_eq!(stdout(&out).lines().count(), 1, "{l} {}", stdout(&out));
     }
 }
 
@@ -239,11 +239,8 @@ fn uninstall_removes_shims_and_gc_removes_the_image() {
         // Uninstall keeps the image until gc, shown as unused.
         assert!(image_dir.is_dir(), "{l}");
         let images = stdout(&env.jig(&["images"]));
-        assert_eq!(images.lines().count(), 2, "{l} {images}");
-        assert!(
-            images.lines().nth(1).unwrap().contains("\t-\t"),
-            "{l} {images}"
-        );
+        assert_eq!(images.lines().count(), 1, "{l} {images}");
+        assert!(images.contains("\t-\t"), "{l} {images}");
 
         let out = env.jig(&["gc"]);
         assert_ok(&out, &l);
@@ -253,7 +250,7 @@ fn uninstall_removes_shims_and_gc_removes_the_image() {
             stderr(&out)
         );
         assert!(!image_dir.exists(), "{l} gc kept the image");
-        assert_eq!(stdout(&env.jig(&["images"])).lines().count(), 1, "{l}");
+        assert_eq!(stdout(&env.jig(&["images"])), "", "{l}");
         assert_code(&env.jig(&["uninstall", "bb"]), 2, &l);
     }
 }

@@ -641,7 +641,7 @@ fn push_then_pull_round_trips_to_the_same_image() {
     let list = env.ok(&["images"]);
     let local_short = list
         .lines()
-        .nth(1)
+        .next()
         .unwrap()
         .split('\t')
         .next()

@@ -8,6 +8,7 @@ use anyhow::Result;
 use super::activate::warn_if_not_on_path;
 use super::pins::project_tools;
 use super::spec::{list_or_none, split_spec};
+use super::table::{Cell, Output, Table};
 use crate::base::paths::Dirs;
 use crate::install::index::Index;
 use crate::repo;
@@ -91,10 +92,14 @@ pub(super) fn reshim(dirs: &Dirs) -> Result<i32> {
     Ok(0)
 }
 
-/// `jig list`: one tab-separated line per installed recipe on stdout.
-pub(super) fn list(dirs: &Dirs) -> Result<i32> {
+/// `jig list`: the installed recipes on stdout, one row each: name, versions, shims
+/// and description ([`Output`]: aligned under a header on a terminal, tab-separated
+/// through a pipe, or a JSON array with `json`).
+pub(super) fn list(dirs: &Dirs, json: bool) -> Result<i32> {
     let index = Index::read(&dirs.index())?;
-    let mut out = std::io::stdout().lock();
+    let output = Output::detect(json);
+    let mut table = Table::new(&["NAME", "VERSIONS", "SHIMS", "DESCRIPTION"]);
+    let mut items = Vec::new();
     for (name, tool) in &index.tools {
         let versions: Vec<_> = tool.versions.keys().cloned().collect();
         // The default version's entry, else any installed one (a user may have
@@ -107,13 +112,26 @@ pub(super) fn list(dirs: &Dirs) -> Result<i32> {
             continue;
         };
         let shims: Vec<_> = e.recipe.tool.shims.iter().map(|s| s.to_string()).collect();
-        writeln!(
-            out,
-            "{name}\t{}\t{}\t{}",
-            versions.join(","),
-            shims.join(","),
-            e.recipe.description
-        )?;
+        table.row(vec![
+            Cell::name(name),
+            Cell::plain(versions.join(",")),
+            Cell::plain(shims.join(",")),
+            Cell::plain(&e.recipe.description),
+        ]);
+        items.push(serde_json::json!({
+            "name": name,
+            "default": tool.default,
+            "versions": versions,
+            "shims": shims,
+            "description": e.recipe.description,
+            "origin": e.origin.to_string(),
+        }));
+    }
+    let mut out = std::io::stdout().lock();
+    if output == Output::Json {
+        writeln!(out, "{}", serde_json::to_string_pretty(&items)?)?;
+    } else {
+        table.write(&mut out, output)?;
     }
     Ok(0)
 }

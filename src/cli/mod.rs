@@ -28,6 +28,7 @@ mod report;
 mod repos;
 mod run;
 mod spec;
+mod table;
 
 pub use report::print_error;
 
@@ -99,8 +100,13 @@ enum Command {
         #[arg(short, long)]
         yes: bool,
     },
-    /// List installed recipes.
-    List,
+    /// List installed recipes: name, versions, shims, description (aligned under a
+    /// header on a terminal, tab-separated without one through a pipe).
+    List {
+        /// Print a JSON array instead.
+        #[arg(long)]
+        json: bool,
+    },
     /// Run a recipe's default command with ARGS.
     Run {
         /// Approve what the recipe asks for if it has to be installed first.
@@ -139,8 +145,13 @@ enum Command {
         /// Shim or recipe name.
         tool: String,
     },
-    /// List the images in the store.
-    Images,
+    /// List the images in the store: id, size, the recipes using it, source, source
+    /// digest (aligned under a header on a terminal, tab-separated through a pipe).
+    Images {
+        /// Print a JSON array instead.
+        #[arg(long)]
+        json: bool,
+    },
     /// Pull an image from an OCI registry into the store and print its image id.
     Pull {
         /// Image reference, e.g. `alpine:3.20`, `ghcr.io/o/r:tag`, `host:5000/x@sha256:...`.
@@ -248,7 +259,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
         Command::Trust { revoke, yes } => pins::trust(&dirs, revoke, yes),
         Command::Lock { upgrade, yes } => pins::lock(&dirs, upgrade, yes),
         Command::Reshim => install::reshim(&dirs),
-        Command::List => install::list(&dirs),
+        Command::List { json } => install::list(&dirs, json),
         Command::Run { recipe, args, yes } => run::run(&dirs, &recipe, args, yes),
         Command::Exec {
             recipe,
@@ -258,7 +269,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
         } => run::exec(&dirs, &recipe, command, dry_run, yes),
         Command::Shell { recipe, yes } => run::shell(&dirs, &recipe, yes),
         Command::Which { tool } => pins::which(&dirs, &tool),
-        Command::Images => images::images(&dirs),
+        Command::Images { json } => images::images(&dirs, json),
         Command::Pull { reference } => registry::pull(&dirs, &reference),
         Command::Push { recipe, reference } => registry::push(&dirs, &recipe, &reference),
         Command::Rm { ids } => images::rm(&dirs, &ids),
