@@ -5,6 +5,7 @@
 
 mod common;
 
+use std::fs;
 use std::path::PathBuf;
 
 use common::tmux::Tmux;
@@ -218,4 +219,221 @@ fn list_and_images_align_under_a_header_on_a_terminal_and_are_tab_separated_in_a
         };
         assert!(!lines[4..8].iter().any(|l| styled(l)), "{l}: {escapes:?}");
     }
+}
+
+/// Registers a directory repository `team` holding the recipe `hello` (two versions).
+fn add_team_repository(env: &Env) {
+    let dir = env.dir().join("team-recipes");
+    env.mkdir(&dir.join("recipes"));
+    env.write(
+        &dir.join("recipes/hello.toml"),
+        "name = \"hello\"\nversion = \"1\"\ndescription = \"Says hello\"\n\
+         [image]\nfrom = \"busybox:/bin/busybox\"\n[tool]\nshims = [\"hello\"]\n\
+         [versions.\"2\".image]\nfrom = \"busybox:/bin/busybox\"\n",
+    );
+    assert_ok(
+        &env.jig(&["repo", "add", "team", dir.to_str().unwrap()]),
+        &format!("{} repo add", env.label()),
+    );
+}
+
+/// What bash's completion function for jig offers for the command line `words` (the
+/// last word being completed), after sourcing `jig completions bash`.
+fn bash_completes(env: &Env, words: &[&str]) -> Vec<String> {
+    let jig = fixture().jig.display();
+    let script = format!(
+        "source <({jig} completions bash) || exit 9\n\
+         COMP_WORDS=({words}); COMP_CWORD={cword}; COMP_LINE=\"${{COMP_WORDS[*]}}\"\n\
+         _clap_complete_jig jig \"${{COMP_WORDS[COMP_CWORD]}}\" \"${{COMP_WORDS[COMP_CWORD-1]}}\"\n\
+         printf '%s\\n' \"${{COMPREPLY[@]}}\"\n",
+        words = words
+            .iter()
+            .map(|w| format!("'{w}'"))
+            .collect::<Vec<_>>()
+            .join(" "),
+        cword = words.len() - 1,
+    );
+    let mut c = env.command("bash");
+    c.args(["--norc", "--noprofile", "-c", &script]);
+    let out = run(c);
+    assert_ok(
+        &out,
+        &format!("{} bash completion of {words:?}", env.label()),
+    );
+    // printf prints one empty line for an empty COMPREPLY.
+    let text = stdout(&out);
+    text.lines()
+        .filter(|w| !w.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn completions_are_sourced_by_a_real_bash_and_complete_recipes_tools_and_versions() {
+    for env in Env::all() {
+        let l = env.label();
+        env.install();
+        add_team_repository(&env);
+
+        // Sourced by bash, jig has a completion function.
+        let jig = fixture().jig.display();
+        let mut c = env.command("bash");
+        c.args([
+            "--norc",
+            "--noprofile",
+            "-c",
+            &format!("source <({jig} completions bash) && complete -p jig"),
+        ]);
+        let out = run(c);
+        assert_ok(&out, &l);
+        assert!(
+            stdout(&out).contains("-F _clap_complete_jig jig"),
+            "{l}: {}",
+            stdout(&out)
+        );
+
+        // Recipe names: built-in, a repository's (qualified and bare), versions.
+        let got = bash_completes(&env, &["jig", "install", "gi"]);
+        assert_eq!(got, ["git", "gitk"], "{l}");
+        let got = bash_completes(&env, &["jig", "install", "team/"]);
+        assert_eq!(got, ["team/hello"], "{l}");
+        let got = bash_completes(&env, &["jig", "install", "hel"]);
+        assert_eq!(got, ["hello"], "{l}");
+        let got = bash_completes(&env, &["jig", "install", "team/hello@"]);
+        assert_eq!(got, ["team/hello@1", "team/hello@2"], "{l}");
+        // Installed tools and their versions, shims.
+        let got = bash_completes(&env, &["jig", "uninstall", "b"]);
+        assert_eq!(got, ["bb"], "{l}");
+        let got = bash_completes(&env, &["jig", "uninstall", "bb@"]);
+        assert_eq!(got, ["bb@1.35"], "{l}");
+        let got = bash_completes(&env, &["jig", "which", "ca"]);
+        assert_eq!(got, ["cat"], "{l}");
+        let got = bash_completes(&env, &["jig", "run", "b"]);
+        assert_eq!(got, ["bb", "busybox"], "{l}");
+        let got = bash_completes(&env, &["jig", "repo", "remove", "t"]);
+        assert_eq!(got, ["team"], "{l}");
+        // Subcommands and options come from the command line's definition.
+        let got = bash_completes(&env, &["jig", "comp"]);
+        assert_eq!(got, ["completions"], "{l}");
+        let got = bash_completes(&env, &["jig", "install", "--lo"]);
+        assert_eq!(got, ["--locked"], "{l}");
+        let got = bash_completes(&env, &["jig", "list", "--lo"]);
+        assert!(got.is_empty(), "{l}: --locked offered for list: {got:?}");
+
+        // The same through Tab in an interactive bash on a terminal.
+        let t = Tmux::bash(&env, "complete.sock");
+        t.type_line(&format!(
+            "PATH={}:$PATH; source <(jig completions bash); echo sourced-$?",
+            fixture().jig.parent().unwrap().display()
+        ));
+        t.wait_for("sourced-0");
+        t.send(&["-l", "jig install team/he"]);
+        t.send(&["Tab"]);
+        t.wait_for("jig install team/hello");
+
+        // zsh and fish get their own code, calling the same jig.
+        for (shell, want) in [("zsh", "#compdef jig"), ("fish", "--command jig")] {
+            let out = env.jig(&["completions", shell]);
+            assert_ok(&out, &l);
+            let text = stdout(&out);
+            assert!(text.contains(want), "{l} {shell}: {text}");
+            assert!(text.contains("JIG_COMPLETE"), "{l} {shell}: {text}");
+        }
+    }
+}
+
+#[test]
+fn locked_is_an_option_of_the_commands_it_affects_only() {
+    for env in Env::all() {
+        let l = env.label();
+        let help = |args: &[&str]| {
+            let out = env.jig(args);
+            assert_ok(&out, &format!("{l} {args:?}"));
+            stdout(&out)
+        };
+        for command in ["install", "run", "exec", "shell", "trust"] {
+            assert!(
+                help(&[command, "--help"]).contains("--locked"),
+                "{l} {command}"
+            );
+        }
+        for command in ["list", "images", "which", "pin", "gc", "search"] {
+            assert!(
+                !help(&[command, "--help"]).contains("--locked"),
+                "{l} {command}"
+            );
+        }
+        assert!(!help(&["--help"]).contains("--locked"), "{l}");
+        assert_code(&env.jig(&["list", "--locked"]), 2, &l);
+        let err = usage_error(&env, &["--locked", "list"], &["no effect"]);
+        assert!(
+            err.contains("install, trust, run, exec and shell"),
+            "{l}: {err}"
+        );
+    }
+}
+
+#[test]
+fn the_manual_pages_render_with_their_sections() {
+    assert!(
+        std::path::Path::new("/usr/bin/man").exists(),
+        "man(1) is needed: run script/deps (it installs Debian's man-db)"
+    );
+    let env = Env::new(Identity::all().remove(0));
+    let dir = env.dir().join("man1");
+    let out = env.jig(&["manual", dir.to_str().unwrap()]);
+    assert_ok(&out, "jig manual DIR");
+    let out = env.jig(&["manual"]);
+    assert_ok(&out, "jig manual");
+    assert_eq!(out.stdout, fs::read(dir.join("jig.1")).unwrap());
+    for page in [
+        "jig.1",
+        "jig-install.1",
+        "jig-repo-add.1",
+        "jig-completions.1",
+    ] {
+        let path = dir.join(page);
+        // groff's warnings (-ww) about the page's own markup, no output (-z).
+        let mut groff = env.command("groff");
+        groff.args(["-man", "-ww", "-z"]).arg(&path);
+        let checked = run(groff);
+        assert_ok(&checked, page);
+        assert_eq!(stderr(&checked), "", "{page}");
+        let mut man = env.command("man");
+        man.arg("-l")
+            .arg(&path)
+            .env("MANWIDTH", "80")
+            .env("MANPAGER", "cat");
+        let shown = run(man);
+        assert_ok(&shown, page);
+        let text = stdout(&shown);
+        for section in ["NAME", "SYNOPSIS", "DESCRIPTION", "OPTIONS"] {
+            assert!(text.contains(section), "{page}: no {section}:\n{text}");
+        }
+    }
+    let mut man = env.command("man");
+    man.arg("-l")
+        .arg(dir.join("jig.1"))
+        .env("MANWIDTH", "80")
+        .env("MANPAGER", "cat");
+    let text = stdout(&run(man));
+    for want in [
+        "SUBCOMMANDS",
+        "jig-install(1)",
+        "EXIT STATUS",
+        "130 after Ctrl-C",
+        "ENVIRONMENT",
+        "NO_COLOR",
+        "FILES",
+        "SEE ALSO",
+    ] {
+        assert!(text.contains(want), "jig.1: no {want}:\n{text}");
+    }
+    assert!(!text.contains("jig-help"), "{text}");
+    let mut man = env.command("man");
+    man.arg("-l")
+        .arg(dir.join("jig-install.1"))
+        .env("MANWIDTH", "80")
+        .env("MANPAGER", "cat");
+    assert!(stdout(&run(man)).contains("--locked"));
 }
