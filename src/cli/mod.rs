@@ -8,7 +8,7 @@
 //! This file holds the clap definitions and the dispatch; the commands live beside it
 //! by concern: `install` (install, uninstall, reshim, list), `run` (run, exec, shell),
 //! `images` (images, rm, gc), `registry` (pull, push), `repos` (repo, search),
-//! `pins` (which, pin, lock, trust), `activate`, `doctor`, `complete` (completions and
+//! `pins` (which, pin, lock, trust), `sbom`, `activate`, `doctor`, `complete` (completions and
 //! the completers of argument values), `manual` (the man pages), and `table` (how
 //! listings print).
 
@@ -32,6 +32,7 @@ mod registry;
 mod report;
 mod repos;
 mod run;
+mod sbom;
 mod spec;
 mod table;
 
@@ -203,6 +204,17 @@ enum Command {
     },
     /// Remove unused images and leftovers of interrupted imports.
     Gc,
+    /// Print the software bill of materials of an installed tool's image: every
+    /// Debian package (version, architecture, source, .deb sha256, license) and, for a
+    /// registry image, its digest and layers.
+    Sbom {
+        /// Installed recipe, NAME or NAME@VERSION.
+        #[arg(add = ArgValueCompleter::new(complete::installed))]
+        recipe: String,
+        /// The document format.
+        #[arg(long, value_enum, default_value = "spdx-json")]
+        format: sbom::SbomFormat,
+    },
     /// Print the shell code that puts the shim directory first on PATH.
     Activate {
         /// bash, zsh, sh or fish (default: from $SHELL).
@@ -353,6 +365,7 @@ fn dispatch(cli: Cli, argv0: &std::ffi::OsStr) -> Result<i32> {
         Command::Push { recipe, reference } => registry::push(&dirs, &recipe, &reference),
         Command::Rm { ids } => images::rm(&dirs, &ids),
         Command::Gc => images::gc(&dirs),
+        Command::Sbom { recipe, format } => sbom::sbom(&dirs, &recipe, format),
         Command::Activate { shell } => activate::activate(&dirs, shell.as_deref()),
         Command::Doctor => Ok(doctor::run(&dirs)),
         Command::Completions { shell } => complete::completions(shell, argv0),
