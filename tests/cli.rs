@@ -106,6 +106,15 @@ fn unknown_names_suggest_the_closest_and_exit_2_for_run_and_install_alike() {
             &["no built-in recipe named 'gti'", mean_git],
         );
         usage_error(&env, &["install", "team/git"], &["no recipe repository"]);
+        // A repository's recipes and the repositories themselves.
+        add_team_repository(&env);
+        usage_error(
+            &env,
+            &["install", "team/helo"],
+            &["did you mean `team/hello`?"],
+        );
+        usage_error(&env, &["install", "helo"], &["did you mean `hello`?"]);
+        usage_error(&env, &["repo", "remove", "tem"], &["did you mean `team`?"]);
         // Nothing close: no suggestion, the same status.
         let err = usage_error(&env, &["run", "kubectl"], &["no recipe named"]);
         assert!(!err.contains("did you mean"), "{err}");

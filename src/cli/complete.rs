@@ -36,7 +36,7 @@ pub(super) const VAR: &str = "JIG_COMPLETE";
 pub(super) enum Shell {
     /// bash 4.4 or later (`source <(jig completions bash)` in ~/.bashrc).
     Bash,
-    /// zsh (`source <(jig completions zsh)` in ~/.zshrc).
+    /// zsh (`source <(jig completions zsh)` in ~/.zshrc, after compinit).
     Zsh,
     /// fish (`jig completions fish | source` in config.fish).
     Fish,
