@@ -1015,6 +1015,110 @@ fn tools_write_files_as_the_caller_and_tmp_does_not_persist() {
     }
 }
 
+/// `jig sbom git` of the real image: every package dpkg installed, with the `.deb`'s
+/// sha256 from the bootstrap and licenses from the copyright files, valid against the
+/// official schemas in both formats, and the same document twice for one time.
+#[test]
+fn sbom_of_the_git_image_lists_every_debian_package_and_validates() {
+    for t in setups() {
+        let l = t.label();
+        let dir = t.env.dir().join("sbom");
+        t.env.mkdir(&dir);
+        let sbom = |format: &str| {
+            let mut c = t.jig_cmd(&["sbom", "git", "--format", format]);
+            c.env("SOURCE_DATE_EPOCH", "1700000000");
+            let out = run(c);
+            assert_ok(&out, &format!("{l} jig sbom git --format {format}"));
+            out.stdout
+        };
+        let dpkg = t.jig(&[
+            "exec",
+            "git",
+            "--",
+            "dpkg-query",
+            "-W",
+            "-f",
+            "${Package} ${Version}\\n",
+        ]);
+        assert_ok(&dpkg, &format!("{l} dpkg-query"));
+        let packages: Vec<String> = stdout(&dpkg).lines().map(str::to_owned).collect();
+        assert!(packages.len() > 100, "{l}: {packages:?}");
+
+        let spdx = sbom("spdx-json");
+        assert_eq!(spdx, sbom("spdx-json"), "{l} the document changed");
+        let path = dir.join("git.spdx.json");
+        fs::write(&path, &spdx).unwrap();
+        common::sbom::assert_valid("spdx", &path);
+        let doc: serde_json::Value = serde_json::from_slice(&spdx).unwrap();
+        let listed = &doc["packages"].as_array().unwrap()[1..];
+        let mut names: Vec<String> = listed
+            .iter()
+            .map(|p| {
+                format!(
+                    "{} {}",
+                    p["name"].as_str().unwrap(),
+                    p["versionInfo"].as_str().unwrap()
+                )
+            })
+            .collect();
+        let mut want = packages.clone();
+        names.sort();
+        want.sort();
+        assert_eq!(
+            names, want,
+            "{l}: the SBOM lists what dpkg says is installed"
+        );
+        let git = listed
+            .iter()
+            .find(|p| p["name"] == "git")
+            .expect("git listed");
+        let sum = &git["checksums"][0];
+        assert_eq!(sum["algorithm"], "SHA256", "{l}: {git}");
+        assert_eq!(
+            sum["checksumValue"].as_str().unwrap().len(),
+            64,
+            "{l}: {git}"
+        );
+        assert!(
+            git["sourceInfo"].as_str().unwrap().contains("git"),
+            "{l}: {git}"
+        );
+        let licensed = listed
+            .iter()
+            .filter(|p| p["licenseDeclared"] != "NOASSERTION")
+            .count();
+        assert!(licensed > 20, "{l}: only {licensed} licenses read");
+        let with_sums = listed.iter().filter(|p| p["checksums"].is_array()).count();
+        assert_eq!(with_sums, listed.len(), "{l}: every .deb has its sha256");
+
+        let cdx = sbom("cyclonedx-json");
+        let path = dir.join("git.cdx.json");
+        fs::write(&path, &cdx).unwrap();
+        common::sbom::assert_valid("cyclonedx", &path);
+        let doc: serde_json::Value = serde_json::from_slice(&cdx).unwrap();
+        let components = doc["components"].as_array().unwrap();
+        assert_eq!(components.len(), packages.len(), "{l}");
+        let git = components.iter().find(|c| c["name"] == "git").unwrap();
+        assert!(
+            git["purl"]
+                .as_str()
+                .unwrap()
+                .starts_with("pkg:deb/debian/git@"),
+            "{l}: {git}"
+        );
+        assert_eq!(git["hashes"][0]["alg"], "SHA-256", "{l}: {git}");
+
+        // Not installed at that version: the usage status, the versions it has.
+        let out = t.jig(&["sbom", "git@9"]);
+        assert_code(&out, 2, &l);
+        assert!(
+            stderr(&out).contains("(installed: 2.39)"),
+            "{l}: {}",
+            stderr(&out)
+        );
+    }
+}
+
 // ---------------------------------------------------------------------------------
 // npm
 // ---------------------------------------------------------------------------------

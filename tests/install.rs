@@ -100,7 +100,7 @@ fn rootfs_tarballs_give_the_same_image_as_the_directory() {
         }
         // One image in the store: the same tree every time.
         let out = env.jig(&["images"]);
-        assert_eq!(stdout(&out).lines().count(), 2, "{l} {}", stdout(&out));
+        assert_eq!(stdout(&out).lines().count(), 1, "{l} {}", stdout(&out));
     }
 }
 
@@ -209,7 +209,7 @@ fn list_which_and_run() {
         );
         let rootfs = env.image_rootfs();
         assert!(text.contains(rootfs.to_str().unwrap()), "{l} {text}");
-        assert_code(&env.jig(&["which", "nosuch"]), 1, &l);
+        assert_code(&env.jig(&["which", "nosuch"]), 2, &l);
 
         // `jig run` runs the first shim (sh) with the arguments.
         let out = env.jig(&["run", "bb", "-c", "echo run-$0-$BB_MODE"]);
@@ -239,11 +239,8 @@ fn uninstall_removes_shims_and_gc_removes_the_image() {
         // Uninstall keeps the image until gc, shown as unused.
         assert!(image_dir.is_dir(), "{l}");
         let images = stdout(&env.jig(&["images"]));
-        assert_eq!(images.lines().count(), 2, "{l} {images}");
-        assert!(
-            images.lines().nth(1).unwrap().contains("\t-\t"),
-            "{l} {images}"
-        );
+        assert_eq!(images.lines().count(), 1, "{l} {images}");
+        assert!(images.contains("\t-\t"), "{l} {images}");
 
         let out = env.jig(&["gc"]);
         assert_ok(&out, &l);
@@ -253,8 +250,8 @@ fn uninstall_removes_shims_and_gc_removes_the_image() {
             stderr(&out)
         );
         assert!(!image_dir.exists(), "{l} gc kept the image");
-        assert_eq!(stdout(&env.jig(&["images"])).lines().count(), 1, "{l}");
-        assert_code(&env.jig(&["uninstall", "bb"]), 1, &l);
+        assert_eq!(stdout(&env.jig(&["images"])), "", "{l}");
+        assert_code(&env.jig(&["uninstall", "bb"]), 2, &l);
     }
 }
 

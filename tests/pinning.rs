@@ -145,7 +145,7 @@ fn precedence_walk_up_lazy_install_and_which() {
         // `jig pin` rewrites the nearest file and checks the version.
         let mut pin = env.jig_cmd(&["pin", "bbv@9"]);
         pin.current_dir(&deep);
-        assert_code(&run(pin), 1, &format!("{l} pin unknown version"));
+        assert_code(&run(pin), 2, &format!("{l} pin unknown version"));
         let mut pin = env.jig_cmd(&["pin", "sh@2"]);
         pin.current_dir(&deep);
         assert_ok(&run(pin), &format!("{l} pin"));
@@ -192,7 +192,7 @@ fn precedence_walk_up_lazy_install_and_which() {
         assert!(env.shim_path("sh").is_symlink(), "{l}");
         assert_code(
             &env.jig(&["uninstall", "bbv@9"]),
-            1,
+            2,
             &format!("{l} uninstall unknown"),
         );
         assert_ok(&env.jig(&["uninstall", "bbv"]), &format!("{l} uninstall"));

@@ -86,6 +86,13 @@ fn fails(env: &Env, args: &[&str]) -> String {
     stderr(&out)
 }
 
+/// `jig ARGS` naming a repository or recipe that does not exist: the usage status, 2.
+fn unknown(env: &Env, args: &[&str]) -> String {
+    let out = env.jig(args);
+    assert_code(&out, 2, &format!("{} jig {args:?}", env.label()));
+    stderr(&out)
+}
+
 #[test]
 fn git_repository_is_pinned_until_updated() {
     for env in Env::all() {
@@ -184,7 +191,7 @@ fn git_repository_is_pinned_until_updated() {
         );
         ok(&env, &["install", "team/hello"]);
         assert_eq!(stdout(&env.sh("echo $GREETING")), "two\n", "{l}");
-        let err = fails(&env, &["install", "team/old"]);
+        let err = unknown(&env, &["install", "team/old"]);
         assert!(
             err.contains("no recipe 'old'") && err.contains("jig search"),
             "{l} {err}"
@@ -246,8 +253,8 @@ fn git_repository_is_pinned_until_updated() {
         assert!(!list.contains("team\t"), "{l} {list}");
         assert!(!env.jig_home().join("repos/team").exists(), "{l}");
         assert_eq!(stdout(&env.sh("echo $GREETING")), "two\n", "{l}");
-        fails(&env, &["repo", "remove", "team"]);
-        let err = fails(&env, &["install", "team/hello"]);
+        unknown(&env, &["repo", "remove", "team"]);
+        let err = unknown(&env, &["install", "team/hello"]);
         assert!(
             err.contains("no recipe repository named 'team'"),
             "{l} {err}"
@@ -304,7 +311,7 @@ fn builtin_wins_unless_qualified_or_ordered() {
         assert_eq!(stdout(&out), "repo\n", "{l}");
 
         let out = env.jig(&["run", "nosuch"]);
-        assert_code(&out, 125, &l);
+        assert_code(&out, 2, &l);
         let err = stderr(&out);
         assert!(
             err.contains("looked in: repository 'team', built-in recipes")

@@ -9,7 +9,9 @@
 //!
 //! A hint says what the user can do; it is attached with [`Hint::hint`] (or made with
 //! [`hinted`]), never written into a message. [`LaunchError`] is the same thing with
-//! the exit status a failed launch reports.
+//! the exit status a failed launch reports. An error made with [`usage`] is the user's
+//! command line naming something that does not exist (a recipe, a tool, a version):
+//! the CLI exits [`EXIT_USAGE`] for it, as for a bad option, whichever command it was.
 
 use std::fmt;
 
@@ -58,12 +60,84 @@ impl<T, E: Into<anyhow::Error>> Hint<T> for Result<T, E> {
     }
 }
 
+/// A command line naming something that does not exist: displays as the error itself,
+/// and its causes and hints are the error's ([`usage`], [`is_usage`]).
+#[derive(Debug)]
+pub struct Usage {
+    error: anyhow::Error,
+}
+
+impl fmt::Display for Usage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&*self.error, f)
+    }
+}
+
+impl std::error::Error for Usage {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.error.source()
+    }
+}
+
+/// Marks `error` as a usage error: the CLI exits [`EXIT_USAGE`] for it.
+pub fn usage(error: anyhow::Error) -> anyhow::Error {
+    anyhow::Error::new(Usage { error })
+}
+
+/// A usage error saying `message`, with the hints that are given, in this order (a
+/// "did you mean" first, then what else to do).
+pub fn unknown(
+    message: impl fmt::Display,
+    hints: impl IntoIterator<Item = Option<String>>,
+) -> anyhow::Error {
+    let hints: Vec<String> = hints.into_iter().flatten().collect();
+    let mut error = anyhow::anyhow!("{message}");
+    // The outermost hint is printed first.
+    for h in hints.into_iter().rev() {
+        error = with_hint(error, h);
+    }
+    usage(error)
+}
+
+/// Whether `e`, or an error anywhere in its chain, was made with [`usage`].
+pub fn is_usage(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| match c.downcast_ref::<Hinted>() {
+        Some(h) => is_usage(&h.error),
+        None => c.is::<Usage>(),
+    })
+}
+
 /// The hints anywhere in `e`'s chain, outermost first.
 pub fn hints(e: &anyhow::Error) -> Vec<&str> {
-    e.chain()
-        .filter_map(|c| c.downcast_ref::<Hinted>())
-        .map(|h| h.hint.as_str())
-        .collect()
+    let mut out = Vec::new();
+    for c in e.chain() {
+        // A wrapper displays as the error it wraps, so the chain skips that error:
+        // its hints are looked for inside.
+        if let Some(h) = c.downcast_ref::<Hinted>() {
+            out.push(h.hint.as_str());
+            out.extend(inner_hints(&h.error));
+        } else if let Some(u) = c.downcast_ref::<Usage>() {
+            out.extend(inner_hints(&u.error));
+        }
+    }
+    out
+}
+
+/// The hints of `e` itself when it is a wrapper ([`Hinted`], [`Usage`]), not of its
+/// causes, which are the next links of the outer chain.
+fn inner_hints(e: &anyhow::Error) -> Vec<&str> {
+    // The error object itself (`dyn Error`'s downcast), not anyhow's, which also sees
+    // through a context to the error it wraps: that one is the chain's next link.
+    let itself: &(dyn std::error::Error + 'static) = &**e;
+    if let Some(h) = itself.downcast_ref::<Hinted>() {
+        let mut out = vec![h.hint.as_str()];
+        out.extend(inner_hints(&h.error));
+        out
+    } else if let Some(u) = itself.downcast_ref::<Usage>() {
+        inner_hints(&u.error)
+    } else {
+        Vec::new()
+    }
 }
 
 /// What kind of report a chain is.
@@ -114,6 +188,9 @@ pub struct LaunchError {
     pub error: anyhow::Error,
 }
 
+/// Exit status of a usage error: a bad option (clap's), or a recipe, tool or version
+/// that does not exist ([`usage`]).
+pub const EXIT_USAGE: i32 = 2;
 /// Exit status when jig fails before the tool starts.
 pub const EXIT_JIG_FAILED: i32 = 125;
 /// Exit status when the command exists but cannot be executed.
@@ -191,6 +268,32 @@ mod tests {
             "jig: error: reading recipes\n  caused by: no such repository\n  \
              hint: or give a path\n  hint: `jig repo add` adds one\n"
         );
+    }
+
+    #[test]
+    fn usage_errors_are_found_through_hints_and_context_and_keep_every_hint() {
+        let e = unknown(
+            "no recipe named 'gti'",
+            [
+                Some("did you mean `git`?".into()),
+                None,
+                Some("`jig search`".into()),
+            ],
+        );
+        assert!(is_usage(&e));
+        assert_eq!(hints(&e), ["did you mean `git`?", "`jig search`"]);
+        let e = Err::<(), _>(e)
+            .context("installing")
+            .hint("outer")
+            .unwrap_err();
+        assert!(is_usage(&e));
+        assert_eq!(
+            render("jig", Level::Error, &e),
+            "jig: error: installing\n  caused by: no recipe named 'gti'\n  \
+             hint: outer\n  hint: did you mean `git`?\n  hint: `jig search`\n"
+        );
+        assert!(!is_usage(&hinted("x", "y")));
+        assert!(!is_usage(&anyhow::anyhow!("x").context("y")));
     }
 
     #[test]

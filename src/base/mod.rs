@@ -8,4 +8,5 @@ pub mod error;
 pub mod glob;
 pub mod nest;
 pub mod paths;
+pub mod suggest;
 pub mod version;

@@ -4,29 +4,53 @@ use std::io::Write;
 
 use anyhow::Result;
 
+use super::table::{Cell, Output, Table};
 use crate::base::paths::Dirs;
 use crate::image::store::Store;
 use crate::install::index::Index;
 
-/// `jig images`: a table of the store's images and who uses them, on stdout.
-pub(super) fn images(dirs: &Dirs) -> Result<i32> {
+/// `jig images`: the store's images and who uses them, on stdout: id, size, the
+/// recipes using it, its source and the source's digest ([`Output`]: aligned under a
+/// header on a terminal, with short ids; tab-separated through a pipe; a JSON array
+/// with `json`, with full ids and sizes in bytes).
+pub(super) fn images(dirs: &Dirs, json: bool) -> Result<i32> {
     let store = Store::new(dirs.store());
     let used = Index::read(&dirs.index())?.images_in_use();
-    let mut out = std::io::stdout().lock();
-    writeln!(out, "IMAGE\tSIZE\tUSED BY\tSOURCE\tSOURCE DIGEST")?;
+    let output = Output::detect(json);
+    let mut table = Table::new(&["IMAGE", "SIZE", "USED BY", "SOURCE", "SOURCE DIGEST"]);
+    let mut items = Vec::new();
     for image in store.images()? {
-        let by = used
-            .get(&image.id)
-            .map(|v| v.join(","))
-            .unwrap_or_else(|| "-".into());
-        writeln!(
-            out,
-            "{}\t{}\t{by}\t{}\t{}",
-            image.id.short(),
-            human_size(image.meta.size),
-            image.meta.source,
-            image.meta.source_digest.as_deref().unwrap_or("-")
-        )?;
+        let by = used.get(&image.id).cloned().unwrap_or_default();
+        let digest = image.meta.source_digest.as_deref();
+        let shown = match (output, digest) {
+            (_, None) => "-",
+            // sha256: and 12 digits are enough to tell images apart on a screen.
+            (Output::Terminal { .. }, Some(d)) => &d[..d.len().min(19)],
+            (_, Some(d)) => d,
+        };
+        table.row(vec![
+            Cell::name(image.id.short()),
+            Cell::plain(human_size(image.meta.size)),
+            match by.is_empty() {
+                true => Cell::dim("-"),
+                false => Cell::plain(by.join(",")),
+            },
+            Cell::plain(&image.meta.source),
+            Cell::dim(shown),
+        ]);
+        items.push(serde_json::json!({
+            "id": image.id.to_string(),
+            "size": image.meta.size,
+            "used_by": by,
+            "source": image.meta.source,
+            "source_digest": digest,
+        }));
+    }
+    let mut out = std::io::stdout().lock();
+    if output == Output::Json {
+        writeln!(out, "{}", serde_json::to_string_pretty(&items)?)?;
+    } else {
+        table.write(&mut out, output)?;
     }
     Ok(0)
 }

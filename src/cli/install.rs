@@ -8,12 +8,13 @@ use anyhow::Result;
 use super::activate::warn_if_not_on_path;
 use super::pins::project_tools;
 use super::spec::{list_or_none, split_spec};
+use super::table::{Cell, Output, Table};
 use crate::base::paths::Dirs;
 use crate::install::index::Index;
 use crate::repo;
 
 /// `jig install [RECIPE...]`: the recipes named (none: every tool the project's
-/// jig.toml pins), all parsed before any is built.
+/// jig.toml pins), all parsed and asked about before any is built.
 pub(super) fn install(
     dirs: &Dirs,
     recipes: &[String],
@@ -35,6 +36,9 @@ pub(super) fn install(
             })
             .collect::<Result<Vec<_>>>()?
     };
+    // Every question before the first build, so the user can walk away once they
+    // are answered; a refusal stops everything before anything is downloaded.
+    let mut ready = Vec::with_capacity(loaded.len());
     for (loaded, version, project) in &loaded {
         let opts = crate::install::Options {
             force,
@@ -42,10 +46,13 @@ pub(super) fn install(
             project: *project,
             upgrade: false,
         };
-        let version = version.as_deref();
-        let v = loaded.at(version)?.recipe.version;
-        eprintln!("jig: installing {} {v}", loaded.recipe.name);
-        let done = crate::install::install(dirs, loaded, version, &opts)?;
+        let r = crate::install::prepare(dirs, loaded, version.as_deref(), &opts)?;
+        ready.push((r, opts));
+    }
+    for (ready, opts) in ready {
+        let (name, version) = ready.what();
+        eprintln!("jig: installing {name} {version}");
+        let done = crate::install::finish(dirs, ready, &opts)?;
         eprintln!(
             "jig: installed {} {} (image {}); shims: {}",
             done.name,
@@ -85,10 +92,14 @@ pub(super) fn reshim(dirs: &Dirs) -> Result<i32> {
     Ok(0)
 }
 
-/// `jig list`: one tab-separated line per installed recipe on stdout.
-pub(super) fn list(dirs: &Dirs) -> Result<i32> {
+/// `jig list`: the installed recipes on stdout, one row each: name, versions, shims
+/// and description ([`Output`]: aligned under a header on a terminal, tab-separated
+/// through a pipe, or a JSON array with `json`).
+pub(super) fn list(dirs: &Dirs, json: bool) -> Result<i32> {
     let index = Index::read(&dirs.index())?;
-    let mut out = std::io::stdout().lock();
+    let output = Output::detect(json);
+    let mut table = Table::new(&["NAME", "VERSIONS", "SHIMS", "DESCRIPTION"]);
+    let mut items = Vec::new();
     for (name, tool) in &index.tools {
         let versions: Vec<_> = tool.versions.keys().cloned().collect();
         // The default version's entry, else any installed one (a user may have
@@ -101,13 +112,26 @@ pub(super) fn list(dirs: &Dirs) -> Result<i32> {
             continue;
         };
         let shims: Vec<_> = e.recipe.tool.shims.iter().map(|s| s.to_string()).collect();
-        writeln!(
-            out,
-            "{name}\t{}\t{}\t{}",
-            versions.join(","),
-            shims.join(","),
-            e.recipe.description
-        )?;
+        table.row(vec![
+            Cell::name(name),
+            Cell::plain(versions.join(",")),
+            Cell::plain(shims.join(",")),
+            Cell::plain(&e.recipe.description),
+        ]);
+        items.push(serde_json::json!({
+            "name": name,
+            "default": tool.default,
+            "versions": versions,
+            "shims": shims,
+            "description": e.recipe.description,
+            "origin": e.origin.to_string(),
+        }));
+    }
+    let mut out = std::io::stdout().lock();
+    if output == Output::Json {
+        writeln!(out, "{}", serde_json::to_string_pretty(&items)?)?;
+    } else {
+        table.write(&mut out, output)?;
     }
     Ok(0)
 }

@@ -8,26 +8,33 @@
 //! This file holds the clap definitions and the dispatch; the commands live beside it
 //! by concern: `install` (install, uninstall, reshim, list), `run` (run, exec, shell),
 //! `images` (images, rm, gc), `registry` (pull, push), `repos` (repo, search),
-//! `pins` (which, pin, lock, trust), `activate` and `doctor`.
+//! `pins` (which, pin, lock, trust), `sbom`, `activate`, `doctor`, `complete` (completions and
+//! the completers of argument values), `manual` (the man pages), and `table` (how
+//! listings print).
 
 use std::ffi::OsString;
 
 use anyhow::Result;
-use clap::{Parser, Subcommand};
+use clap::{Args, CommandFactory, Parser, Subcommand};
+use clap_complete::engine::ArgValueCompleter;
 
-use crate::base::error::EXIT_JIG_FAILED;
+use crate::base::error::{EXIT_JIG_FAILED, EXIT_USAGE, is_usage};
 use crate::base::paths::Dirs;
 
 mod activate;
+mod complete;
 pub mod doctor;
 mod images;
 mod install;
+mod manual;
 mod pins;
 mod registry;
 mod report;
 mod repos;
 mod run;
+mod sbom;
 mod spec;
+mod table;
 
 pub use report::print_error;
 
@@ -35,12 +42,20 @@ pub use report::print_error;
 #[derive(Parser, Debug)]
 #[command(name = "jig", version, about, long_about = None)]
 struct Cli {
-    /// Refuse to run or install a tool that does not match the project's jig.lock
-    /// (the same as JIG_LOCKED=1).
-    #[arg(long, global = true)]
+    /// `jig --locked COMMAND`, as before the flag moved to the commands it affects.
+    #[arg(long, hide = true)]
     locked: bool,
     #[command(subcommand)]
     command: Command,
+}
+
+/// `--locked`, on the commands where it has an effect.
+#[derive(Args, Debug, Clone, Copy, Default)]
+struct Locked {
+    /// Refuse to run or install a tool that does not match the project's jig.lock
+    /// (the same as JIG_LOCKED=1).
+    #[arg(long)]
+    locked: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -50,6 +65,7 @@ enum Command {
     Install {
         /// Recipe names (`NAME`, `REPO/NAME`) or paths to recipe files, each optionally
         /// with @VERSION. None: every tool the project's jig.toml pins, at its version.
+        #[arg(add = ArgValueCompleter::new(complete::recipes))]
         recipes: Vec<String>,
         /// Take over shim names that another recipe owns.
         #[arg(long)]
@@ -60,6 +76,8 @@ enum Command {
         /// Install as a project recipe (used by shims in trusted projects).
         #[arg(long, hide = true)]
         project: bool,
+        #[command(flatten)]
+        lock: Locked,
     },
     /// Trust the jig.toml of this project (and its .jig/recipes/) as it is now, so
     /// what it adds beyond version pins takes effect; installs the project's recipes.
@@ -70,17 +88,21 @@ enum Command {
         /// Approve the project's recipes' requests without asking.
         #[arg(short, long)]
         yes: bool,
+        #[command(flatten)]
+        lock: Locked,
     },
     /// Remove an installed recipe (NAME, or one version: NAME@VERSION) and the shims
     /// nothing else exports (images stay until `jig gc`).
     Uninstall {
         /// NAME or NAME@VERSION.
+        #[arg(add = ArgValueCompleter::new(complete::installed))]
         name: String,
     },
     /// Pin a tool's version in the nearest jig.toml (created in the current directory
     /// when there is none).
     Pin {
         /// TOOL@VERSION.
+        #[arg(add = ArgValueCompleter::new(complete::pins))]
         spec: String,
         /// Pin it in your global jig.toml instead.
         #[arg(long)]
@@ -99,18 +121,26 @@ enum Command {
         #[arg(short, long)]
         yes: bool,
     },
-    /// List installed recipes.
-    List,
+    /// List installed recipes: name, versions, shims, description (aligned under a
+    /// header on a terminal, tab-separated without one through a pipe).
+    List {
+        /// Print a JSON array instead.
+        #[arg(long)]
+        json: bool,
+    },
     /// Run a recipe's default command with ARGS.
     Run {
         /// Approve what the recipe asks for if it has to be installed first.
         #[arg(short, long)]
         yes: bool,
         /// Recipe name (optionally NAME@VERSION), built-in name or recipe path.
+        #[arg(add = ArgValueCompleter::new(complete::runnable))]
         recipe: String,
         /// Arguments for the command.
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<OsString>,
+        #[command(flatten)]
+        lock: Locked,
     },
     /// Run any command inside a recipe's image.
     Exec {
@@ -121,10 +151,13 @@ enum Command {
         #[arg(short, long)]
         yes: bool,
         /// Recipe name (optionally NAME@VERSION), built-in name or recipe path.
+        #[arg(add = ArgValueCompleter::new(complete::runnable))]
         recipe: String,
         /// The command and its arguments (after `--`).
         #[arg(last = true, required = true)]
         command: Vec<OsString>,
+        #[command(flatten)]
+        lock: Locked,
     },
     /// Start an interactive shell inside a recipe's image.
     Shell {
@@ -132,15 +165,24 @@ enum Command {
         #[arg(short, long)]
         yes: bool,
         /// Recipe name (optionally NAME@VERSION).
+        #[arg(add = ArgValueCompleter::new(complete::runnable))]
         recipe: String,
+        #[command(flatten)]
+        lock: Locked,
     },
     /// Show which recipe, version and image a shim runs here, and why.
     Which {
         /// Shim or recipe name.
+        #[arg(add = ArgValueCompleter::new(complete::tools))]
         tool: String,
     },
-    /// List the images in the store.
-    Images,
+    /// List the images in the store: id, size, the recipes using it, source, source
+    /// digest (aligned under a header on a terminal, tab-separated through a pipe).
+    Images {
+        /// Print a JSON array instead.
+        #[arg(long)]
+        json: bool,
+    },
     /// Pull an image from an OCI registry into the store and print its image id.
     Pull {
         /// Image reference, e.g. `alpine:3.20`, `ghcr.io/o/r:tag`, `host:5000/x@sha256:...`.
@@ -149,6 +191,7 @@ enum Command {
     /// Push an installed recipe's image to an OCI registry and print the manifest digest.
     Push {
         /// Installed recipe, NAME or NAME@VERSION.
+        #[arg(add = ArgValueCompleter::new(complete::installed))]
         recipe: String,
         /// Destination, e.g. `registry.example.com/team/tool:1`.
         reference: String,
@@ -156,11 +199,22 @@ enum Command {
     /// Remove images from the store (refused while an installed recipe uses one).
     Rm {
         /// Image ids or unique prefixes.
-        #[arg(required = true)]
+        #[arg(required = true, add = ArgValueCompleter::new(complete::images))]
         ids: Vec<String>,
     },
     /// Remove unused images and leftovers of interrupted imports.
     Gc,
+    /// Print the software bill of materials of an installed tool's image: every
+    /// Debian package (version, architecture, source, .deb sha256, license) and, for a
+    /// registry image, its digest and layers.
+    Sbom {
+        /// Installed recipe, NAME or NAME@VERSION.
+        #[arg(add = ArgValueCompleter::new(complete::installed))]
+        recipe: String,
+        /// The document format.
+        #[arg(long, value_enum, default_value = "spdx-json")]
+        format: sbom::SbomFormat,
+    },
     /// Print the shell code that puts the shim directory first on PATH.
     Activate {
         /// bash, zsh, sh or fish (default: from $SHELL).
@@ -168,6 +222,19 @@ enum Command {
     },
     /// Check that this machine can run jig (user namespaces, overlayfs, PATH).
     Doctor,
+    /// Print the shell code that completes jig's commands, options, recipe names,
+    /// installed tools and versions (bash: `source <(jig completions bash)` in
+    /// ~/.bashrc; zsh: the same in ~/.zshrc; fish: `jig completions fish | source`).
+    Completions {
+        /// The shell.
+        shell: complete::Shell,
+    },
+    /// Write jig's manual pages: jig(1) on stdout, or every page (jig-install(1), ...)
+    /// into DIR.
+    Manual {
+        /// A directory such as ~/.local/share/man/man1.
+        dir: Option<std::path::PathBuf>,
+    },
     /// Manage shared recipe repositories (git repositories or directories of
     /// `recipes/NAME.toml`), each pinned to a commit.
     Repo {
@@ -198,33 +265,70 @@ enum RepoCommand {
     /// Move pins to what the refs name now and show which recipes changed.
     Update {
         /// Repository (default: all).
+        #[arg(add = ArgValueCompleter::new(complete::repos))]
         name: Option<String>,
     },
     /// Unregister a repository (installed recipes stay installed).
     Remove {
         /// Repository name.
+        #[arg(add = ArgValueCompleter::new(complete::repos))]
         name: String,
     },
 }
 
 /// Runs the CLI and returns the process exit status.
 pub fn main(args: Vec<std::ffi::OsString>) -> i32 {
+    if let Some(code) = complete::answer(&args, Cli::command) {
+        return code;
+    }
+    let argv0 = args.first().cloned().unwrap_or_else(|| "jig".into());
     let cli = Cli::parse_from(args);
     let launches = matches!(
         cli.command,
         Command::Run { .. } | Command::Exec { .. } | Command::Shell { .. }
     );
-    match dispatch(cli) {
+    match dispatch(cli, &argv0) {
         Ok(code) => code,
         Err(e) => {
             print_error(&e);
-            if launches { EXIT_JIG_FAILED } else { 1 }
+            if is_usage(&e) {
+                EXIT_USAGE
+            } else if launches {
+                EXIT_JIG_FAILED
+            } else {
+                1
+            }
         }
     }
 }
 
-fn dispatch(cli: Cli) -> Result<i32> {
-    if cli.locked {
+/// The `--locked` of the command, if it has one; `None` for commands it does not affect.
+fn locked_flag(command: &Command) -> Option<bool> {
+    match command {
+        Command::Install { lock, .. }
+        | Command::Trust { lock, .. }
+        | Command::Run { lock, .. }
+        | Command::Exec { lock, .. }
+        | Command::Shell { lock, .. } => Some(lock.locked),
+        _ => None,
+    }
+}
+
+fn dispatch(cli: Cli, argv0: &std::ffi::OsStr) -> Result<i32> {
+    let locked = match locked_flag(&cli.command) {
+        Some(flag) => flag || cli.locked,
+        None if cli.locked => {
+            return Err(crate::base::error::unknown(
+                "--locked has no effect on this command",
+                [Some(
+                    "it applies to install, trust, run, exec and shell (or set JIG_LOCKED=1)"
+                        .into(),
+                )],
+            ));
+        }
+        None => false,
+    };
+    if locked {
         // SAFETY: jig is single-threaded here; the variable carries --locked to the
         // checks below and to child jig processes.
         unsafe { std::env::set_var("JIG_LOCKED", "1") };
@@ -236,29 +340,36 @@ fn dispatch(cli: Cli) -> Result<i32> {
             force,
             yes,
             project,
+            lock: _,
         } => install::install(&dirs, &recipes, force, yes, project),
         Command::Uninstall { name } => install::uninstall(&dirs, &name),
         Command::Pin { spec, global } => pins::pin(&dirs, &spec, global),
-        Command::Trust { revoke, yes } => pins::trust(&dirs, revoke, yes),
+        Command::Trust { revoke, yes, .. } => pins::trust(&dirs, revoke, yes),
         Command::Lock { upgrade, yes } => pins::lock(&dirs, upgrade, yes),
         Command::Reshim => install::reshim(&dirs),
-        Command::List => install::list(&dirs),
-        Command::Run { recipe, args, yes } => run::run(&dirs, &recipe, args, yes),
+        Command::List { json } => install::list(&dirs, json),
+        Command::Run {
+            recipe, args, yes, ..
+        } => run::run(&dirs, &recipe, args, yes),
         Command::Exec {
             recipe,
             command,
             dry_run,
             yes,
+            ..
         } => run::exec(&dirs, &recipe, command, dry_run, yes),
-        Command::Shell { recipe, yes } => run::shell(&dirs, &recipe, yes),
+        Command::Shell { recipe, yes, .. } => run::shell(&dirs, &recipe, yes),
         Command::Which { tool } => pins::which(&dirs, &tool),
-        Command::Images => images::images(&dirs),
+        Command::Images { json } => images::images(&dirs, json),
         Command::Pull { reference } => registry::pull(&dirs, &reference),
         Command::Push { recipe, reference } => registry::push(&dirs, &recipe, &reference),
         Command::Rm { ids } => images::rm(&dirs, &ids),
         Command::Gc => images::gc(&dirs),
+        Command::Sbom { recipe, format } => sbom::sbom(&dirs, &recipe, format),
         Command::Activate { shell } => activate::activate(&dirs, shell.as_deref()),
         Command::Doctor => Ok(doctor::run(&dirs)),
+        Command::Completions { shell } => complete::completions(shell, argv0),
+        Command::Manual { dir } => manual::manual(Cli::command(), dir.as_deref()),
         Command::Repo { command } => match command {
             RepoCommand::Add {
                 name,
@@ -279,7 +390,6 @@ mod tests {
 
     #[test]
     fn cli_definition_is_consistent() {
-        use clap::CommandFactory;
         Cli::command().debug_assert();
     }
 }

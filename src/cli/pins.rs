@@ -7,7 +7,9 @@ use std::io::Write;
 use anyhow::{Context, Result, bail};
 
 use super::spec::{list_or_none, split_spec};
+use crate::base::error::unknown;
 use crate::base::paths::Dirs;
+use crate::base::suggest;
 use crate::image::store::Store;
 use crate::install;
 use crate::install::index::{Entry, Index};
@@ -84,7 +86,7 @@ pub(super) fn entry_for(dirs: &Dirs, spec: &str, yes: bool) -> Result<(Entry, St
         let version = match resolve::pick(name, tool, &request) {
             resolve::Pick::Installed(v, e) => return Ok((e.clone(), v.to_owned())),
             resolve::Pick::Missing(v) => v,
-            resolve::Pick::Unknown(message) => bail!(message),
+            resolve::Pick::Unknown(message) => return Err(unknown(message, [])),
         };
         let origin = launch::entry::recipe_arg(name, Some(tool));
         let loaded = repo::find(dirs, &origin)?;
@@ -264,7 +266,10 @@ pub(super) fn pin(dirs: &Dirs, spec: &str, global: bool) -> Result<i32> {
         .rsplit_once('@')
         .filter(|(t, v)| !t.is_empty() && !v.is_empty())
     else {
-        bail!("expected TOOL@VERSION, e.g. git@2.39, found '{spec}'");
+        return Err(unknown(
+            format!("expected TOOL@VERSION, e.g. git@2.39, found '{spec}'"),
+            [],
+        ));
     };
     let index = Index::read(&dirs.index())?;
     // A shim name stands for the recipe that exports it; `REPO/NAME` for NAME, the key
@@ -284,10 +289,7 @@ pub(super) fn pin(dirs: &Dirs, spec: &str, global: bool) -> Result<i32> {
     };
     let name = name.as_str();
     if recipe::select_from(&offered, version).is_none() {
-        bail!(
-            "recipe '{name}' offers no version {version} (it offers: {})",
-            offered.join(", ")
-        );
+        return Err(recipe::no_version(name, version, None, &offered));
     }
     let path = if global {
         let p = project::global_path().context("cannot find your configuration directory")?;
@@ -320,9 +322,13 @@ pub(super) fn which(dirs: &Dirs, tool: &str) -> Result<i32> {
     {
         (tool.to_owned(), format!("'{tool}' is an installed recipe"))
     } else {
-        return Err(crate::base::error::hinted(
+        let known = index.shims.keys().chain(index.tools.keys());
+        return Err(unknown(
             format!("'{tool}' is neither a shim nor an installed recipe"),
-            "`jig list` shows what is installed",
+            [
+                suggest::did_you_mean(tool, known.map(String::as_str)),
+                Some("`jig list` shows what is installed".into()),
+            ],
         ));
     };
     let request = request_here(&recipe_name, None)?;

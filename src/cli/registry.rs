@@ -1,6 +1,6 @@
 //! `jig pull` and `jig push`: images from and to OCI registries.
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 
 use crate::base::paths::Dirs;
 use crate::image::source::oci::{self, Reference};
@@ -27,25 +27,8 @@ pub(super) fn pull(dirs: &Dirs, reference: &str) -> Result<i32> {
 /// `REFERENCE@DIGEST` on stdout.
 pub(super) fn push(dirs: &Dirs, spec: &str, reference: &str) -> Result<i32> {
     let reference = Reference::parse(reference).map_err(anyhow::Error::msg)?;
-    let (name, version) = match spec.split_once('@') {
-        Some((n, v)) => (n, Some(v)),
-        None => (spec, None),
-    };
     let index = Index::read(&dirs.index())?;
-    let Some(tool) = index.tools.get(name) else {
-        return Err(crate::base::error::hinted(
-            format!("'{name}' is not installed"),
-            "`jig install` it first; `jig list` shows what is installed",
-        ));
-    };
-    let version = version.unwrap_or(&tool.default);
-    let Some(entry) = tool.versions.get(version) else {
-        let have: Vec<_> = tool.versions.keys().cloned().collect();
-        bail!(
-            "version {version} of '{name}' is not installed (installed: {})",
-            have.join(", ")
-        );
-    };
+    let (name, version, entry) = super::spec::installed(&index, spec)?;
     let label = format!("{name}@{version}");
     let store = Store::new(dirs.store());
     let what = oci::push::Pushing {

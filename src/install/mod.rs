@@ -52,11 +52,47 @@ pub struct Options {
     pub upgrade: bool,
 }
 
+/// An install the user approved (or that asks nothing new), not started yet: made by
+/// [`prepare`], carried out by [`finish`].
+#[derive(Debug)]
+pub struct Ready<'a> {
+    /// The recipe with all its versions.
+    full: &'a Loaded,
+    /// The recipe resolved for the version installed.
+    loaded: Loaded,
+    /// The lock entry the install must reproduce, if any.
+    pinned: Option<lock::Locked>,
+}
+
+impl Ready<'_> {
+    /// The recipe's name and the version to install.
+    pub fn what(&self) -> (&str, &str) {
+        (
+            self.loaded.recipe.name.as_str(),
+            self.loaded.recipe.version.as_str(),
+        )
+    }
+}
+
 /// Installs one version of a loaded recipe (`request` as in [`Loaded::at`]; `None` for
 /// its default): asks the user to approve what it requests, builds or imports its
 /// image, records it and writes its shims. The recipe's default version stays the one
-/// shims run when nothing pins another.
+/// shims run when nothing pins another. [`prepare`] then [`finish`].
 pub fn install(dirs: &Dirs, full: &Loaded, request: Option<&str>, opts: &Options) -> Result<Done> {
+    let ready = prepare(dirs, full, request, opts)?;
+    finish(dirs, ready, opts)
+}
+
+/// The part of [`install`] that needs the user: the lock check, then what the recipe
+/// asks for and how its image is built, and the question. Nothing is downloaded or
+/// built yet, so `jig install a b c` prepares every recipe before it finishes any, and
+/// the user answers every question before the first build starts.
+pub fn prepare<'a>(
+    dirs: &Dirs,
+    full: &'a Loaded,
+    request: Option<&str>,
+    opts: &Options,
+) -> Result<Ready<'a>> {
     let loaded = full.at(request)?;
     let recipe = &loaded.recipe;
     let name = recipe.name.to_string();
@@ -68,26 +104,41 @@ pub fn install(dirs: &Dirs, full: &Loaded, request: Option<&str>, opts: &Options
     } else {
         lock_pin(&loaded)?
     };
-    {
-        // What the user approved for this recipe before: this version's, else the
-        // default's, else any installed version's.
-        let index = Index::read(&dirs.index())?;
-        let before = index.tools.get(&name).and_then(|t| {
-            t.versions
-                .get(&version)
-                .or_else(|| t.versions.get(&t.default))
-                .or_else(|| t.versions.values().next())
-        });
-        let before = before.map(|e| permissions::of(&e.recipe));
-        let command = command(&loaded, opts.project);
-        let ask = permissions::Ask {
-            recipe,
-            before: before.as_ref(),
-            build_approved: approved::is_approved(dirs, &loaded)?,
-            command: &command,
-        };
-        permissions::confirm(&ask, opts.yes)?;
-    }
+    // What the user approved for this recipe before: this version's, else the
+    // default's, else any installed version's.
+    let index = Index::read(&dirs.index())?;
+    let before = index.tools.get(&name).and_then(|t| {
+        t.versions
+            .get(&version)
+            .or_else(|| t.versions.get(&t.default))
+            .or_else(|| t.versions.values().next())
+    });
+    let before = before.map(|e| permissions::of(&e.recipe));
+    let command = command(&loaded, opts.project);
+    let ask = permissions::Ask {
+        recipe,
+        before: before.as_ref(),
+        build_approved: approved::is_approved(dirs, &loaded)?,
+        command: &command,
+    };
+    permissions::confirm(&ask, opts.yes)?;
+    Ok(Ready {
+        full,
+        loaded,
+        pinned,
+    })
+}
+
+/// The rest of [`install`], after [`prepare`]: the image, the index entry, the shims.
+pub fn finish(dirs: &Dirs, ready: Ready, opts: &Options) -> Result<Done> {
+    let Ready {
+        full,
+        loaded,
+        pinned,
+    } = ready;
+    let recipe = &loaded.recipe;
+    let name = recipe.name.to_string();
+    let version = recipe.version.to_string();
     let mut spec = recipe.image.clone();
     if let (Some(p), crate::recipe::Source::Oci(r)) = (&pinned, &spec.from)
         && let Some(d) = &p.digest
@@ -398,24 +449,33 @@ pub fn uninstall(dirs: &Dirs, name: &str, version: Option<&str>) -> Result<Vec<S
     let _lock = store.lock_exclusive()?;
     let mut index = Index::read(&dirs.index())?;
     let Some(tool) = index.tools.get_mut(name) else {
-        let names: Vec<_> = index.tools.keys().cloned().collect();
-        bail!(
-            "'{name}' is not installed (installed: {})",
-            if names.is_empty() {
-                "none".into()
-            } else {
-                names.join(", ")
-            }
-        );
+        let names: Vec<&str> = index.tools.keys().map(String::as_str).collect();
+        return Err(crate::base::error::unknown(
+            format!(
+                "'{name}' is not installed (installed: {})",
+                if names.is_empty() {
+                    "none".into()
+                } else {
+                    names.join(", ")
+                }
+            ),
+            [crate::base::suggest::did_you_mean(
+                name,
+                names.iter().copied(),
+            )],
+        ));
     };
     match version {
         Some(v) => {
             if tool.versions.remove(v).is_none() {
                 let have: Vec<_> = tool.versions.keys().cloned().collect();
-                bail!(
-                    "version {v} of '{name}' is not installed (installed: {})",
-                    have.join(", ")
-                );
+                return Err(crate::base::error::unknown(
+                    format!(
+                        "version {v} of '{name}' is not installed (installed: {})",
+                        crate::recipe::offered_list(&have)
+                    ),
+                    [],
+                ));
             }
             if tool.versions.is_empty() {
                 index.tools.remove(name);

@@ -60,8 +60,10 @@ pub fn of(recipe: &Recipe) -> BTreeSet<Request> {
     if m.host_ca {
         out.insert("read the host's CA certificates".to_owned());
     }
-    for g in &recipe.env.pass {
-        out.insert(format!("environment: {g}"));
+    // The variables on one line: a recipe may pass many, and each is a small ask.
+    if !recipe.env.pass.is_empty() {
+        let globs: Vec<String> = recipe.env.pass.iter().map(|g| g.to_string()).collect();
+        out.insert(format!("environment: {}", globs.join(", ")));
     }
     if recipe.x11 {
         out.insert("X11 display: socket and cookie".to_owned());
@@ -250,7 +252,7 @@ mod tests {
     #[test]
     fn requests_name_everything_that_reaches_the_host() {
         let r = crate::recipe::parse(
-            "name = \"t\"\nversion = \"1\"\nx11 = true\n[image]\nfrom = \"rootfs:r\"\n[tool]\nshims = [\"t\"]\n[mounts]\nhome = [\".a\"]\nhome_rw = [\".b\"]\nfrom_env = [\"SSH_AUTH_SOCK\"]\n[env]\npass = [\"GIT_*\"]\n",
+            "name = \"t\"\nversion = \"1\"\nx11 = true\n[image]\nfrom = \"rootfs:r\"\n[tool]\nshims = [\"t\"]\n[mounts]\nhome = [\".a\"]\nhome_rw = [\".b\"]\nfrom_env = [\"SSH_AUTH_SOCK\"]\n[env]\npass = [\"GIT_*\", \"SSH_*\", \"EDITOR\"]\n",
             "t.toml",
         )
         .unwrap();
@@ -259,7 +261,7 @@ mod tests {
             all,
             [
                 "X11 display: socket and cookie",
-                "environment: GIT_*",
+                "environment: GIT_*, SSH_*, EDITOR",
                 "network: shared with the host (always)",
                 "read and write the path in $SSH_AUTH_SOCK (e.g. a socket)",
                 "read and write ~/.b",

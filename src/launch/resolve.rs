@@ -153,15 +153,11 @@ pub fn pick<'a>(name: &str, tool: &'a InstalledTool, request: &Request) -> Pick<
             Some((v, e)) => Pick::Installed(v, e),
             None => Pick::Missing(v),
         },
-        None => {
-            offered.sort();
-            offered.dedup();
-            Pick::Unknown(format!(
-                "recipe '{name}' offers no version {want} ({}; it offers: {})",
-                request.why,
-                offered.join(", ")
-            ))
-        }
+        None => Pick::Unknown(format!(
+            "recipe '{name}' offers no version {want} ({}; it offers: {})",
+            request.why,
+            crate::recipe::offered_list(&offered)
+        )),
     }
 }
 

@@ -147,12 +147,17 @@ pub fn load(name_or_path: &str) -> Result<Loaded> {
     }
     let Some((_, text)) = BUILTIN.iter().find(|(n, _)| *n == name_or_path) else {
         let names: Vec<_> = BUILTIN.iter().map(|(n, _)| *n).collect();
-        return Err(crate::base::error::hinted(
+        return Err(crate::base::error::unknown(
             format!(
                 "no built-in recipe named '{name_or_path}'; built-in recipes are: {}",
                 names.join(", ")
             ),
-            format!("give a path (./{name_or_path}.toml) to use a recipe file"),
+            [
+                crate::base::suggest::did_you_mean(name_or_path, names.iter().copied()),
+                Some(format!(
+                    "give a path (./{name_or_path}.toml) to use a recipe file"
+                )),
+            ],
         ));
     };
     let recipe = parse(text, &format!("recipes/{name_or_path}.toml"))?;

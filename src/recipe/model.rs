@@ -93,13 +93,8 @@ impl Recipe {
     /// offered version that starts with `REQUEST.` (`20` picks `20.11` over `20.9`).
     pub fn select(&self, request: &str) -> Result<String> {
         let offered = self.offered();
-        select_from(&offered, request).with_context(|| {
-            format!(
-                "recipe '{}' offers no version {request} (it offers: {})",
-                self.name,
-                offered.join(", ")
-            )
-        })
+        select_from(&offered, request)
+            .ok_or_else(|| no_version(self.name.as_str(), request, None, &offered))
     }
 
     /// The recipe as it applies to `version` (one of [`Recipe::offered`]): overrides
@@ -115,11 +110,12 @@ impl Recipe {
             .find(|(v, _)| v.as_str() == version)
             .map(|(_, o)| o)
         else {
-            bail!(
-                "recipe '{}' offers no version {version} (it offers: {})",
-                self.name,
-                self.offered().join(", ")
-            );
+            return Err(no_version(
+                self.name.as_str(),
+                version,
+                None,
+                &self.offered(),
+            ));
         };
         let mut value = toml::Table::try_from(&base).context("serializing the recipe")?;
         value.insert("version".into(), version.into());
@@ -330,6 +326,32 @@ pub fn select_from(offered: &[String], request: &str) -> Option<String> {
         .filter(|v| v.starts_with(&prefix))
         .max_by(|a, b| crate::base::version::compare(a, b))
         .cloned()
+}
+
+/// The versions of `offered` once each, in version order, for messages: `1, 2, 2.10`.
+pub fn offered_list(offered: &[String]) -> String {
+    let mut all: Vec<&str> = offered.iter().map(String::as_str).collect();
+    all.sort_by(|a, b| crate::base::version::compare(a, b));
+    all.dedup();
+    all.join(", ")
+}
+
+/// The usage error for a request of recipe `name` that no version of `offered`
+/// matches; `why` says where the request came from (`set by $JIG_GIT_VERSION`).
+pub fn no_version(
+    name: &str,
+    request: &str,
+    why: Option<&str>,
+    offered: &[String],
+) -> anyhow::Error {
+    let why = why.map(|w| format!("{w}; ")).unwrap_or_default();
+    crate::base::error::unknown(
+        format!(
+            "recipe '{name}' offers no version {request} ({why}it offers: {})",
+            offered_list(offered)
+        ),
+        [],
+    )
 }
 
 /// Checks that need the whole recipe.

@@ -6,6 +6,9 @@ use std::path::Path;
 
 use anyhow::{Result, bail};
 
+use crate::base::error::unknown;
+use crate::base::suggest::{closest, did_you_mean};
+
 use super::parse::parse;
 use super::pinned::contents;
 use super::registry::{BUILTIN, Repos, short};
@@ -25,12 +28,18 @@ pub fn load(dirs: &Dirs, repo: &str, name: &str) -> Result<Loaded> {
         {
             bail!("{repo}:{path}: {why}");
         }
-        return Err(crate::base::error::hinted(
+        let stems = contents.files.iter().map(|f| f.stem.as_str());
+        return Err(unknown(
             format!(
                 "repository '{repo}' has no recipe '{name}' (at {})",
                 short(&registered.pin)
             ),
-            format!("`jig search {name}` lists recipes from all repositories"),
+            [
+                closest(name, stems).map(|c| format!("did you mean `{repo}/{c}`?")),
+                Some(format!(
+                    "`jig search {name}` lists recipes from all repositories"
+                )),
+            ],
         ));
     };
     let recipe = parse(repo, file)?;
@@ -95,44 +104,53 @@ pub fn find(dirs: &Dirs, spec: &str) -> Result<Loaded> {
         return recipe::load_file(Path::new(spec));
     }
     if let Some((repo, name)) = spec.split_once('/') {
-        Name::new(name).map_err(anyhow::Error::msg)?;
+        Name::new(name).map_err(|e| unknown(e, []))?;
         if repo == BUILTIN {
             return recipe::load(name);
         }
         return load(dirs, repo, name);
     }
     Name::new(spec).map_err(|e| {
-        crate::base::error::hinted(
-            e.to_string(),
-            format!("give a path (./{spec}.toml) to use a recipe file"),
+        unknown(
+            e,
+            [Some(format!(
+                "give a path (./{spec}.toml) to use a recipe file"
+            ))],
         )
     })?;
     let repos = Repos::read(dirs)?;
     let places = order(&crate::base::config::load()?.recipe_order, &repos);
+    // Every name looked at, in lookup order, for a suggestion.
+    let mut names: Vec<String> = Vec::new();
     for place in &places {
         match place {
             Place::Builtin => {
                 if recipe::BUILTIN.iter().any(|(n, _)| *n == spec) {
                     return recipe::load(spec);
                 }
+                names.extend(recipe::BUILTIN.iter().map(|(n, _)| n.to_string()));
             }
             Place::Repo(r) => {
                 let c = contents(dirs, r, repos.get(r)?)?;
                 if c.files.iter().any(|f| f.stem == spec) {
                     return load(dirs, r, spec);
                 }
+                names.extend(c.files.iter().map(|f| f.stem.clone()));
             }
         }
     }
     let looked: Vec<String> = places.iter().map(|p| p.to_string()).collect();
-    Err(crate::base::error::hinted(
+    Err(unknown(
         format!(
             "no recipe named '{spec}' (looked in: {})",
             looked.join(", ")
         ),
-        format!(
-            "`jig search {spec}` lists recipes from all repositories; `jig repo add` adds one; give a path (./{spec}.toml) to use a recipe file"
-        ),
+        [
+            did_you_mean(spec, names.iter().map(String::as_str)),
+            Some(format!(
+                "`jig search {spec}` lists recipes from all repositories; `jig repo add` adds one; give a path (./{spec}.toml) to use a recipe file"
+            )),
+        ],
     ))
 }
 

@@ -10,7 +10,6 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
-use crate::base::error::Hint;
 use crate::base::paths::Dirs;
 
 /// The name `REPO/NAME` and `recipe_order` use for the recipes built into jig.
@@ -90,10 +89,9 @@ impl Repos {
 
     /// The registration of `name`, or an error listing the repositories there are.
     pub fn get(&self, name: &str) -> Result<&Repo> {
-        self.repos
-            .get(name)
-            .with_context(|| {
-                let have: Vec<_> = self.repos.keys().map(String::as_str).collect();
+        self.repos.get(name).ok_or_else(|| {
+            let have: Vec<_> = self.repos.keys().map(String::as_str).collect();
+            crate::base::error::unknown(
                 format!(
                     "no recipe repository named '{name}' (repositories: {})",
                     if have.is_empty() {
@@ -101,9 +99,13 @@ impl Repos {
                     } else {
                         have.join(", ")
                     }
-                )
-            })
-            .with_hint(|| format!("`jig repo add {name} URL|PATH` adds one"))
+                ),
+                [
+                    crate::base::suggest::did_you_mean(name, have.iter().copied()),
+                    Some(format!("`jig repo add {name} URL|PATH` adds one")),
+                ],
+            )
+        })
     }
 }
 

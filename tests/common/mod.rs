@@ -9,12 +9,14 @@
 //! a copy of the jig binary (the checkout may sit below a 0700 directory), the busybox
 //! root filesystem and the `bb` recipe beside it.
 //!
-//! Beside it: [`tmux`] (a real terminal), [`tar`] (archives written header by header)
-//! and [`registry`] (a real OCI registry and uploads to it).
+//! Beside it: [`tmux`] (a real terminal), [`tar`] (archives written header by header),
+//! [`registry`] (a real OCI registry and uploads to it) and [`sbom`] (the SBOM schema
+//! check).
 
 #![allow(dead_code)] // each test file uses a different part of the harness
 
 pub mod registry;
+pub mod sbom;
 pub mod tar;
 pub mod tmux;
 

@@ -22,9 +22,6 @@
 //! and the SPDX document namespace and CycloneDX serial number are derived from the
 //! image id, the tool, the format and that time.
 
-// `jig sbom` wires this module into the CLI; until then nothing else calls it.
-#![allow(dead_code)]
-
 mod cyclonedx;
 mod deb822;
 mod dpkg;

@@ -98,6 +98,9 @@ pub struct ImageMeta {
     /// `jig.lock` records so another machine can check it builds the same set.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub packages: Vec<PackagePin>,
+    /// The layer digests of a registry image (`sha256:HEX`, manifest order), for its SBOM.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub layers: Vec<String>,
 }
 
 /// One package of a bootstrapped image.

@@ -138,6 +138,7 @@ pub fn pull(reference: &Reference, store: &Store, limits: &unpack::Limits) -> Re
                 entrypoint: run.entrypoint.unwrap_or_default(),
                 cmd: run.cmd.unwrap_or_default(),
             },
+            layers: manifest.layers.iter().map(|l| l.digest.clone()).collect(),
             ..ImageMeta::default()
         },
     )
