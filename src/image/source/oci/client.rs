@@ -56,6 +56,8 @@ pub struct Client {
     authorization: Option<String>,
     /// Ask tokens for push rights too.
     push: bool,
+    /// A mirror from `[registry_mirrors]`, not the registry itself.
+    mirror: bool,
 }
 
 /// True for hosts jig may speak plain HTTP to without being told.
@@ -92,12 +94,57 @@ fn scheme_for(host: &str, registry: &str, config: &Config) -> &'static str {
     }
 }
 
+/// The clients a pull of `reference` tries, in order: one per mirror `[registry_mirrors]`
+/// lists for its registry, then the registry itself. A mirror gets its own
+/// credentials (those configured for its host), never the registry's.
+pub fn pull_clients(reference: &Reference) -> Result<Vec<Client>> {
+    let config = crate::base::config::load()?;
+    let mut out = Vec::new();
+    for m in config
+        .registry_mirrors
+        .get(&reference.registry)
+        .into_iter()
+        .flatten()
+    {
+        let mut c = Client::at(reference, false, &config, &m.host, &m.host)?;
+        c.scheme = if m.http { "http" } else { "https" };
+        c.mirror = true;
+        out.push(c);
+    }
+    out.push(Client::at(
+        reference,
+        false,
+        &config,
+        reference.api_host(),
+        &reference.registry,
+    )?);
+    Ok(out)
+}
+
 impl Client {
     /// A client for `reference`'s repository; `push` asks for push rights.
     pub fn new(reference: &Reference, push: bool) -> Result<Client> {
         let config = crate::base::config::load()?;
-        let credentials = auth::lookup(&reference.registry, &config)?;
-        let host = reference.api_host().to_owned();
+        Client::at(
+            reference,
+            push,
+            &config,
+            reference.api_host(),
+            &reference.registry,
+        )
+    }
+
+    /// A client for `reference`'s repository at `host` (the registry's API host or a
+    /// mirror), known as `registry` for credentials and messages.
+    fn at(
+        reference: &Reference,
+        push: bool,
+        config: &Config,
+        host: &str,
+        registry: &str,
+    ) -> Result<Client> {
+        let credentials = auth::lookup(registry, config)?;
+        let host = host.to_owned();
         let agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .max_redirects(0)
@@ -111,14 +158,24 @@ impl Client {
             .new_agent();
         Ok(Client {
             agent,
-            scheme: scheme_for(&host, &reference.registry, &config),
+            scheme: scheme_for(&host, registry, config),
             host,
-            registry: reference.registry.clone(),
+            registry: registry.to_owned(),
             repository: reference.repository.clone(),
             credentials,
             authorization: None,
             push,
+            mirror: false,
         })
+    }
+
+    /// `mirror HOST` or the registry's name, for messages.
+    pub fn name(&self) -> String {
+        if self.mirror {
+            format!("mirror {}://{}", self.scheme, self.host)
+        } else {
+            self.registry.clone()
+        }
     }
 
     /// The URL of an API path below `/v2/<repository>/`.
