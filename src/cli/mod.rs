@@ -7,7 +7,7 @@
 //!
 //! This file holds the clap definitions and the dispatch; the commands live beside it
 //! by concern: `install` (install, uninstall, reshim, list), `run` (run, exec, shell),
-//! `images` (images, rm, gc), `registry` (pull, push), `repos` (repo, search),
+//! `images` (images, rm, gc), `registry` (pull, push), `build`, `repos` (repo, search),
 //! `pins` (which, pin, lock, trust), `activate` and `doctor`.
 
 use std::ffi::OsString;
@@ -19,6 +19,7 @@ use crate::base::error::EXIT_JIG_FAILED;
 use crate::base::paths::Dirs;
 
 mod activate;
+mod build;
 pub mod doctor;
 mod images;
 mod install;
@@ -141,6 +142,15 @@ enum Command {
     },
     /// List the images in the store.
     Images,
+    /// Build a Dockerfile (or a directory holding one, or a recipe) into the store and
+    /// print the image id, without installing anything.
+    Build {
+        /// A Dockerfile, a directory with a Dockerfile, or a recipe (`NAME[@V]`, a path).
+        path: String,
+        /// A build argument for the Dockerfile's ARGs.
+        #[arg(long = "build-arg", value_name = "NAME=VALUE")]
+        build_args: Vec<String>,
+    },
     /// Pull an image from an OCI registry into the store and print its image id.
     Pull {
         /// Image reference, e.g. `alpine:3.20`, `ghcr.io/o/r:tag`, `host:5000/x@sha256:...`.
@@ -253,6 +263,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
         Command::Shell { recipe, yes } => run::shell(&dirs, &recipe, yes),
         Command::Which { tool } => pins::which(&dirs, &tool),
         Command::Images => images::images(&dirs),
+        Command::Build { path, build_args } => build::build(&dirs, &path, &build_args),
         Command::Pull { reference } => registry::pull(&dirs, &reference),
         Command::Push { recipe, reference } => registry::push(&dirs, &recipe, &reference),
         Command::Rm { ids } => images::rm(&dirs, &ids),

@@ -183,6 +183,7 @@ mod tests {
                 file("c", &recipe_text("c", "1")),
             ],
             refused: vec![],
+            dex: vec![],
         };
         let new = Contents {
             files: vec![
@@ -191,6 +192,7 @@ mod tests {
                 file("d", &recipe_text("d", "3")),
             ],
             refused: vec![],
+            dex: vec![],
         };
         let d = diff("r", &old, &new);
         assert_eq!(
