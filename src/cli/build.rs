@@ -12,9 +12,14 @@ use crate::image::build::{dockerfile, steps};
 use crate::image::store::Store;
 use crate::repo;
 
-/// `jig build PATH [--build-arg NAME=VALUE]...`: PATH is a Dockerfile, a directory
+/// `jig build PATH [--build-arg NAME=VALUE]... [--target STAGE]`: PATH is a Dockerfile, a directory
 /// holding one, or a recipe (a file or a name, `@VERSION` allowed).
-pub(super) fn build(dirs: &Dirs, path: &str, build_args: &[String]) -> Result<i32> {
+pub(super) fn build(
+    dirs: &Dirs,
+    path: &str,
+    build_args: &[String],
+    target: Option<&str>,
+) -> Result<i32> {
     let mut args = BTreeMap::new();
     for a in build_args {
         let Some((k, v)) = a.split_once('=') else {
@@ -46,12 +51,13 @@ pub(super) fn build(dirs: &Dirs, path: &str, build_args: &[String]) -> Result<i3
                 name: &name,
                 context: &context,
                 args: &args,
+                target,
             };
             dockerfile::build(&store, &b, &config.limits)?.image
         }
         None => {
-            if !args.is_empty() {
-                bail!("--build-arg applies to Dockerfiles; a recipe sets [image] args");
+            if !args.is_empty() || target.is_some() {
+                bail!("--build-arg and --target apply to Dockerfiles; a recipe sets [image] args");
             }
             let (name, version) = split_spec(path);
             let loaded = repo::find(dirs, name)?.at(version)?;

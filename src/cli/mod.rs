@@ -150,6 +150,9 @@ enum Command {
         /// A build argument for the Dockerfile's ARGs.
         #[arg(long = "build-arg", value_name = "NAME=VALUE")]
         build_args: Vec<String>,
+        /// The stage of a Dockerfile to build (default: the last).
+        #[arg(long)]
+        target: Option<String>,
     },
     /// Pull an image from an OCI registry into the store and print its image id.
     Pull {
@@ -263,7 +266,11 @@ fn dispatch(cli: Cli) -> Result<i32> {
         Command::Shell { recipe, yes } => run::shell(&dirs, &recipe, yes),
         Command::Which { tool } => pins::which(&dirs, &tool),
         Command::Images => images::images(&dirs),
-        Command::Build { path, build_args } => build::build(&dirs, &path, &build_args),
+        Command::Build {
+            path,
+            build_args,
+            target,
+        } => build::build(&dirs, &path, &build_args, target.as_deref()),
         Command::Pull { reference } => registry::pull(&dirs, &reference),
         Command::Push { recipe, reference } => registry::push(&dirs, &recipe, &reference),
         Command::Rm { ids } => images::rm(&dirs, &ids),

@@ -96,6 +96,17 @@ pub fn fields(text: &str, file: &str) -> Result<Fields> {
             "{file}: dex labels without org.dockerland.dex.api=\"v1\"; jig reads dex's v1 labels only"
         ),
     }
+    // Only these labels have values with patterns jig knows (`$(git rev-parse
+    // --show-toplevel)`, `$HOME`); any other value a shell would expand is refused.
+    let known = ["docker_volumes", "docker_workspace", "docker_home"];
+    if let Some(name) = dex.needing_shell().into_iter().find(|n| !known.contains(n)) {
+        return Err(crate::base::error::hinted(
+            format!(
+                "{file}: label org.dockerland.dex.{name}: jig never runs a label through a shell, and this value needs one"
+            ),
+            "write the value out, or write a recipe (TOML) that says what the tool may reach",
+        ));
+    }
     for (name, value) in dex.all() {
         map_label(&mut f, name, value).map_err(|why| {
             crate::base::error::hinted(
@@ -164,7 +175,7 @@ pub fn map_label(f: &mut Fields, name: &str, v: &DexValue) -> Result<(), String>
             }
         }
         "docker_volumes" => {
-            for w in &v.words {
+            for w in &words(&v.raw) {
                 let mut parts: Vec<&str> = w.split(':').collect();
                 let mode = match parts.last() {
                     Some(&"ro") if parts.len() == 3 => {
@@ -268,6 +279,38 @@ pub fn map_label(f: &mut Fields, name: &str, v: &DexValue) -> Result<(), String>
             .push(format!("label {other} is not one jig knows; ignored")),
     }
     Ok(())
+}
+
+/// A list label's words: split at whitespace, except inside `$(...)` (dex has a
+/// shell split the value after expanding it; jig keeps the pattern whole to know it).
+fn words(raw: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut depth = 0usize;
+    let mut chars = raw.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '$' if chars.peek() == Some(&'(') => {
+                depth += 1;
+                cur.push(c);
+                cur.push(chars.next().expect("peeked"));
+            }
+            ')' if depth > 0 => {
+                depth -= 1;
+                cur.push(c);
+            }
+            c if c.is_whitespace() && depth == 0 => {
+                if !cur.is_empty() {
+                    out.push(std::mem::take(&mut cur));
+                }
+            }
+            c => cur.push(c),
+        }
+    }
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+    out
 }
 
 fn needs_shell(s: &str) -> bool {
@@ -487,7 +530,7 @@ mod tests {
     #[test]
     fn labels_map_onto_recipe_fields() {
         let text = dex("org.dockerland.dex.docker_envars=\"GIT_* TZ\" \
-             org.dockerland.dex.docker_volumes=\"$(git rev-parse --show-toplevel):/repo ~/.gitconfig:~/.gitconfig:ro $HOME/.cache/t:/cache\" \
+             org.dockerland.dex.docker_volumes=\"$(git rev-parse --show-toplevel):/repo ~/.gitconfig:~/.gitconfig:ro ~/.cache/t:/cache\" \
              org.dockerland.dex.docker_home=\"~\" org.dockerland.dex.window=\"true\" \
              org.dockerland.dex.host_paths=\"ro\" org.dockerland.dex.docker_flags=\"-it --env=MODE=x -e TOKEN --network=host\"");
         let f = fields(&text, "Dockerfile").unwrap();

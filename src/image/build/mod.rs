@@ -82,6 +82,7 @@ pub fn realize(spec: &ImageSpec, base: Option<&Path>, store: &Store) -> Result<I
                 name: path.as_str(),
                 context: &context,
                 args: &args,
+                target: None,
             };
             Ok(crate::image::build::dockerfile::build(store, &b, limits)?.image)
         }

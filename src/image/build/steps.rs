@@ -243,6 +243,15 @@ fn stream(read: OwnedFd) -> VecDeque<String> {
     tail
 }
 
+/// What the child executes, prepared before the fork.
+struct Exec<'a> {
+    /// Paths to try for argv[0], in order.
+    candidates: &'a [CString],
+    argv: &'a [CString],
+    env: &'a [CString],
+    cwd: &'a CString,
+}
+
 /// The forked child: namespaces, mounts, filters, exec. Returns an exit code on
 /// failure.
 ///
@@ -257,15 +266,6 @@ fn stream(read: OwnedFd) -> VecDeque<String> {
 /// 5. no_new_privs, the terminal filter, the fake-root filters (which also refuse the
 ///    mount API, setns and new namespaces) and the Landlock scopes (no signals or
 ///    abstract sockets outside the step).
-/// What the child executes, prepared before the fork.
-struct Exec<'a> {
-    /// Paths to try for argv[0], in order.
-    candidates: &'a [CString],
-    argv: &'a [CString],
-    env: &'a [CString],
-    cwd: &'a CString,
-}
-
 fn child(
     rootfs: &Path,
     binds: &[Bind],

@@ -70,16 +70,16 @@ pub struct Build<'a> {
     pub context: &'a Path,
     /// Build arguments (`--build-arg`).
     pub args: &'a BTreeMap<String, String>,
+    /// The stage to build (`--target`, a name or index); default: the last.
+    pub target: Option<&'a str>,
 }
 
 /// A built Dockerfile.
 #[derive(Debug, Clone)]
 pub struct Built {
-    /// The final stage's image, its metadata carrying the image's `ENV`, `ENTRYPOINT`
+    /// The target stage's image, its metadata carrying the image's `ENV`, `ENTRYPOINT`
     /// and `CMD`.
     pub image: Image,
-    /// The final stage's labels.
-    pub labels: BTreeMap<String, String>,
 }
 
 /// Builds `b` into `store`, every archive and copy held to `limits`.
@@ -89,7 +89,12 @@ pub fn build(store: &Store, b: &Build, limits: &Limits) -> Result<Built> {
     let df = Dockerfile::parse(&text, b.name).map_err(|e| e.into_anyhow())?;
     // A first resolution names the stages the last one needs and their bases.
     let first = df.resolve(b.args).map_err(|e| e.into_anyhow())?;
-    let target = first.stages.len() - 1;
+    let target = match b.target {
+        None => first.stages.len() - 1,
+        Some(t) => first
+            .stage(t)
+            .with_context(|| format!("{}: no stage {t}", b.name))?,
+    };
     let needed = first.needed(target);
     let mut bases = BTreeMap::new();
     for &i in &needed {
@@ -106,10 +111,11 @@ pub fn build(store: &Store, b: &Build, limits: &Limits) -> Result<Built> {
             }
         }
         for (r, line) in refs {
-            if !bases.contains_key(&r) {
-                let image = pull(store, &r, limits)
+            if let std::collections::btree_map::Entry::Vacant(slot) = bases.entry(r) {
+                let r = slot.key();
+                let image = pull(store, r, limits)
                     .with_context(|| format!("{}:{line}: FROM {r}", b.name))?;
-                bases.insert(r, image);
+                slot.insert(image);
             }
         }
     }
@@ -162,7 +168,6 @@ pub fn build(store: &Store, b: &Build, limits: &Limits) -> Result<Built> {
     };
     Ok(Built {
         image: Image { id, meta },
-        labels: state.labels,
     })
 }
 
