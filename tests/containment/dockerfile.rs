@@ -120,7 +120,7 @@ fn copy_reads_nothing_outside_the_build_context() {
             let err = stderr(&out);
             assert!(err.contains(why), "{l} {name}: {err}");
             assert!(
-                err.contains(&format!("Dockerfile:3")),
+                err.contains("Dockerfile:3"),
                 "{l} {name} names the line: {err}"
             );
         }

@@ -2,8 +2,8 @@
 //! "dockerfile:PATH"`, `jig install PATH/Dockerfile`, `jig build PATH`.
 //!
 //! The Dockerfile is read by [`crate::image::source::dockerfile`] (parse, resolve,
-//! canonical steps); this module runs it: [`build`](mod@build) plans the stages and
-//! runs them from the per-instruction cache, [`tree`] reads sources from the build
+//! canonical steps); this module runs it: [`plan`] gives every step its chained cache
+//! key, [`build`](mod@build) runs the stages from their last cached step, [`tree`] reads sources from the build
 //! context (beneath it, filtered by [`ignore`], the `.dockerignore` rules) or from an
 //! image, [`copy`] turns a `COPY`/`ADD` into a payload and writes it into the image,
 //! and [`inroot`] changes an image's tree with every path resolved inside it.
@@ -12,6 +12,7 @@ pub mod build;
 pub mod copy;
 pub mod ignore;
 pub mod inroot;
+pub mod plan;
 pub mod tree;
 
 pub use build::{Build, build};
