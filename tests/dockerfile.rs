@@ -195,43 +195,44 @@ fn dockerfile_scenario(env: &Env) -> String {
         ],
     );
     let d = dir.to_str().unwrap();
-    let out = env.jig(&["build", d]);
-    let first = built(&out, &format!("{l} first build"));
+    let build = |what: &str| {
+        let out = env.jig(&["build", "--build-arg", "GREETING=howdy", d]);
+        let id = built(&out, &format!("{l} {what}"));
+        (id, out)
+    };
+    let (first, out) = build("first build");
     let ran_first = ran(&out);
     assert_eq!(ran_first.len(), 6, "{l} every step ran: {ran_first:#?}");
     assert!(stderr(&out).contains("syntax directive"), "{l} the note");
 
     // Unchanged: nothing runs, the same image.
-    let out = env.jig(&["build", d]);
-    assert_eq!(built(&out, &format!("{l} rebuild")), first, "{l}");
+    let (again, out) = build("rebuild");
+    assert_eq!(again, first, "{l}");
     assert_eq!(ran(&out), Vec::<String>::new(), "{l} {}", stderr(&out));
 
-    // One line of what COPY reads changed: that step and the ones after it run, the
-    // apt-get step before it comes from the cache.
+    // What the last COPY reads changed: that step and the WORKDIR after it run; the
+    // apt-get step and the copies before it come from the cache.
     env.write(&dir.join("docs/readme.md"), "readme, second edition\n");
-    let out = env.jig(&["build", d]);
-    let second = built(&out, &format!("{l} after an edit"));
+    let (second, out) = build("after an edit");
     assert_ne!(second, first, "{l}");
     let err = stderr(&out);
     assert!(err.contains("cached: RUN apt-get update"), "{l} {err}");
     let ran_now = ran(&out);
     assert_eq!(ran_now.len(), 2, "{l} {ran_now:#?}");
     assert!(ran_now[0].contains("COPY docs/"), "{l} {ran_now:#?}");
-    // A changed build argument reaches the heredoc of the first stage.
-    let out = env.jig(&["build", "--build-arg", "GREETING=howdy", d]);
-    built(&out, &format!("{l} with a build argument"));
-    assert!(
-        ran(&out)
-            .iter()
-            .any(|r| r.contains("[build]") && r.contains("RUN set -e")),
-        "{l} {}",
-        stderr(&out)
-    );
 
-    // Installed as a recipe: named after its directory, the shim from ENTRYPOINT, the
-    // image's ENV and WORKDIR, the label's variables passed.
-    let out = env.jig(&["install", &format!("{d}/Dockerfile")]);
+    // A recipe naming the Dockerfile, its build argument in [image] args: the same
+    // keys, so the same image, from the cache. The shim is ENTRYPOINT's program; the
+    // image's ENV and WORKDIR are the tool's.
+    let recipe = env.dir().join("greet.toml");
+    env.write(
+        &recipe,
+        "name = \"greet\"\nversion = \"1\"\n[image]\nfrom = \"dockerfile:greet/Dockerfile\"\nargs = { GREETING = \"howdy\" }\n[tool]\nshims = [\"greet\"]\n[env]\npass = [\"GREET_*\"]\n",
+    );
+    let out = env.jig(&["install", recipe.to_str().unwrap()]);
     assert_ok(&out, &format!("{l} install"));
+    assert_eq!(ran(&out), Vec::<String>::new(), "{l} {}", stderr(&out));
+    assert_eq!(env.image_id("greet"), second, "{l}");
     let out = env.shim("greet", &["there"]);
     assert_ok(&out, &format!("{l} greet"));
     assert_eq!(stdout(&out), "howdy from a heredoc, there\n2\n", "{l}");

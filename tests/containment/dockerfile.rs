@@ -204,3 +204,42 @@ fn copy_through_an_image_symlink_stays_in_the_image() {
         assert_eq!(cat_in(&env, &dir, &[&inside]), "in the image\n", "{l}");
     }
 }
+
+#[test]
+fn add_of_a_url_must_match_its_checksum() {
+    // The loopback registry serves a blob by its digest over plain HTTP: a URL whose
+    // content is known.
+    let reg = crate::common::registry::Registry::start();
+    let body = b"downloaded content\n";
+    let digest = reg.upload_blob("files", body);
+    let url = reg.url(&format!("/v2/files/blobs/{digest}"));
+    let wrong = format!("sha256:{}", "0".repeat(64));
+    for env in Env::all() {
+        let l = env.label();
+        let ok = context(
+            &env,
+            "url-ok",
+            &format!("ADD --checksum={digest} {url} /fetched\nENTRYPOINT [\"cat\"]\n"),
+            &[],
+        );
+        assert_ok(&build(&env, &ok), &format!("{l} control build"));
+        assert_eq!(
+            cat_in(&env, &ok, &["/fetched"]),
+            "downloaded content\n",
+            "{l}"
+        );
+        let bad = context(
+            &env,
+            "url-bad",
+            &format!("ADD --checksum={wrong} {url} /fetched\n"),
+            &[],
+        );
+        let out = build(&env, &bad);
+        assert_code(&out, 1, &format!("{l} wrong checksum"));
+        let err = stderr(&out);
+        assert!(
+            err.contains("does not match --checksum") && err.contains(&digest),
+            "{l} {err}"
+        );
+    }
+}

@@ -397,6 +397,72 @@ impl<W: Write> Write for HashWriter<W> {
 mod tests {
     use super::*;
 
+    fn op(sources: &[&str], dest: &str, chmod: Option<u32>) -> CopyOp {
+        CopyOp {
+            add: false,
+            from: None,
+            sources: sources
+                .iter()
+                .map(|s| CopySource::Path((*s).into()))
+                .collect(),
+            dest: dest.into(),
+            chmod,
+            checksum: None,
+        }
+    }
+
+    #[test]
+    fn copies_land_where_docker_puts_them_and_hash_what_they_read() {
+        use std::os::unix::fs::PermissionsExt;
+        let t = tempfile::tempdir().unwrap();
+        let (ctx, root, tmp) = (
+            t.path().join("ctx"),
+            t.path().join("root"),
+            t.path().join("tmp"),
+        );
+        for d in [ctx.join("dir/sub"), root.join("etc"), tmp.clone()] {
+            std::fs::create_dir_all(d).unwrap();
+        }
+        std::fs::write(ctx.join("a.conf"), "a").unwrap();
+        std::fs::write(ctx.join("dir/sub/b"), "b").unwrap();
+        let tree = Tree::context(&ctx).unwrap();
+        let limits = unpack::Limits::default();
+        let apply = |o: &CopyOp, dest: &str| {
+            let p = payload(o, &tree, &tmp, "COPY").unwrap();
+            let digest = p.digest.clone();
+            p.apply(&root, dest, &limits, &tmp, "COPY").unwrap();
+            digest
+        };
+        // One file to a path that is no directory: the file is renamed.
+        let d1 = apply(&op(&["a.conf"], "/etc/b.conf", None), "/etc/b.conf");
+        assert_eq!(
+            std::fs::read_to_string(root.join("etc/b.conf")).unwrap(),
+            "a"
+        );
+        // To an existing directory: kept its name; with --chmod.
+        apply(&op(&["a.conf"], "/etc", Some(0o600)), "/etc");
+        let mode = std::fs::metadata(root.join("etc/a.conf"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+        // A directory: its contents, into a directory made for them.
+        apply(&op(&["dir"], "/opt/x/", None), "/opt/x/");
+        assert_eq!(
+            std::fs::read_to_string(root.join("opt/x/sub/b")).unwrap(),
+            "b"
+        );
+        // The digest follows the content, not the file's times.
+        std::fs::write(ctx.join("a.conf"), "changed").unwrap();
+        let tree2 = Tree::context(&ctx).unwrap();
+        let p = payload(&op(&["a.conf"], "/etc/b.conf", None), &tree2, &tmp, "COPY").unwrap();
+        assert_ne!(p.digest, d1);
+        std::fs::write(ctx.join("a.conf"), "a").unwrap();
+        let tree3 = Tree::context(&ctx).unwrap();
+        let p = payload(&op(&["a.conf"], "/etc/b.conf", None), &tree3, &tmp, "COPY").unwrap();
+        assert_eq!(p.digest, d1);
+    }
+
     #[test]
     fn urls_name_their_file() {
         assert_eq!(url_name("https://h/a/b.tgz?x=1").unwrap(), "b.tgz");
