@@ -59,7 +59,7 @@ pub fn for_build(dirs: &Dirs, loaded: &Loaded) -> Result<Option<Extracted>> {
     let git = Git::find(&dirs.shims)?;
     let gd = git_dir(dirs, repo);
     // The tree the recipe was made from: the context at the pin.
-    let (parent, leaf) = context.rsplit_once('/').unwrap_or(("", context));
+    let parent = context.rsplit_once('/').map_or("", |(p, _)| p);
     let tree = git
         .ls_tree(&gd, commit, parent)?
         .into_iter()
@@ -119,7 +119,6 @@ pub fn for_build(dirs: &Dirs, loaded: &Loaded) -> Result<Option<Extracted>> {
             .with_context(|| format!("writing {}", path.display()))?;
         f.write_all(&blob)?;
     }
-    let _ = leaf;
     Ok(Some(out))
 }
 

@@ -39,8 +39,6 @@ pub struct Payload {
     archives: Vec<(String, File)>,
     /// URLs `ADD` downloads: (url, file name, checksum).
     urls: Vec<(String, String, Option<String>)>,
-    /// Everything goes into `dest` as a directory (else one file may be renamed).
-    into_dir: bool,
     /// The name of the single file entry, when it may become `dest` itself.
     single: Option<String>,
     /// The content part of the cache key.
@@ -117,7 +115,6 @@ pub fn payload(op: &CopyOp, tree: &Tree, tmp: &Path, what: &str) -> Result<Paylo
         tar: temp,
         archives,
         urls,
-        into_dir,
         single: if into_dir { None } else { single },
         digest: hex(&key.finalize()),
         chmod: op.chmod,
@@ -177,7 +174,6 @@ impl Payload {
             };
             unpack::apply(reader, &target_path, &archive)?;
         }
-        let _ = self.into_dir;
         for (url, name, checksum) in &self.urls {
             let (file, _) = download(url, checksum.as_deref(), tmp, what)?;
             let size = file.file.metadata()?.len();

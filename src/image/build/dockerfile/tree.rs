@@ -12,7 +12,7 @@
 
 use std::fs::File;
 use std::io::Read;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::Path;
 
 use anyhow::{Context as _, Result, bail};
@@ -275,7 +275,6 @@ fn list(dir: &impl AsFd) -> Result<Vec<String>> {
         }
     }
     names.sort();
-    let _ = dir.as_fd().as_raw_fd();
     Ok(names)
 }
 
