@@ -46,8 +46,8 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Install recipes (built-in or repository names, or paths to .toml files): get
-    /// their images, write their shims.
+    /// Install recipes (built-in or repository names, or paths to .toml files or
+    /// Dockerfiles): get their images, write their shims.
     Install {
         /// Recipe names (`NAME`, `REPO/NAME`) or paths to recipe files, each optionally
         /// with @VERSION. None: every tool the project's jig.toml pins, at its version.
