@@ -10,6 +10,8 @@ mod common;
 
 #[path = "containment/build.rs"]
 mod build;
+#[path = "containment/dockerfile.rs"]
+mod dockerfile;
 #[path = "containment/gitdir.rs"]
 mod gitdir;
 #[path = "containment/launch.rs"]

@@ -20,6 +20,9 @@
 //! username = "me"
 //! password = "token"        # or: auth = "<base64 of user:password>"
 //!
+//! [registry_mirrors]        # pulls from a registry try these first, in order
+//! "docker.io" = ["https://mirror.example.com", "http://127.0.0.1:5000"]
+//!
 //! [limits]                  # what unpacking may write (see [`Limits`]; the defaults)
 //! image_bytes = "8GiB"      # file contents, all layers together (or a number of bytes)
 //! image_entries = 1000000   # files, directories, links, whiteouts
@@ -64,6 +67,55 @@ pub struct Config {
     /// `[limits]`: how much one image and one of its archives may write.
     #[serde(default)]
     pub limits: Limits,
+    /// `[registry_mirrors]`: registry name (`docker.io`, `ghcr.io`, `host:port`) → the
+    /// mirrors its pulls try first, in order; the registry itself is the fallback.
+    #[serde(default)]
+    pub registry_mirrors: BTreeMap<String, Vec<Mirror>>,
+}
+
+/// A registry mirror: `http://` or `https://` and a `host[:port]`, nothing after it
+/// (a mirror serves the registry's own `/v2/` paths, as Docker's registry-mirrors do).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mirror {
+    /// Speak plain HTTP (the URL said `http://`).
+    pub http: bool,
+    /// `host[:port]`.
+    pub host: String,
+}
+
+impl Mirror {
+    /// Parses `http(s)://host[:port][/]`.
+    pub fn parse(s: &str) -> Result<Mirror, String> {
+        let bad = || {
+            format!(
+                "invalid mirror \"{s}\": expected http://HOST[:PORT] or https://HOST[:PORT], e.g. \"https://mirror.example.com\""
+            )
+        };
+        let (http, rest) = match (s.strip_prefix("http://"), s.strip_prefix("https://")) {
+            (Some(r), _) => (true, r),
+            (_, Some(r)) => (false, r),
+            _ => return Err(bad()),
+        };
+        let host = rest.strip_suffix('/').unwrap_or(rest);
+        let ok = !host.is_empty()
+            && host
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-.:[]".contains(&b));
+        if !ok {
+            return Err(bad());
+        }
+        Ok(Mirror {
+            http,
+            host: host.to_owned(),
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for Mirror {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Mirror, D::Error> {
+        let s = String::deserialize(d)?;
+        Mirror::parse(&s).map_err(serde::de::Error::custom)
+    }
 }
 
 /// Default for [`Limits::image_bytes`]: 8 GiB of file contents. A Debian image with
@@ -317,6 +369,42 @@ layer_entries = 50
                 .to_string();
             assert!(err.contains(why), "{text}: {err}");
             assert!(err.contains("line 2"), "{text}: names the line: {err}");
+        }
+    }
+
+    #[test]
+    fn mirrors_are_urls_of_hosts() {
+        let c: Config = toml::from_str(
+            "[registry_mirrors]\n\"docker.io\" = [\"http://127.0.0.1:5000\", \"https://m.example.com/\"]\n",
+        )
+        .unwrap();
+        assert_eq!(
+            c.registry_mirrors["docker.io"],
+            [
+                Mirror {
+                    http: true,
+                    host: "127.0.0.1:5000".into()
+                },
+                Mirror {
+                    http: false,
+                    host: "m.example.com".into()
+                }
+            ]
+        );
+        for bad in [
+            "ftp://x",
+            "m.example.com",
+            "https://",
+            "https://x/v2/",
+            "http://a b",
+        ] {
+            let err = toml::from_str::<Config>(&format!("[registry_mirrors]\nr = [\"{bad}\"]"))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains("invalid mirror") && err.contains("line 2"),
+                "{bad}: {err}"
+            );
         }
     }
 

@@ -7,7 +7,7 @@
 //!
 //! This file holds the clap definitions and the dispatch; the commands live beside it
 //! by concern: `install` (install, uninstall, reshim, list), `run` (run, exec, shell),
-//! `images` (images, rm, gc), `registry` (pull, push), `repos` (repo, search),
+//! `images` (images, rm, gc), `registry` (pull, push), `build`, `repos` (repo, search),
 //! `pins` (which, pin, lock, trust), `sbom`, `activate`, `doctor`, `complete` (completions and
 //! the completers of argument values), `manual` (the man pages), and `table` (how
 //! listings print).
@@ -22,6 +22,7 @@ use crate::base::error::{EXIT_JIG_FAILED, EXIT_USAGE, is_usage};
 use crate::base::paths::Dirs;
 
 mod activate;
+mod build;
 mod complete;
 pub mod doctor;
 mod images;
@@ -60,8 +61,8 @@ struct Locked {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Install recipes (built-in or repository names, or paths to .toml files): get
-    /// their images, write their shims.
+    /// Install recipes (built-in or repository names, or paths to .toml files or
+    /// Dockerfiles): get their images, write their shims.
     Install {
         /// Recipe names (`NAME`, `REPO/NAME`) or paths to recipe files, each optionally
         /// with @VERSION. None: every tool the project's jig.toml pins, at its version.
@@ -182,6 +183,18 @@ enum Command {
         /// Print a JSON array instead.
         #[arg(long)]
         json: bool,
+    },
+    /// Build a Dockerfile (or a directory holding one, or a recipe) into the store and
+    /// print the image id, without installing anything.
+    Build {
+        /// A Dockerfile, a directory with a Dockerfile, or a recipe (`NAME[@V]`, a path).
+        path: String,
+        /// A build argument for the Dockerfile's ARGs.
+        #[arg(long = "build-arg", value_name = "NAME=VALUE")]
+        build_args: Vec<String>,
+        /// The stage of a Dockerfile to build (default: the last).
+        #[arg(long)]
+        target: Option<String>,
     },
     /// Pull an image from an OCI registry into the store and print its image id.
     Pull {
@@ -361,6 +374,11 @@ fn dispatch(cli: Cli, argv0: &std::ffi::OsStr) -> Result<i32> {
         Command::Shell { recipe, yes, .. } => run::shell(&dirs, &recipe, yes),
         Command::Which { tool } => pins::which(&dirs, &tool),
         Command::Images { json } => images::images(&dirs, json),
+        Command::Build {
+            path,
+            build_args,
+            target,
+        } => build::build(&dirs, &path, &build_args, target.as_deref()),
         Command::Pull { reference } => registry::pull(&dirs, &reference),
         Command::Push { recipe, reference } => registry::push(&dirs, &recipe, &reference),
         Command::Rm { ids } => images::rm(&dirs, &ids),

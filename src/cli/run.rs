@@ -91,7 +91,8 @@ fn launch(dirs: &Dirs, entry: &Entry, cmd: Cmd, dry_run: bool) -> i32 {
 }
 
 /// What `jig run` executes: the recipe's command, else its first shim, else the
-/// image's entrypoint + cmd. User ARGS replace the image's cmd, as with `docker run`.
+/// image's entrypoint + cmd. User ARGS replace the image's cmd, as with `docker run`;
+/// so do they for a first shim named after the image's one-word entrypoint.
 fn default_command(
     entry: &Entry,
     args: Vec<OsString>,
@@ -102,6 +103,16 @@ fn default_command(
         .clone()
         .or_else(|| tool.shims.first().map(|s| s.to_string()));
     if let Some(c) = named {
+        // A shim that stands for the image's one-word ENTRYPOINT (a Dockerfile recipe):
+        // without arguments, the image's CMD is the default, as with `docker run`.
+        let cfg = &entry.config;
+        let stands_for_entrypoint = tool.command.is_none()
+            && matches!(cfg.entrypoint.as_slice(), [e] if e.rsplit('/').next() == Some(c.as_str()));
+        let args = if args.is_empty() && stands_for_entrypoint {
+            cfg.cmd.iter().map(OsString::from).collect()
+        } else {
+            args
+        };
         return Ok((c.clone().into(), c.into(), args));
     }
     let cfg = &entry.config;

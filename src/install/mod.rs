@@ -150,7 +150,10 @@ pub fn finish(dirs: &Dirs, ready: Ready, opts: &Options) -> Result<Done> {
         spec.from = crate::recipe::Source::Oci(r);
     }
     let store = Store::new(dirs.store());
-    let base = crate::image::build::realize(&spec, loaded.base_dir(), &store)?;
+    // A repository's Dockerfile is built from its directory at the pin.
+    let context = crate::repo::context::for_build(dirs, &loaded)?;
+    let base_dir = context.as_deref().or(loaded.base_dir());
+    let base = crate::image::build::realize(&spec, base_dir, &store)?;
     if let Some(p) = &pinned
         && !p.packages.is_empty()
     {

@@ -122,6 +122,18 @@ pub fn build_lines(image: &ImageSpec) -> Vec<String> {
             }
         }
     }
+    if matches!(image.from, Source::Dockerfile(_)) {
+        if let Some(c) = &image.context {
+            out.push(format!("context: {c}"));
+        }
+        for (k, v) in &image.args {
+            out.push(format!("build argument: {k}={}", abbreviate(v)));
+        }
+        if let Some(d) = &image.context_digest {
+            out.push(format!("content: {d}"));
+        }
+        out.push("every RUN of the Dockerfile runs as fake root, with the network".to_owned());
+    }
     for step in &image.run {
         out.push(format!("run: {}", abbreviate(step)));
     }

@@ -121,6 +121,8 @@ pub fn entry_of(entry: Installed, recipe: &Recipe, base: &ImageMeta) -> Locked {
         ),
         Source::Rootfs(_) => ("rootfs".into(), None, None, None, Vec::new()),
         Source::Busybox(_) => ("busybox".into(), None, None, None, Vec::new()),
+        // No local path in the lock: the tree hash is what a rebuild must reproduce.
+        Source::Dockerfile(_) => ("dockerfile".into(), None, None, None, Vec::new()),
     };
     Locked {
         version: entry.version.to_owned(),

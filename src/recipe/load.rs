@@ -129,14 +129,26 @@ pub fn parse(text: &str, file: &str) -> Result<Recipe> {
     Ok(recipe)
 }
 
-/// True if a recipe argument names a file: it ends in `.toml` or starts with `/`, `./`
-/// or `../`. Anything else is a name (`NAME`, or `REPO/NAME` for a repository's
-/// recipe; see `repo::find`).
+/// True if a recipe argument names a file: it ends in `.toml`, starts with `/`, `./`
+/// or `../`, or names a Dockerfile ([`is_dockerfile`]). Anything else is a name
+/// (`NAME`, or `REPO/NAME` for a repository's recipe; see `repo::find`).
 pub fn is_path(spec: &str) -> bool {
     spec.ends_with(".toml")
         || spec.starts_with('/')
         || spec.starts_with("./")
         || spec.starts_with("../")
+        || is_dockerfile(spec)
+}
+
+/// True if a path's file name is a Dockerfile's: `Dockerfile`, `Dockerfile-TAG`,
+/// `Dockerfile.SUFFIX`, `NAME.Dockerfile` or `NAME.dockerfile`.
+pub fn is_dockerfile(spec: &str) -> bool {
+    let name = spec.rsplit('/').next().unwrap_or(spec);
+    name == "Dockerfile"
+        || name.starts_with("Dockerfile-")
+        || name.starts_with("Dockerfile.")
+        || name.ends_with(".Dockerfile")
+        || name.ends_with(".dockerfile")
 }
 
 /// Loads a built-in recipe by name or a recipe file by path (see [`is_path`]).

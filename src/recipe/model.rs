@@ -10,7 +10,7 @@ use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Deserializer, Serialize};
 
 use super::values::{
-    ArgMode, EnvGlob, EnvName, HomePath, Marker, Name, OptName, PackageName, Snapshot, Url,
+    ArgMode, EnvGlob, EnvName, HomePath, Marker, Name, OptName, PackageName, RelPath, Snapshot, Url,
 };
 use crate::base::digest::sha256_hex;
 use crate::image::reference::Reference;
@@ -170,8 +170,21 @@ fn is_false(b: &bool) -> bool {
 #[serde(deny_unknown_fields)]
 pub struct ImageSpec {
     /// `rootfs:PATH` (directory or .tar/.tar.gz/.tar.zst, relative to the recipe file),
-    /// `debian:SUITE`, `oci:REFERENCE` or `busybox:/path/to/busybox`.
+    /// `debian:SUITE`, `oci:REFERENCE`, `busybox:/path/to/busybox` or
+    /// `dockerfile:PATH` (relative to the recipe file).
     pub from: Source,
+    /// The build context of a `dockerfile:` image, relative to the recipe file; default:
+    /// the Dockerfile's directory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<RelPath>,
+    /// Build arguments of a `dockerfile:` image (`--build-arg NAME=VALUE`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub args: BTreeMap<EnvName, String>,
+    /// The content the recipe was made from, for recipes jig derives from a
+    /// repository's Dockerfile (`git-tree:OID` of its directory at the pin): part of
+    /// what an approval of the build covers, and checked when the context is read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context_digest: Option<String>,
     /// Debian mirror URL (`debian:` only; default http://deb.debian.org/debian).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mirror: Option<Url>,
@@ -205,6 +218,8 @@ pub enum Source {
     Oci(Reference),
     /// A Debian suite bootstrapped by jig itself.
     Debian(Name),
+    /// An image built from a Dockerfile (a path relative to the recipe file).
+    Dockerfile(RelPath),
 }
 
 impl fmt::Display for Source {
@@ -214,6 +229,7 @@ impl fmt::Display for Source {
             Source::Busybox(p) => write!(f, "busybox:{}", p.display()),
             Source::Oci(r) => write!(f, "oci:{r}"),
             Source::Debian(s) => write!(f, "debian:{s}"),
+            Source::Dockerfile(p) => write!(f, "dockerfile:{p}"),
         }
     }
 }
@@ -235,8 +251,11 @@ impl std::str::FromStr for Source {
             "debian" => Name::new(rest).map(Source::Debian).map_err(|_| {
                 format!("debian: needs a suite name such as \"debian:bookworm\", found \"{rest}\"")
             }),
+            "dockerfile" => RelPath::new(rest)
+                .map(Source::Dockerfile)
+                .map_err(|e| format!("dockerfile: {e}")),
             _ => Err(format!(
-                "unknown image source \"{scheme}:\"; expected one of: rootfs:, debian:, oci:, busybox:"
+                "unknown image source \"{scheme}:\"; expected one of: rootfs:, debian:, oci:, busybox:, dockerfile:"
             )),
         }
     }
@@ -368,8 +387,21 @@ pub fn validate(r: &Recipe) -> Result<()> {
             "for other images install packages with a run step",
         ));
     }
-    // An OCI image carries its own entrypoint/cmd, which `jig run` falls back to.
-    if r.tool.shims.is_empty() && r.tool.command.is_none() && !matches!(img.from, Source::Oci(_)) {
+    let dockerfile = matches!(img.from, Source::Dockerfile(_));
+    if !dockerfile
+        && (img.context.is_some() || !img.args.is_empty() || img.context_digest.is_some())
+    {
+        return Err(crate::base::error::hinted(
+            "[image] context, args and context_digest apply to from = \"dockerfile:PATH\" only",
+            "build arguments of other images have no meaning; remove them",
+        ));
+    }
+    // An OCI image (and a Dockerfile's) carries its own entrypoint/cmd, which `jig run`
+    // falls back to.
+    if r.tool.shims.is_empty()
+        && r.tool.command.is_none()
+        && !matches!(img.from, Source::Oci(_) | Source::Dockerfile(_))
+    {
         bail!("[tool] needs at least one entry in shims, or a command");
     }
     if r.mounts.args.is_off() && !r.mounts.args_rw.is_empty() {

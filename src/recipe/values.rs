@@ -53,6 +53,12 @@ checked_string!(
     check_home_path
 );
 checked_string!(
+    /// A relative path without `..` that stays where it is put (a Dockerfile and its
+    /// context, relative to the recipe file).
+    RelPath,
+    check_rel_path
+);
+checked_string!(
     /// A Debian package name.
     PackageName,
     check_package_name
@@ -103,6 +109,21 @@ fn check_home_path(s: &str) -> Result<(), String> {
     if p.components().any(|c| !matches!(c, Component::Normal(_))) {
         return Err(format!(
             "invalid home path \"{s}\": '.' and '..' components are not allowed"
+        ));
+    }
+    Ok(())
+}
+
+fn check_rel_path(s: &str) -> Result<(), String> {
+    let p = Path::new(s);
+    if s.is_empty() || p.is_absolute() {
+        return Err(format!(
+            "invalid path \"{s}\": expected a path relative to the recipe file, e.g. \"Dockerfile\""
+        ));
+    }
+    if p.components().any(|c| matches!(c, Component::ParentDir)) {
+        return Err(format!(
+            "invalid path \"{s}\": '..' is not allowed; put the recipe beside or above what it builds"
         ));
     }
     Ok(())

@@ -59,6 +59,7 @@ impl Snapshot {
                 .iter()
                 .map(|(file, why)| (format!("recipes/{file}"), why.clone()))
                 .collect(),
+            dex: Vec::new(),
         }
     }
 }

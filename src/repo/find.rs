@@ -20,6 +20,28 @@ pub fn load(dirs: &Dirs, repo: &str, name: &str) -> Result<Loaded> {
     let repos = Repos::read(dirs)?;
     let registered = repos.get(repo)?;
     let contents = contents(dirs, repo, registered)?;
+    let origin = Origin::Repo {
+        repo: repo.to_owned(),
+        commit: registered.pin.clone(),
+        name: name.to_owned(),
+    };
+    if !contents.files.iter().any(|f| f.stem == name)
+        && let Some(image) = contents.dex.iter().find(|d| d.name == name)
+    {
+        let (recipe, notes) = super::dex::from_repo(repo, image)?;
+        for n in notes {
+            eprintln!("jig: {repo}: {n}");
+        }
+        let mut text = image.tree.clone();
+        for (f, t) in &image.dockerfiles {
+            text.push_str(&format!("\0{f}\0{t}"));
+        }
+        return Ok(Loaded {
+            recipe,
+            origin,
+            hash: crate::base::digest::sha256_hex(text.as_bytes()),
+        });
+    }
     let Some(file) = contents.files.iter().find(|f| f.stem == name) else {
         if let Some((path, why)) = contents
             .refused
@@ -45,11 +67,7 @@ pub fn load(dirs: &Dirs, repo: &str, name: &str) -> Result<Loaded> {
     let recipe = parse(repo, file)?;
     Ok(Loaded {
         recipe,
-        origin: Origin::Repo {
-            repo: repo.to_owned(),
-            commit: registered.pin.clone(),
-            name: name.to_owned(),
-        },
+        origin,
         hash: crate::base::digest::sha256_hex(file.text.as_bytes()),
     })
 }
@@ -100,6 +118,9 @@ pub fn order(configured: &[String], repos: &Repos) -> Vec<Place> {
 /// [`recipe::is_path`]) is a file; `REPO/NAME` is that repository's recipe
 /// (`builtin/NAME` a built-in one); a bare `NAME` is the first match in [`order`].
 pub fn find(dirs: &Dirs, spec: &str) -> Result<Loaded> {
+    if recipe::is_dockerfile(spec) {
+        return super::dex::load_file(Path::new(spec));
+    }
     if recipe::is_path(spec) {
         return recipe::load_file(Path::new(spec));
     }
@@ -132,7 +153,7 @@ pub fn find(dirs: &Dirs, spec: &str) -> Result<Loaded> {
             }
             Place::Repo(r) => {
                 let c = contents(dirs, r, repos.get(r)?)?;
-                if c.files.iter().any(|f| f.stem == spec) {
+                if c.files.iter().any(|f| f.stem == spec) || c.dex.iter().any(|d| d.name == spec) {
                     return load(dirs, r, spec);
                 }
                 names.extend(c.files.iter().map(|f| f.stem.clone()));

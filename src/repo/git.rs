@@ -275,6 +275,30 @@ impl Git {
         parse_ls_tree(&out)
     }
 
+    /// Every file below `dir/` in `commit`'s tree, recursively (trees not listed).
+    pub fn ls_tree_recursive(
+        &self,
+        git_dir: &Path,
+        commit: &str,
+        dir: &str,
+    ) -> Result<Vec<TreeEntry>> {
+        let out = self.run(
+            Some(git_dir),
+            &[
+                "ls-tree".as_ref(),
+                "-r".as_ref(),
+                "-z".as_ref(),
+                "--full-tree".as_ref(),
+                "--end-of-options".as_ref(),
+                commit.as_ref(),
+                "--".as_ref(),
+                format!("{dir}/").as_ref(),
+            ],
+            None,
+        )?;
+        parse_ls_tree(&out)
+    }
+
     /// Reads blobs by id, in order, with one `git cat-file --batch`. The ids go through
     /// a memfd rather than a pipe fed by a thread: `jig run` enters a user namespace
     /// later in this process, which must then still be single-threaded.

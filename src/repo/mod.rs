@@ -28,6 +28,8 @@
 //! [`search`](mod@search).
 
 pub mod contents;
+pub mod context;
+pub mod dex;
 mod dir;
 pub mod find;
 mod git;

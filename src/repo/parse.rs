@@ -35,6 +35,14 @@ pub fn parse(repo: &str, file: &RecipeFile) -> Result<Recipe> {
             "use oci:, debian: or busybox: images in shared recipes",
         ));
     }
+    if any(|r| matches!(r.image.from, recipe::Source::Dockerfile(_))) {
+        return Err(crate::base::error::hinted(
+            format!(
+                "{label}: dockerfile: images cannot come from a repository's recipes/ (they would read host paths)"
+            ),
+            "share a Dockerfile as dex-images/NAME/Dockerfile in the repository instead",
+        ));
+    }
     // Without the signature check whoever serves the mirror (or sits on the way to an
     // http one) chooses the packages whose maintainer scripts the build runs.
     if any(|r| r.image.insecure) {

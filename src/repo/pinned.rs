@@ -6,7 +6,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 
-use super::contents::{Contents, RecipeFile};
+use super::contents::{Contents, DexImage, RecipeFile};
 use super::dir;
 use super::git::Git;
 use super::registry::{Location, Repo, git_dir, short, snapshot_path};
@@ -47,7 +47,54 @@ pub(super) fn git_contents(git: &Git, gd: &Path, commit: &str) -> Result<Content
             Err(_) => contents.refused.push((e.path, "not UTF-8 text".into())),
         }
     }
+    dex_images(git, gd, commit, &mut contents)?;
     Ok(contents)
+}
+
+/// The images of a dex layout: each directory `dex-images/NAME/` with a `Dockerfile`
+/// or `Dockerfile-TAG` (regular files; a symlink is refused like a recipe's).
+fn dex_images(git: &Git, gd: &Path, commit: &str, contents: &mut Contents) -> Result<()> {
+    for dir in git.ls_tree(gd, commit, "dex-images")? {
+        let Some(name) = dir.path.strip_prefix("dex-images/") else {
+            continue;
+        };
+        if dir.mode != "040000" {
+            continue;
+        }
+        let mut wanted = Vec::new();
+        for e in git.ls_tree(gd, commit, &dir.path)? {
+            let file = e.path.rsplit('/').next().unwrap_or_default().to_owned();
+            if file != "Dockerfile" && !file.starts_with("Dockerfile-") {
+                continue;
+            }
+            if !e.is_regular() {
+                contents.refused.push((
+                    e.path.clone(),
+                    "not a regular file (refused: Dockerfiles must be regular files)".into(),
+                ));
+                continue;
+            }
+            wanted.push((file, e));
+        }
+        if wanted.is_empty() {
+            continue;
+        }
+        let oids: Vec<&str> = wanted.iter().map(|(_, e)| e.oid.as_str()).collect();
+        let blobs = git.read_blobs(gd, &oids)?;
+        let mut dockerfiles = Vec::new();
+        for ((file, e), blob) in wanted.into_iter().zip(blobs) {
+            match String::from_utf8(blob) {
+                Ok(text) => dockerfiles.push((file, text)),
+                Err(_) => contents.refused.push((e.path, "not UTF-8 text".into())),
+            }
+        }
+        contents.dex.push(DexImage {
+            name: name.to_owned(),
+            tree: dir.oid.clone(),
+            dockerfiles,
+        });
+    }
+    Ok(())
 }
 
 /// The recipe files of a registered repository at its pin.

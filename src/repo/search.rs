@@ -59,6 +59,22 @@ pub fn search(dirs: &Dirs, term: Option<&str>) -> Result<(Vec<SearchHit>, Vec<an
                 for (path, why) in &c.refused {
                     problems.push(anyhow::anyhow!("{repo}:{path}: {why}"));
                 }
+                for image in &c.dex {
+                    match super::dex::from_repo(&repo, image) {
+                        Ok((r, _)) => {
+                            let qualified = format!("{repo}/{}", r.name);
+                            if matches(term.as_deref(), &qualified, &r.description) {
+                                found.push(SearchHit {
+                                    name: qualified,
+                                    versions: versions(&r),
+                                    source: format!("{repo}@{}", short(&registered.pin)),
+                                    description: r.description,
+                                });
+                            }
+                        }
+                        Err(e) => problems.push(e),
+                    }
+                }
                 for file in &c.files {
                     let r = match parse(&repo, file) {
                         Ok(r) => r,

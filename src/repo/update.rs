@@ -47,6 +47,7 @@ pub fn diff(repo: &str, old: &Contents, new: &Contents) -> Vec<Change> {
             .map(|r| versions(&r))
             .unwrap_or_else(|_| vec!["(unreadable)".into()])
     };
+    let (old_all, new_all) = (old, new);
     let old: BTreeMap<&str, &RecipeFile> = old.files.iter().map(|f| (f.stem.as_str(), f)).collect();
     let new: BTreeMap<&str, &RecipeFile> = new.files.iter().map(|f| (f.stem.as_str(), f)).collect();
     let mut changes = Vec::new();
@@ -64,6 +65,30 @@ pub fn diff(repo: &str, old: &Contents, new: &Contents) -> Vec<Change> {
     for (name, f) in &old {
         if !new.contains_key(name) {
             changes.push(Change::Removed((*name).into(), versions_of(f)));
+        }
+    }
+    // A dex image changes when its directory's tree does.
+    let dex_versions = |d: &super::contents::DexImage| {
+        super::dex::from_repo(repo, d)
+            .map(|(r, _)| versions(&r))
+            .unwrap_or_else(|_| vec!["(unreadable)".into()])
+    };
+    let old_dex: BTreeMap<&str, _> = old_all.dex.iter().map(|d| (d.name.as_str(), d)).collect();
+    let new_dex: BTreeMap<&str, _> = new_all.dex.iter().map(|d| (d.name.as_str(), d)).collect();
+    for (name, d) in &new_dex {
+        match old_dex.get(name) {
+            None => changes.push(Change::Added((*name).into(), dex_versions(d))),
+            Some(o) if o.tree != d.tree => changes.push(Change::Changed(
+                (*name).into(),
+                dex_versions(o),
+                dex_versions(d),
+            )),
+            Some(_) => {}
+        }
+    }
+    for (name, d) in &old_dex {
+        if !new_dex.contains_key(name) {
+            changes.push(Change::Removed((*name).into(), dex_versions(d)));
         }
     }
     changes.sort_by(|a, b| change_name(a).cmp(change_name(b)));
@@ -183,6 +208,7 @@ mod tests {
                 file("c", &recipe_text("c", "1")),
             ],
             refused: vec![],
+            dex: vec![],
         };
         let new = Contents {
             files: vec![
@@ -191,6 +217,7 @@ mod tests {
                 file("d", &recipe_text("d", "3")),
             ],
             refused: vec![],
+            dex: vec![],
         };
         let d = diff("r", &old, &new);
         assert_eq!(

@@ -3,6 +3,7 @@
 //! steps ([`steps`]).
 
 pub mod bootstrap;
+pub mod dockerfile;
 pub mod steps;
 
 use crate::image::source::{debian, oci, rootfs};
@@ -53,6 +54,37 @@ pub fn realize(spec: &ImageSpec, base: Option<&Path>, store: &Store) -> Result<I
             .with_context(|| format!("making a busybox image from {}", binary.display())),
         Source::Oci(reference) => {
             oci::pull(reference, store, limits).with_context(|| format!("pulling {reference}"))
+        }
+        Source::Dockerfile(path) => {
+            let Some(base) = base else {
+                return Err(crate::base::error::hinted(
+                    format!(
+                        "dockerfile:{path}: this recipe has no directory to find the Dockerfile in"
+                    ),
+                    "install the recipe from its file, or a Dockerfile by its path",
+                ));
+            };
+            let file = base.join(path.as_str());
+            let context = match &spec.context {
+                Some(c) => base.join(c.as_str()),
+                None => file
+                    .parent()
+                    .map(Path::to_owned)
+                    .unwrap_or_else(|| base.to_owned()),
+            };
+            let args = spec
+                .args
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.clone()))
+                .collect();
+            let b = crate::image::build::dockerfile::Build {
+                dockerfile: &file,
+                name: path.as_str(),
+                context: &context,
+                args: &args,
+                target: None,
+            };
+            Ok(crate::image::build::dockerfile::build(store, &b, limits)?.image)
         }
     }
 }

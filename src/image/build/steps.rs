@@ -86,6 +86,49 @@ fn one_line(step: &str) -> String {
 /// Runs `/bin/sh -c script` inside `rootfs` (modified in place) as fake root, with
 /// `extra` binds on top of /proc, a minimal /dev and /etc/resolv.conf.
 pub fn run_in(rootfs: &Path, script: &str, extra: &[Bind]) -> Result<()> {
+    let mut env: Vec<String> = [
+        "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        "HOME=/root",
+        "USER=root",
+        "LOGNAME=root",
+        "LC_ALL=C.UTF-8",
+        "DEBIAN_FRONTEND=noninteractive",
+        "DEBCONF_NONINTERACTIVE_SEEN=true",
+        SOURCE_DATE_EPOCH,
+    ]
+    .map(String::from)
+    .to_vec();
+    if let Ok(term) = std::env::var("TERM") {
+        env.push(format!("TERM={term}"));
+    }
+    let argv = ["/bin/sh".to_owned(), "-c".to_owned(), script.to_owned()];
+    let cmd = Command {
+        argv: &argv,
+        env: &env,
+        cwd: "/",
+    };
+    run_command(rootfs, &cmd, extra)
+}
+
+/// What a build step executes: `argv` (`argv[0]` searched in the `PATH` of `env`
+/// unless it holds a `/`), with exactly `env`, in `cwd` (a directory of the image).
+pub struct Command<'a> {
+    /// The program and its arguments.
+    pub argv: &'a [String],
+    /// `NAME=VALUE` entries: the whole environment.
+    pub env: &'a [String],
+    /// The working directory inside the image; it must exist.
+    pub cwd: &'a str,
+}
+
+/// The fixed `SOURCE_DATE_EPOCH=...` entry every build step gets by default.
+pub fn source_date_epoch() -> &'static str {
+    SOURCE_DATE_EPOCH
+}
+
+/// Runs `cmd` inside `rootfs` (modified in place) as fake root, with `extra` binds on
+/// top of /proc, a minimal /dev and /etc/resolv.conf.
+pub fn run_command(rootfs: &Path, cmd: &Command, extra: &[Bind]) -> Result<()> {
     let filters = fakeroot::filters().map_err(anyhow::Error::msg)?;
     // /proc and /dev must be directories to mount on; images made by other tools
     // sometimes have symlinks there (debootstrap's first stage leaves /proc -> /proc).
@@ -118,27 +161,32 @@ pub fn run_in(rootfs: &Path, script: &str, extra: &[Bind]) -> Result<()> {
         });
     }
     binds.extend_from_slice(extra);
-    let argv = [
-        c"sh".to_owned(),
-        c"-c".to_owned(),
-        CString::new(script).context("the step contains a NUL byte")?,
-    ];
-    let mut env: Vec<CString> = [
-        "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-        "HOME=/root",
-        "USER=root",
-        "LOGNAME=root",
-        "LC_ALL=C.UTF-8",
-        "DEBIAN_FRONTEND=noninteractive",
-        "DEBCONF_NONINTERACTIVE_SEEN=true",
-        SOURCE_DATE_EPOCH,
-    ]
-    .iter()
-    .map(|s| CString::new(*s).expect("no NUL"))
-    .collect();
-    if let Ok(term) = std::env::var("TERM") {
-        env.push(CString::new(format!("TERM={term}")).unwrap_or_default());
-    }
+    let cstrings = |v: &[String]| -> Result<Vec<CString>> {
+        v.iter()
+            .map(|s| CString::new(s.as_str()).context("the step contains a NUL byte"))
+            .collect()
+    };
+    let argv = cstrings(cmd.argv)?;
+    let env = cstrings(cmd.env)?;
+    let Some(program) = cmd.argv.first() else {
+        bail!("the step names no program");
+    };
+    // execve(2) takes a path: argv[0] as given, or each PATH entry of the step's own
+    // environment in turn (execvp would search jig's PATH instead).
+    let candidates: Vec<CString> = if program.contains('/') {
+        vec![CString::new(program.as_str())?]
+    } else {
+        let path = cmd
+            .env
+            .iter()
+            .find_map(|e| e.strip_prefix("PATH="))
+            .unwrap_or(crate::image::store::DEFAULT_PATH);
+        path.split(':')
+            .filter(|d| !d.is_empty())
+            .filter_map(|d| CString::new(format!("{}/{program}", d.trim_end_matches('/'))).ok())
+            .collect()
+    };
+    let cwd = CString::new(cmd.cwd).context("the working directory contains a NUL byte")?;
     let (read, write) = nix::unistd::pipe().context("pipe")?;
     let devnull = File::open("/dev/null").context("opening /dev/null")?;
 
@@ -147,7 +195,13 @@ pub fn run_in(rootfs: &Path, script: &str, extra: &[Bind]) -> Result<()> {
     match unsafe { fork() }.context("fork")? {
         ForkResult::Child => {
             drop(read);
-            let code = child(rootfs, &binds, &filters, &argv, &env, &write, &devnull);
+            let exec = Exec {
+                candidates: &candidates,
+                argv: &argv,
+                env: &env,
+                cwd: &cwd,
+            };
+            let code = child(rootfs, &binds, &filters, &exec, &write, &devnull);
             // SAFETY: leave without running the parent's exit handlers.
             unsafe { libc::_exit(code) }
         }
@@ -189,6 +243,15 @@ fn stream(read: OwnedFd) -> VecDeque<String> {
     tail
 }
 
+/// What the child executes, prepared before the fork.
+struct Exec<'a> {
+    /// Paths to try for argv[0], in order.
+    candidates: &'a [CString],
+    argv: &'a [CString],
+    env: &'a [CString],
+    cwd: &'a CString,
+}
+
 /// The forked child: namespaces, mounts, filters, exec. Returns an exit code on
 /// failure.
 ///
@@ -207,8 +270,7 @@ fn child(
     rootfs: &Path,
     binds: &[Bind],
     filters: &fakeroot::Filters,
-    argv: &[CString],
-    env: &[CString],
+    exec: &Exec,
     out: &OwnedFd,
     devnull: &File,
 ) -> i32 {
@@ -265,11 +327,31 @@ fn child(
     if let Err(e) = exec::confine_self(&confine) {
         return failed(e);
     }
+    // chdir(2) after the pivot: the directory is looked up in the image's tree only.
+    if let Err(e) = nix::unistd::chdir(exec.cwd.as_c_str()) {
+        return fail(format!(
+            "cannot enter {} in the image: {e}",
+            exec.cwd.to_string_lossy()
+        ));
+    }
     if let Err(e) = fakeroot::apply(filters) {
         return fail(e);
     }
-    let e = nix::unistd::execve(c"/bin/sh", argv, env).unwrap_err();
-    fail(format!("cannot run /bin/sh in the image: {e}"))
+    let mut last = nix::errno::Errno::ENOENT;
+    for path in exec.candidates {
+        let e = nix::unistd::execve(path, exec.argv, exec.env).unwrap_err();
+        // Not there (or not a directory on the way): the next PATH entry; anything
+        // else (not executable, a bad interpreter) is the answer.
+        if !matches!(e, nix::errno::Errno::ENOENT | nix::errno::Errno::ENOTDIR) {
+            last = e;
+            break;
+        }
+    }
+    let program = exec.argv.first().map(|a| a.to_string_lossy().into_owned());
+    fail(format!(
+        "cannot run {} in the image: {last}",
+        program.unwrap_or_default()
+    ))
 }
 
 /// After a step: every file readable and writable by its owner, every directory

@@ -44,9 +44,6 @@
 //! `instruction.rs` (the model), `subst.rs` (`$VAR`, `${VAR:-word}`, ...), `resolve.rs`
 //! and `op.rs` (scopes and the resolved steps), `dex.rs` (dex's labels).
 
-// Wired up by the Dockerfile build; until then nothing in the crate calls it.
-#![allow(dead_code)]
-
 pub mod dex;
 mod forms;
 pub mod instruction;

@@ -56,6 +56,8 @@ pub struct Client {
     authorization: Option<String>,
     /// Ask tokens for push rights too.
     push: bool,
+    /// A mirror from `[registry_mirrors]`, not the registry itself.
+    mirror: bool,
 }
 
 /// True for hosts jig may speak plain HTTP to without being told.
@@ -92,12 +94,57 @@ fn scheme_for(host: &str, registry: &str, config: &Config) -> &'static str {
     }
 }
 
+/// The clients a pull of `reference` tries, in order: one per mirror `[registry_mirrors]`
+/// lists for its registry, then the registry itself. A mirror gets its own
+/// credentials (those configured for its host), never the registry's.
+pub fn pull_clients(reference: &Reference) -> Result<Vec<Client>> {
+    let config = crate::base::config::load()?;
+    let mut out = Vec::new();
+    for m in config
+        .registry_mirrors
+        .get(&reference.registry)
+        .into_iter()
+        .flatten()
+    {
+        let mut c = Client::at(reference, false, &config, &m.host, &m.host)?;
+        c.scheme = if m.http { "http" } else { "https" };
+        c.mirror = true;
+        out.push(c);
+    }
+    out.push(Client::at(
+        reference,
+        false,
+        &config,
+        reference.api_host(),
+        &reference.registry,
+    )?);
+    Ok(out)
+}
+
 impl Client {
     /// A client for `reference`'s repository; `push` asks for push rights.
     pub fn new(reference: &Reference, push: bool) -> Result<Client> {
         let config = crate::base::config::load()?;
-        let credentials = auth::lookup(&reference.registry, &config)?;
-        let host = reference.api_host().to_owned();
+        Client::at(
+            reference,
+            push,
+            &config,
+            reference.api_host(),
+            &reference.registry,
+        )
+    }
+
+    /// A client for `reference`'s repository at `host` (the registry's API host or a
+    /// mirror), known as `registry` for credentials and messages.
+    fn at(
+        reference: &Reference,
+        push: bool,
+        config: &Config,
+        host: &str,
+        registry: &str,
+    ) -> Result<Client> {
+        let credentials = auth::lookup(registry, config)?;
+        let host = host.to_owned();
         let agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .max_redirects(0)
@@ -111,14 +158,24 @@ impl Client {
             .new_agent();
         Ok(Client {
             agent,
-            scheme: scheme_for(&host, &reference.registry, &config),
+            scheme: scheme_for(&host, registry, config),
             host,
-            registry: reference.registry.clone(),
+            registry: registry.to_owned(),
             repository: reference.repository.clone(),
             credentials,
             authorization: None,
             push,
+            mirror: false,
         })
+    }
+
+    /// `mirror HOST` or the registry's name, for messages.
+    pub fn name(&self) -> String {
+        if self.mirror {
+            format!("mirror {}://{}", self.scheme, self.host)
+        } else {
+            self.registry.clone()
+        }
     }
 
     /// The URL of an API path below `/v2/<repository>/`.
@@ -513,78 +570,5 @@ fn percent_encode(s: &str) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn loopback_hosts_may_use_http() {
-        for h in [
-            "localhost:5000",
-            "127.0.0.1",
-            "127.9.8.7:80",
-            "[::1]:5000",
-            "[::1]",
-        ] {
-            assert!(is_loopback(h), "{h}");
-        }
-        for h in [
-            "ghcr.io",
-            "10.0.0.1:5000",
-            "128.0.0.1",
-            "localhost.evil.com",
-        ] {
-            assert!(!is_loopback(h), "{h}");
-        }
-        let config = Config {
-            insecure_registries: vec!["reg.lan:5000".into()],
-            ..Config::default()
-        };
-        assert_eq!(scheme_for("reg.lan:5000", "reg.lan:5000", &config), "http");
-        assert_eq!(scheme_for("reg.lan:5001", "reg.lan:5001", &config), "https");
-        assert_eq!(scheme_for("ghcr.io", "ghcr.io", &config), "https");
-    }
-
-    #[test]
-    fn credentials_never_follow_a_redirect_to_another_host() {
-        let uri = |s: &str| s.parse::<Uri>().unwrap();
-        assert!(sends_credentials(
-            &uri("https://reg.io/v2/x/blobs/sha256:1"),
-            "reg.io"
-        ));
-        assert!(!sends_credentials(
-            &uri("https://cdn.reg.io/blob?sig=1"),
-            "reg.io"
-        ));
-        assert!(!sends_credentials(
-            &uri("http://127.0.0.1:6000/x"),
-            "127.0.0.1:5000"
-        ));
-        assert!(!sends_credentials(
-            &uri("https://reg.io.evil.com/x"),
-            "reg.io"
-        ));
-        assert!(!sends_credentials(&uri("https://user@reg.io/x"), "reg.io"));
-    }
-
-    #[test]
-    fn locations_resolve_against_the_request() {
-        let base: Uri = "http://h:1/v2/r/blobs/uploads/".parse().unwrap();
-        assert_eq!(
-            resolve_location(&base, "/v2/r/blobs/uploads/u?x=1").unwrap(),
-            "http://h:1/v2/r/blobs/uploads/u?x=1"
-        );
-        assert_eq!(
-            resolve_location(&base, "https://cdn/x").unwrap(),
-            "https://cdn/x"
-        );
-        assert_eq!(resolve_location(&base, "//cdn/x").unwrap(), "http://cdn/x");
-        assert_eq!(
-            resolve_location(&base, "u2").unwrap(),
-            "http://h:1/v2/r/blobs/uploads/u2"
-        );
-        assert_eq!(
-            percent_encode("repository:a/b:pull,push"),
-            "repository%3Aa%2Fb%3Apull%2Cpush"
-        );
-    }
-}
+#[path = "client_tests.rs"]
+mod tests;

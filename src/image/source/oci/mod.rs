@@ -54,46 +54,23 @@ pub fn pull(reference: &Reference, store: &Store, limits: &unpack::Limits) -> Re
     {
         return Ok(image);
     }
-    let mut client = Client::new(reference, false)?;
-    if reference.digest.is_none() {
-        // A HEAD tells which digest the tag points at now, without a full manifest
-        // fetch (Docker Hub counts GETs against its pull limit, not HEADs).
-        if let Some(d) = client.manifest_digest(reference.manifest_ref())?
-            && let Some(image) = stored_with_digest(store, &d)?
-        {
-            return Ok(image);
-        }
-    }
-
-    let (body, content_type) = client.manifest(reference.manifest_ref())?;
-    let digest = crate::base::digest::sha256_digest(&body);
-    if let Some(want) = &reference.digest
-        && *want != digest
-    {
-        return Err(crate::base::error::hinted(
-            format!(
-                "the registry sent a manifest whose digest is {digest}, not the requested {want}"
-            ),
-            "the registry is broken or tampered with; nothing was stored",
-        ));
-    }
-    let manifest = match manifest::parse(&body, content_type.as_deref())
-        .with_context(|| format!("reading the manifest of {reference}"))?
-    {
-        Document::Image(m) => m,
-        Document::Index(entries) => {
-            let chosen = manifest::select(&entries, &manifest::host_platform())
-                .with_context(|| format!("choosing a platform of {reference}"))?;
-            let (body, ct) = client.manifest(&chosen.digest)?;
-            verify_bytes(&body, &chosen.digest, "platform manifest")?;
-            match manifest::parse(&body, ct.as_deref())? {
-                Document::Image(m) => m,
-                Document::Index(_) => bail!(
-                    "{reference}: the index entry {} is another index; jig reads one level",
-                    chosen.digest
-                ),
+    // Mirrors first, in order, then the registry: the first that names a manifest is
+    // used for the whole pull. A mirror is trusted no more than the registry: what it
+    // sends is verified the same way, and a digest reference pins the content.
+    let mut clients = client::pull_clients(reference)?.into_iter().peekable();
+    let (mut client, found) = loop {
+        let mut client = clients.next().expect("the registry itself is always tried");
+        match resolve(&mut client, reference, store) {
+            Ok(found) => break (client, found),
+            Err(e) if clients.peek().is_some() => {
+                eprintln!("jig: {}: {e:#}; trying the next", client.name());
             }
+            Err(e) => return Err(e),
         }
+    };
+    let (manifest, digest) = match found {
+        Found::Stored(image) => return Ok(image),
+        Found::Manifest(m, d) => (m, d),
     };
 
     let _lock = store.lock_shared()?;
@@ -142,6 +119,60 @@ pub fn pull(reference: &Reference, store: &Store, limits: &unpack::Limits) -> Re
             ..ImageMeta::default()
         },
     )
+}
+
+/// What a registry (or mirror) said a reference names.
+enum Found {
+    /// An image already stored from the manifest the tag names now.
+    Stored(Image),
+    /// The image manifest to pull, and the digest of the manifest the reference named.
+    Manifest(ImageManifest, String),
+}
+
+/// Resolves `reference` at `client`'s registry to an image manifest (through an index
+/// for this platform), or to an image already stored from that manifest.
+fn resolve(client: &mut Client, reference: &Reference, store: &Store) -> Result<Found> {
+    if reference.digest.is_none() {
+        // A HEAD tells which digest the tag points at now, without a full manifest
+        // fetch (Docker Hub counts GETs against its pull limit, not HEADs).
+        if let Some(d) = client.manifest_digest(reference.manifest_ref())?
+            && let Some(image) = stored_with_digest(store, &d)?
+        {
+            return Ok(Found::Stored(image));
+        }
+    }
+    let (body, content_type) = client.manifest(reference.manifest_ref())?;
+    let digest = crate::base::digest::sha256_digest(&body);
+    if let Some(want) = &reference.digest
+        && *want != digest
+    {
+        return Err(crate::base::error::hinted(
+            format!(
+                "{} sent a manifest whose digest is {digest}, not the requested {want}",
+                client.name()
+            ),
+            "the registry is broken or tampered with; nothing was stored",
+        ));
+    }
+    let manifest = match manifest::parse(&body, content_type.as_deref())
+        .with_context(|| format!("reading the manifest of {reference}"))?
+    {
+        Document::Image(m) => m,
+        Document::Index(entries) => {
+            let chosen = manifest::select(&entries, &manifest::host_platform())
+                .with_context(|| format!("choosing a platform of {reference}"))?;
+            let (body, ct) = client.manifest(&chosen.digest)?;
+            verify_bytes(&body, &chosen.digest, "platform manifest")?;
+            match manifest::parse(&body, ct.as_deref())? {
+                Document::Image(m) => m,
+                Document::Index(_) => bail!(
+                    "{reference}: the index entry {} is another index; jig reads one level",
+                    chosen.digest
+                ),
+            }
+        }
+    };
+    Ok(Found::Manifest(manifest, digest))
 }
 
 /// An image in the store pulled from manifest `digest`, if any.
