@@ -78,6 +78,9 @@ pub fn plan(target: &Target, facts: &Facts, session: Vec<Bind>) -> Binds {
         .map(|p| (p, true))
         .chain(recipe.mounts.home_rw.iter().map(|p| (p, false)));
     for (rel, readonly) in home_paths {
+        if super::staged::takes(recipe, facts, rel.as_str()) {
+            continue;
+        }
         if let Some(node) = facts.home.get(rel.as_str()) {
             user.push((host.home.join(rel.as_str()), *node, readonly));
         }
