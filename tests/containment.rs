@@ -10,6 +10,8 @@ mod common;
 
 #[path = "containment/build.rs"]
 mod build;
+#[path = "containment/gitconfig.rs"]
+mod gitconfig;
 #[path = "containment/gitdir.rs"]
 mod gitdir;
 #[path = "containment/launch.rs"]

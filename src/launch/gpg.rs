@@ -9,7 +9,9 @@
 //!
 //! Where gpg keeps its sockets (gnupg 2.2 and 2.4): below `/run/user/UID/gnupg` when
 //! that directory exists and the home directory is the default one, else in the home
-//! directory. A non-default home directory with `/run/user/UID` uses a hashed
+//! directory. The trust database is copied in, writable and ephemeral: gpg opened
+//! read-only notes "trustdb not writable" on every run, and a writable bind would let
+//! a tool make the host's gpg trust a key of its choosing. A non-default home directory with `/run/user/UID` uses a hashed
 //! subdirectory there, which is not looked for. The container gets the same layout
 //! (`/run/user/UID/gnupg` made 0700, as gpg requires), so gpg inside picks the same
 //! place.
@@ -22,7 +24,6 @@ use crate::launch::host::Host;
 pub const PUBLIC: &[&str] = &[
     "pubring.kbx",
     "pubring.gpg",
-    "trustdb.gpg",
     "trustedkeys.kbx",
     "trustedkeys.gpg",
     "gpg.conf",
@@ -38,6 +39,8 @@ pub struct GpgFacts {
     pub from_var: bool,
     /// Which of [`PUBLIC`] exist in it.
     pub files: Vec<PathBuf>,
+    /// The trust database's contents (`trustdb.gpg`), when it exists.
+    pub trustdb: Option<Vec<u8>>,
     /// The directory gpg keeps its sockets in, on the host and so inside.
     pub socket_dir: PathBuf,
     /// The restricted socket exists there.
@@ -45,6 +48,9 @@ pub struct GpgFacts {
     /// The full socket exists there (for the message when the restricted one does not).
     pub full: bool,
 }
+
+/// The trust database's name.
+pub const TRUSTDB: &str = "trustdb.gpg";
 
 /// The restricted socket's name.
 pub const EXTRA: &str = "S.gpg-agent.extra";
@@ -72,7 +78,9 @@ pub fn gather(host: &Host) -> GpgFacts {
     } else {
         home.clone()
     };
+    let trustdb = read(&home.join(TRUSTDB));
     GpgFacts {
+        trustdb,
         extra: exists(&socket_dir.join(EXTRA)),
         full: exists(&socket_dir.join(AGENT)),
         home,
@@ -80,4 +88,21 @@ pub fn gather(host: &Host) -> GpgFacts {
         files,
         socket_dir,
     }
+}
+
+/// A regular file's contents (at most 1 MiB), without blocking on a FIFO.
+fn read(path: &Path) -> Option<Vec<u8>> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(path)
+        .ok()?;
+    if !f.metadata().ok()?.is_file() {
+        return None;
+    }
+    let mut out = Vec::new();
+    f.take(1 << 20).read_to_end(&mut out).ok()?;
+    Some(out)
 }

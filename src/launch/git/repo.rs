@@ -59,6 +59,7 @@ pub fn remotes(repo: &Repo, root: &Path) -> Vec<Remote> {
         return Vec::new();
     };
     let mut out: Vec<Remote> = Vec::new();
+    let mut seen: Vec<PathBuf> = Vec::new();
     for e in parse(&text) {
         if e.section != "remote" || !(e.key == "url" || e.key == "pushurl") {
             continue;
@@ -69,14 +70,15 @@ pub fn remotes(repo: &Repo, root: &Path) -> Vec<Remote> {
         let Some(path) = local_path(url, root) else {
             continue;
         };
-        let found = match std::fs::canonicalize(&path) {
-            Ok(real) => judge(&real),
-            // Nothing there: nothing to mount (git says so itself).
-            Err(_) => continue,
+        // Nothing there: nothing to mount (git says so itself).
+        let Ok(real) = std::fs::canonicalize(&path) else {
+            continue;
         };
-        if out.iter().any(|r| r.found == found) {
+        if seen.contains(&real) {
             continue;
         }
+        let found = judge(&real);
+        seen.push(real);
         out.push(Remote {
             name: String::from_utf8_lossy(name).into_owned(),
             url: String::from_utf8_lossy(url).into_owned(),

@@ -219,6 +219,15 @@ fn args(
             continue;
         }
         if let Err(reason) = arg_bindable(real, host) {
+            // A file to be created is looked for as its directory: say so.
+            let reason = if a.candidate.path.parent() == Some(real.as_path()) {
+                format!(
+                    "it does not exist, and its directory {} is not mounted: {reason}",
+                    real.display()
+                )
+            } else {
+                reason
+            };
             skipped.push((a.candidate.word.clone(), reason));
             continue;
         }

@@ -1,6 +1,7 @@
 //! The host's GnuPG for `[mounts] gpg` ([`crate::launch::gpg`]): the home directory is
 //! an ephemeral 0700 directory (gpg refuses a group- or world-accessible one) with the
-//! public files bound read-only, and the agent's restricted socket is bound where gpg
+//! public files bound read-only, the trust database copied in (writable, ephemeral),
+//! and the agent's restricted socket is bound where gpg
 //! connects (`S.gpg-agent`). Nothing is mounted without the restricted socket: the
 //! full one would hand the tool every command of the agent.
 
@@ -9,8 +10,8 @@ use std::path::PathBuf;
 
 use crate::launch::bindable::from_env_bindable;
 use crate::launch::facts::Facts;
-use crate::launch::gpg::{AGENT, EXTRA};
-use crate::runtime::spec::{Bind, Node};
+use crate::launch::gpg::{AGENT, EXTRA, TRUSTDB};
+use crate::runtime::spec::{Bind, File, Node};
 
 /// What GnuPG adds to a plan.
 #[derive(Debug, Default)]
@@ -21,6 +22,8 @@ pub struct Gpg {
     pub sockets: Vec<Bind>,
     /// Directories gpg needs private (0700).
     pub dirs: Vec<(PathBuf, u32)>,
+    /// The trust database's ephemeral copy.
+    pub files: Vec<File>,
     /// `GNUPGHOME`, when the caller set it.
     pub env: Vec<(String, String)>,
     /// Paths not mounted, with the reason.
@@ -57,6 +60,13 @@ pub fn plan(facts: &Facts, jig_dirs: &[PathBuf]) -> Gpg {
             out.dirs.push((run_user.to_owned(), 0o700));
         }
         out.dirs.push((g.socket_dir.clone(), 0o700));
+    }
+    if let Some(trustdb) = &g.trustdb {
+        out.files.push(File {
+            dst: g.home.join(TRUSTDB),
+            contents: trustdb.clone(),
+            mode: 0o600,
+        });
     }
     for f in &g.files {
         out.binds.push(Bind {
@@ -98,6 +108,7 @@ mod tests {
             home: p("/home/alice/.gnupg"),
             from_var: false,
             files: vec![p("/home/alice/.gnupg/pubring.kbx")],
+            trustdb: Some(b"db".to_vec()),
             socket_dir: p("/run/user/1234/gnupg"),
             extra: true,
             full: true,

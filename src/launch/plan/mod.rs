@@ -67,6 +67,7 @@ pub fn build(target: &Target, facts: &Facts, cmd: Command) -> Launch {
     extra.extend(git.binds);
     extra.extend(gpg.binds);
     layer.dirs.extend(gpg.dirs);
+    layer.files.extend(gpg.files);
     let mut binds = binds::plan(target, facts, extra);
     binds.binds.extend(gpg.sockets);
     binds.skipped.extend(git.skipped);
