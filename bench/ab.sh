@@ -7,6 +7,8 @@
 #   native      /bin/busybox true
 #   old, new    the `true` shim of each build
 #   old nested, new nested   the `sh` shim running `sh -c '<true shim>'`: a nested launch
+#   old home_rw, new home_rw the `true` shim of the same recipe with `home_rw = [".benchrc"]`
+#                            and that file in $HOME (a file jig stages and saves back)
 # It reports medians and new - old, both as the median of per-round differences.
 # Run as root too (ROOT=1 is implied by the uid), since root launches take other steps.
 #
@@ -38,12 +40,20 @@ from = "rootfs:rootfs"
 [tool]
 shims = ["true", "sh"]
 TOML
+sed 's/^\[tool\]/[mounts]\nhome_rw = [".benchrc"]\n[tool]/' "$work/bench.toml" >"$work/benchrw.toml"
 for side in old new; do
-  home=$work/$side-home
-  mkdir -p "$home/bin"
-  if [[ $side == old ]]; then cp "$old_built" "$home/bin/jig"; else cp "$new_jig" "$home/bin/jig"; fi
-  JIG_HOME=$home "$home/bin/jig" install --yes "$work/bench.toml" >/dev/null 2>&1
+  for kind in "" -rw; do
+    home=$work/$side$kind-home
+    mkdir -p "$home/bin"
+    if [[ $side == old ]]; then cp "$old_built" "$home/bin/jig"; else cp "$new_jig" "$home/bin/jig"; fi
+    recipe=$work/bench.toml
+    [[ -z $kind ]] || recipe=$work/benchrw.toml
+    JIG_HOME=$home "$home/bin/jig" install --yes "$recipe" >/dev/null 2>&1
+  done
 done
+userhome=$work/user-home
+mkdir -p "$userhome"
+printf '[user]\n\tname = bench\n' >"$userhome/.benchrc"
 project=$work/project
 mkdir -p "$project"
 cd "$project"
@@ -58,7 +68,10 @@ hyperfine_rounds "$runs" "$work/hyperfine" \
   -n old "env JIG_HOME=$work/old-home $o/true" \
   -n new "env JIG_HOME=$work/new-home $n/true" \
   -n "old nested" "env JIG_HOME=$work/old-home $o/sh -c $o/true" \
-  -n "new nested" "env JIG_HOME=$work/new-home $n/sh -c $n/true" >"$work/rounds"
+  -n "new nested" "env JIG_HOME=$work/new-home $n/sh -c $n/true" \
+  -n "old home_rw" "env HOME=$userhome JIG_HOME=$work/old-rw-home $work/old-rw-home/shims/true" \
+  -n "new home_rw" "env HOME=$userhome JIG_HOME=$work/new-rw-home $work/new-rw-home/shims/true" \
+  >"$work/rounds"
 mapfile -t outs <"$work/rounds"
 
 report=$(PYTHONPATH=$repo/bench python3 - "$old_rev" "$(id -un)" "${outs[@]}" <<'PY'
@@ -79,6 +92,8 @@ dn = rs.per_round(lambda m: m["new nested"] - m["old nested"])
 print(f"- new - old (median of rounds): {d:+.3f} ms")
 print(f"- new nested - old nested: {dn:+.3f} ms")
 print(f"- new - native: {rs.per_round(lambda m: m['new'] - m['native']):.3f} ms")
+drw = rs.per_round(lambda m: m["new home_rw"] - m["old home_rw"])
+print(f"- new home_rw - old home_rw: {drw:+.3f} ms")
 PY
 )
 mkdir -p "$repo/target/bench"
