@@ -138,11 +138,17 @@ fn files_the_configuration_names_and_etc_gitconfig_are_read_as_natively() {
             &p,
             &["config", "--show-origin", "--get", "commit.template"],
         );
-        // The commit template (an editor that keeps it) and the included alias.
+        // The commit template (an editor that edits it) and the included alias.
         let mut c = t.shim_cmd("git", &["commit", "-q"]);
-        c.current_dir(&p).env("GIT_EDITOR", "true");
+        c.current_dir(&p)
+            .env("GIT_EDITOR", "sed -i s/Subject/Edited/");
         assert_ok(&run(c), &format!("{l} git commit with the template"));
-        assert_eq!(same(&t, &p, &["last"]), "Subject\n", "{l}");
+        assert_eq!(same(&t, &p, &["last"]), "Edited\n", "{l}");
+        assert_eq!(
+            host_ok(&t, &p, &["log", "-1", "--format=%b"]),
+            "Body\n\n",
+            "{l}"
+        );
     }
 }
 
