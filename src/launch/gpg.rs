@@ -67,6 +67,15 @@ pub fn gather(host: &Host) -> GpgFacts {
     let from_var = var.is_some();
     let home = crate::base::paths::normalize(&host.cwd.join(var.unwrap_or(default.clone())));
     let exists = |p: &Path| std::fs::symlink_metadata(p).is_ok();
+    // Without a home directory there is neither a keyring nor (for the default one) an
+    // agent of it to look for: one `lstat`.
+    if !from_var && !exists(&home) {
+        return GpgFacts {
+            socket_dir: home.clone(),
+            home,
+            ..GpgFacts::default()
+        };
+    }
     let files = PUBLIC
         .iter()
         .map(|f| home.join(f))

@@ -143,6 +143,14 @@ fn wait_and_save(child: Pid, sock: OwnedFd, old: SigSet, saved: &[Saved], tool: 
     let _ = old.thread_set_mask();
     close_all_but(sock.as_raw_fd());
     let end = wait(child);
+    // Nothing to pass on or mirror any more: a report written from a background job
+    // stops this process as it would any other (a caught SIGTTOU would make the
+    // terminal answer every retry of the write with another one).
+    let dfl = SigAction::new(SigHandler::SigDfl, SaFlags::empty(), SigSet::empty());
+    for s in FORWARDED.iter().chain(&STOPS) {
+        // SAFETY: restoring the default action.
+        let _ = unsafe { nix::sys::signal::sigaction(*s, &dfl) };
+    }
     if let Some(upper) = receive(&sock) {
         for w in super::save::all(&upper, saved) {
             use std::io::Write;

@@ -46,12 +46,13 @@ pub fn plan(facts: &Facts, jig_dirs: &[PathBuf]) -> Gpg {
         out.env
             .push(("GNUPGHOME".to_owned(), g.home.display().to_string()));
     }
-    if facts
+    let nothing = g.files.is_empty() && g.trustdb.is_none() && !g.extra;
+    let inside = facts
         .workspace
         .roots()
         .iter()
-        .any(|r| g.home.starts_with(r))
-    {
+        .any(|r| g.home.starts_with(r));
+    if nothing || inside {
         return out;
     }
     out.dirs.push((g.home.clone(), 0o700));
