@@ -7,6 +7,8 @@
 #   native      /bin/busybox true
 #   old, new    the `true` shim of each build
 #   old nested, new nested   the `sh` shim running `sh -c '<true shim>'`: a nested launch
+#   old home_rw, new home_rw the `true` shim of the same recipe with `home_rw = [".benchrc"]`
+#                            and that file in $HOME (a file jig stages and saves back)
 # It reports medians and new - old, both as the median of per-round differences.
 # Every command runs through `env` (which sets JIG_HOME), so each pays the same extra.
 #
@@ -57,20 +59,27 @@ from = "rootfs:rootfs"
 [tool]
 shims = ["true", "sh"]
 TOML
+sed 's/^\[tool\]/[mounts]\nhome_rw = [".benchrc"]\n[tool]/' "$work/bench.toml" >"$work/benchrw.toml"
 project=$work/project
-mkdir -p "$project"
+userhome=$work/user-home
+mkdir -p "$project" "$userhome"
+printf '[user]\n\tname = bench\n' >"$userhome/.benchrc"
 chmod -R a+rX "$work"
 as=()
 if [[ -n ${AS:-} ]]; then
   as=(setpriv "--reuid=$(id -u "$AS")" "--regid=$(id -g "$AS")" --init-groups --)
-  chown -R "$AS" "$project"
+  chown -R "$AS" "$project" "$userhome"
 fi
 for side in old new; do
-  home=$work/$side-home
-  mkdir -p "$home/bin"
-  if [[ $side == old ]]; then cp "$old_built" "$home/bin/jig"; else cp "$new_built" "$home/bin/jig"; fi
-  [[ -n ${AS:-} ]] && chown -R "$AS" "$home"
-  (cd "$project" && "${as[@]}" env JIG_HOME="$home" HOME="$home" "$home/bin/jig" install --yes "$work/bench.toml" >/dev/null 2>&1)
+  for kind in "" -rw; do
+    home=$work/$side$kind-home
+    mkdir -p "$home/bin"
+    if [[ $side == old ]]; then cp "$old_built" "$home/bin/jig"; else cp "$new_built" "$home/bin/jig"; fi
+    recipe=$work/bench.toml
+    [[ -z $kind ]] || recipe=$work/benchrw.toml
+    [[ -n ${AS:-} ]] && chown -R "$AS" "$home"
+    (cd "$project" && "${as[@]}" env JIG_HOME="$home" HOME="$home" "$home/bin/jig" install --yes "$recipe" >/dev/null 2>&1)
+  done
 done
 cd "$project"
 o=$work/old-home/shims n=$work/new-home/shims
@@ -85,7 +94,9 @@ hyperfine_rounds "$runs" "$work/hyperfine" \
   -n old "$(run "$work/old-home" "$o/true")" \
   -n new "$(run "$work/new-home" "$n/true")" \
   -n "old nested" "$(run "$work/old-home" "$o/sh" -c "$o/true")" \
-  -n "new nested" "$(run "$work/new-home" "$n/sh" -c "$n/true")" >"$work/rounds"
+  -n "new nested" "$(run "$work/new-home" "$n/sh" -c "$n/true")" \
+  -n "old home_rw" "$(run "$work/old-rw-home" env HOME="$userhome" "$work/old-rw-home/shims/true")" \
+  -n "new home_rw" "$(run "$work/new-rw-home" env HOME="$userhome" "$work/new-rw-home/shims/true")" >"$work/rounds"
 mapfile -t outs <"$work/rounds"
 
 report=$(PYTHONPATH=$repo/bench python3 - "$old_rev" "$new_rev" "${AS:-$(id -un)}" "${outs[@]}" <<'PY'
@@ -107,6 +118,8 @@ dn = rs.per_round(lambda m: m["new nested"] - m["old nested"])
 print(f"- new - old (median of rounds): {d:+.3f} ms")
 print(f"- new nested - old nested: {dn:+.3f} ms")
 print(f"- new - native: {rs.per_round(lambda m: m['new'] - m['native']):.3f} ms")
+drw = rs.per_round(lambda m: m["new home_rw"] - m["old home_rw"])
+print(f"- new home_rw - old home_rw: {drw:+.3f} ms")
 PY
 )
 mkdir -p "$repo/target/bench"

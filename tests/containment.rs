@@ -12,6 +12,8 @@ mod common;
 mod build;
 #[path = "containment/dockerfile.rs"]
 mod dockerfile;
+#[path = "containment/gitconfig.rs"]
+mod gitconfig;
 #[path = "containment/gitdir.rs"]
 mod gitdir;
 #[path = "containment/launch.rs"]

@@ -20,6 +20,9 @@
 
 mod common;
 
+#[path = "debian/git.rs"]
+mod git;
+
 use std::fs::{self, File, OpenOptions};
 use std::io;
 use std::os::fd::AsRawFd;

@@ -60,6 +60,20 @@ pub fn of(recipe: &Recipe) -> BTreeSet<Request> {
     if m.host_ca {
         out.insert("read the host's CA certificates".to_owned());
     }
+    if m.git_config {
+        out.insert(
+            "read /etc/gitconfig and the home files git's configuration names; read and write \
+             the local remotes and worktrees of the repository"
+                .to_owned(),
+        );
+    }
+    if m.gpg {
+        out.insert(
+            "use the GnuPG agent (its restricted socket: sign and decrypt, never export keys); \
+             read the public keyring"
+                .to_owned(),
+        );
+    }
     // The variables on one line: a recipe may pass many, and each is a small ask.
     if !recipe.env.pass.is_empty() {
         let globs: Vec<String> = recipe.env.pass.iter().map(|g| g.to_string()).collect();

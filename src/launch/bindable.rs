@@ -1,12 +1,14 @@
 //! Which host paths a launch may mount when something other than the recipe names
-//! them: a path argument, a `.git` file's `gitdir:`, a `from_env` variable. Plain
+//! them: a path argument, a `.git` file's `gitdir:`, a repository's remote or
+//! worktree, a path in git's configuration, a `from_env` variable. Plain
 //! rules over paths, no I/O: the planner and the workspace finder ask them about
 //! facts gathered before.
 //!
 //! Never mounted this way: `/`, system directories and what holds the home directory
 //! (the whole home would come with them), anything below /proc, /sys or /dev (the
-//! container has its own), and for `.git` files and variables, jig's own directories
-//! and the session's runtime directory.
+//! container has its own), and for `.git` files, git's configuration and variables,
+//! jig's own directories and the session's runtime directory. What git's configuration
+//! names must be below the home directory, outside the GnuPG home.
 
 use std::path::Path;
 use std::path::PathBuf;
@@ -50,6 +52,32 @@ pub fn arg_bindable(path: &Path, host: &Host) -> Result<(), String> {
 pub fn linked_bindable(path: &Path, host: &Host, jig_dirs: &[PathBuf]) -> Result<(), String> {
     arg_bindable(path, host)?;
     private_clear(path, host, jig_dirs, false)
+}
+
+/// Whether a path that git's configuration names (`core.excludesFile`, an include) may
+/// be bound, read-only: a file or directory below the home directory (the
+/// configuration is the user's, but a contained git may write `~/.gitconfig`, so what
+/// it names must not widen a launch beyond the user's own files), outside the GnuPG
+/// home directory (`$GNUPGHOME` or `~/.gnupg`: private keys), and nothing a `.git`
+/// file may not name.
+pub fn config_named_bindable(path: &Path, host: &Host, jig_dirs: &[PathBuf]) -> Result<(), String> {
+    if !path.starts_with(&host.home) || path == host.home {
+        linked_bindable(path, host, jig_dirs)?;
+        return Err("it is outside the home directory".to_owned());
+    }
+    let gnupg = host
+        .var("GNUPGHOME")
+        .filter(|v| !v.is_empty())
+        .map(|v| normalize(&host.home.join(v)))
+        .unwrap_or_else(|| host.home.join(".gnupg"));
+    if path.starts_with(&gnupg) {
+        return Err(format!(
+            "{} is inside the GnuPG home directory {}",
+            path.display(),
+            gnupg.display()
+        ));
+    }
+    linked_bindable(path, host, jig_dirs)
 }
 
 /// Whether a path named by a `from_env` variable may be bound: absolute, normalized,

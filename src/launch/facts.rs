@@ -13,6 +13,9 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 use super::args::Candidate;
+use super::git::GitFacts;
+use super::gpg::GpgFacts;
+use super::homefiles::HomeFile;
 use super::host::Host;
 use super::workspace::Workspace;
 use crate::image::store::ImageConfig;
@@ -128,6 +131,12 @@ pub struct Facts {
     /// The recipe's home paths that exist on the host (relative to `$HOME`), and what
     /// each is. Missing ones are absent: they are skipped, never created.
     pub home: BTreeMap<String, Node>,
+    /// The recipe's read-write home paths that are files or missing, for staging.
+    pub home_files: BTreeMap<String, HomeFile>,
+    /// What git's configuration and repository name (`[mounts] git_config`).
+    pub git: Option<GitFacts>,
+    /// The GnuPG agent's socket and public keyring (`[mounts] gpg`).
+    pub gpg: Option<GpgFacts>,
     /// The recipe's `from_env` variables that are set, by name.
     pub from_env: BTreeMap<String, EnvPath>,
     /// The host CA bundle exists ([`HOST_CA_BUNDLE`]).
@@ -192,6 +201,12 @@ pub fn gather(target: &Target, host: Host, cmd: &Command, depth: u32) -> Facts {
             ))
         })
         .collect();
+    let home_files = super::homefiles::gather(&host.home, &recipe.mounts.home_rw);
+    let git = recipe
+        .mounts
+        .git_config
+        .then(|| super::git::gather(&host, &workspace, &home_files, &target.jig_dirs));
+    let gpg = recipe.mounts.gpg.then(|| super::gpg::gather(&host));
     let from_env = recipe
         .mounts
         .from_env
@@ -241,6 +256,9 @@ pub fn gather(target: &Target, host: Host, cmd: &Command, depth: u32) -> Facts {
         embedded,
         workspace,
         home,
+        home_files,
+        git,
+        gpg,
         from_env,
         args,
         display,
@@ -441,6 +459,7 @@ mod tests {
                 bind("/work/a/b/c", Node::Dir),
                 bind("/made/x", Node::Dir),
             ],
+            saved: vec![],
             confine: crate::launch::plan::confine(1, false),
             cwd: "/".into(),
             exec: crate::runtime::spec::Exec {

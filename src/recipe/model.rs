@@ -319,6 +319,18 @@ pub struct Mounts {
     /// does not exist yet), with `args = "ro"`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub args_rw: Vec<OptName>,
+    /// Mount what git's configuration names (see `src/launch/git/`): the host's
+    /// `/etc/gitconfig` and the home files the user's configuration names (excludes,
+    /// attributes, includes, templates, hooks, credential stores), read-only; the local
+    /// remotes and the other worktrees of the workspace's repository, read-write; a
+    /// submodule's superproject, read-only.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub git_config: bool,
+    /// Reach the host's GnuPG agent (its restricted socket) and public keyring,
+    /// read-only, so `gpg` signs and verifies with the user's keys without seeing them
+    /// (see `src/launch/gpg.rs`).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub gpg: bool,
 }
 
 /// `[env]`.

@@ -2,7 +2,9 @@
 //!
 //! This is the whole container runtime. There is no daemon, no helper process and no
 //! fork on the default path: the calling process itself enters a user and mount
-//! namespace, builds the root, pivots into it and calls `execve`. The tool therefore
+//! namespace, builds the root, pivots into it and calls `execve`. (A plan that saves
+//! home files forks first, [`supervise`]: the tool runs in the child and jig waits to
+//! save what it left, [`save`].) The tool therefore
 //! keeps jig's pid, its parent (the user's shell), its process group, its controlling
 //! terminal and fds 0–2, so job control, Ctrl-C/Ctrl-Z, pipes and exit statuses are
 //! exactly those of a native binary.
@@ -26,8 +28,10 @@ pub mod exec;
 pub mod fakeroot;
 pub mod landlock;
 pub mod mount;
+pub mod save;
 pub mod seccomp;
 pub mod spec;
+pub mod supervise;
 pub mod userns;
 
 use spec::Plan;
@@ -43,6 +47,19 @@ pub fn launch(plan: &Plan) -> LaunchError {
         Ok(p) => p,
         Err(e) => return e,
     };
+    let saver = if plan.saved.is_empty() {
+        None
+    } else {
+        let tool = plan.exec.argv.first().map(std::path::Path::new);
+        let tool = tool
+            .and_then(|t| t.file_name())
+            .map(|t| t.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        match supervise::split(&plan.saved, &tool) {
+            Ok(child) => Some(child),
+            Err(e) => return e,
+        }
+    };
     if let Err(e) = userns::enter(plan.uid, plan.gid) {
         return e;
     }
@@ -55,6 +72,11 @@ pub fn launch(plan: &Plan) -> LaunchError {
         Ok(r) => r,
         Err(e) => return e,
     };
+    if let Some(saver) = saver
+        && let Err(e) = saver.send_upper(&plan.scratch.join("upper"))
+    {
+        return e;
+    }
     if let Some(pts) = &plan.devpts
         && let Err(e) = mount::devpts(&mut root, pts)
     {

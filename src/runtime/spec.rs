@@ -51,6 +51,19 @@ pub struct File {
     pub mode: u32,
 }
 
+/// A home file the tool may replace by rename or create: its copy is staged in the
+/// upper layer (a [`File`] of the plan, or nothing when it is missing), and after the
+/// tool exits what it left there is saved to the host path ([`crate::runtime::save`]).
+/// A bind mount cannot do this: a mountpoint cannot be renamed over (`EBUSY`), and
+/// what a tool creates next to it lands in the ephemeral layer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Saved {
+    /// The path, inside the container and on the host (the same path).
+    pub path: PathBuf,
+    /// Its contents and permission bits at launch; None when it did not exist.
+    pub before: Option<(Vec<u8>, u32)>,
+}
+
 /// The program to execute, after the root is in place.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Exec {
@@ -94,6 +107,10 @@ pub struct Plan {
     pub devpts: Option<PathBuf>,
     /// Bind mounts, applied in order after the overlay is mounted.
     pub binds: Vec<Bind>,
+    /// Home files saved back to the host after the tool exits. When there are any, the
+    /// launch forks: the tool runs in the child, and jig waits for it
+    /// ([`crate::runtime::supervise`]).
+    pub saved: Vec<Saved>,
     /// What confines the tool beyond its mounts, applied right before `execve`.
     pub confine: Confine,
     /// Working directory inside (the host cwd, same path).
@@ -162,6 +179,13 @@ impl Plan {
                 b.src.display(),
                 b.dst.display(),
                 if b.readonly { "ro" } else { "rw" }
+            );
+        }
+        for f in &self.saved {
+            let _ = writeln!(
+                s,
+                "saved    {} (staged; what the tool leaves there is saved after it exits)",
+                f.path.display()
             );
         }
         let c = &self.confine;

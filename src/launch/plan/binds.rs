@@ -78,6 +78,9 @@ pub fn plan(target: &Target, facts: &Facts, session: Vec<Bind>) -> Binds {
         .map(|p| (p, true))
         .chain(recipe.mounts.home_rw.iter().map(|p| (p, false)));
     for (rel, readonly) in home_paths {
+        if super::staged::takes(recipe, facts, rel.as_str()) {
+            continue;
+        }
         if let Some(node) = facts.home.get(rel.as_str()) {
             user.push((host.home.join(rel.as_str()), *node, readonly));
         }
@@ -216,6 +219,15 @@ fn args(
             continue;
         }
         if let Err(reason) = arg_bindable(real, host) {
+            // A file to be created is looked for as its directory: say so.
+            let reason = if a.candidate.path.parent() == Some(real.as_path()) {
+                format!(
+                    "it does not exist, and its directory {} is not mounted: {reason}",
+                    real.display()
+                )
+            } else {
+                reason
+            };
             skipped.push((a.candidate.word.clone(), reason));
             continue;
         }

@@ -333,3 +333,25 @@ fn binds_go_shallow_to_deep() {
     let depths: Vec<_> = binds.iter().map(|b| b.components().count()).collect();
     assert!(depths.windows(2).all(|w| w[0] <= w[1]), "{binds:?}");
 }
+
+#[test]
+fn a_file_to_create_in_the_home_directory_says_why_it_is_not_mounted() {
+    // `git config core.excludesFile ~/.gitignore_global` before the file exists.
+    let r = recipe();
+    let mut f = facts("/t/home", "/t/p");
+    f.args = vec![arg(
+        "../home/.gitignore_global",
+        true,
+        Some(("/t/home", Node::Dir)),
+    )];
+    let launch = build(&target(&r, None), &f, cmd());
+    assert_eq!(
+        launch.skipped,
+        vec![(
+            OsString::from("../home/.gitignore_global"),
+            "it does not exist, and its directory /t/home is not mounted: it is the whole \
+             home directory"
+                .to_owned()
+        )]
+    );
+}

@@ -15,8 +15,11 @@
 
 pub mod binds;
 pub mod env;
+pub mod git;
+pub mod gpg;
 pub mod identity;
 pub mod mountpoints;
+pub mod staged;
 #[cfg(test)]
 mod testing;
 
@@ -54,9 +57,24 @@ pub fn build(target: &Target, facts: &Facts, cmd: Command) -> Launch {
     layer
         .dirs
         .extend(session.dirs.into_iter().map(|d| (d, 0o700)));
-    let binds = binds::plan(target, facts, session.binds);
+    let staged = staged::plan(recipe, facts);
+    layer.dirs.extend(staged.dirs);
+    layer.files.extend(staged.files);
+    // Host paths beyond the recipe's own list, bound with the display's.
+    let mut extra = session.binds;
+    let git = git::plan(target, facts);
+    let gpg = gpg::plan(facts, &target.jig_dirs);
+    extra.extend(git.binds);
+    extra.extend(gpg.binds);
+    layer.dirs.extend(gpg.dirs);
+    layer.files.extend(gpg.files);
+    let mut binds = binds::plan(target, facts, extra);
+    binds.binds.extend(gpg.sockets);
+    binds.skipped.extend(git.skipped);
+    binds.skipped.extend(gpg.skipped);
     let mut vars = session.env;
     vars.extend(binds.env);
+    vars.extend(gpg.env);
     let exec = env::exec(target, facts, &shell, &vars, cmd);
     Launch {
         plan: Plan {
@@ -69,6 +87,7 @@ pub fn build(target: &Target, facts: &Facts, cmd: Command) -> Launch {
             links: layer.links,
             devpts: Some("/dev/pts".into()),
             binds: binds.binds,
+            saved: staged.saved,
             confine: confine(host.uid, recipe.x11),
             cwd: host.cwd.clone(),
             exec,

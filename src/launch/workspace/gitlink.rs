@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 /// Where a `.git` *file* in `root` leads, judged by [`judge`]. One `lstat` when `.git`
 /// is a directory (the common case); a few `lstat`s and small reads otherwise.
-pub(super) fn linked_git_dir(root: &Path, guard: Guard) -> Option<GitLink> {
+pub fn linked_git_dir(root: &Path, guard: Guard) -> Option<GitLink> {
     let dot_git = root.join(".git");
     if !std::fs::symlink_metadata(&dot_git).ok()?.is_file() {
         return None;

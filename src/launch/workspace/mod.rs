@@ -30,4 +30,5 @@ mod gitlink;
 mod model;
 
 pub use find::*;
+pub use gitlink::linked_git_dir;
 pub use model::*;
