@@ -16,7 +16,7 @@ use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
-use nix::fcntl::OFlag;
+use nix::fcntl::{OFlag, OpenHow, ResolveFlag};
 use nix::sys::stat::{Mode, SFlag, fstat};
 
 use super::spec::Saved;
@@ -59,12 +59,19 @@ fn one(upper: &OwnedFd, s: &Saved) -> Result<(), String> {
 /// What the tool left at `path` in the upper directory.
 fn staged(upper: &OwnedFd, path: &Path) -> Result<State, String> {
     let rel = path.strip_prefix("/").unwrap_or(path);
-    let fd = match nix::fcntl::openat(
-        upper,
-        rel,
-        OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
-        Mode::empty(),
-    ) {
+    // openat2(2) with RESOLVE_BENEATH and RESOLVE_NO_SYMLINKS: no component may be a
+    // symlink, not only the last. This process is in the host's mount namespace, so
+    // a directory the tool replaced by a symlink (`~` -> `/etc`) would otherwise lead
+    // to a host file, whose contents would then be saved where the tool can read them.
+    let how = OpenHow::new()
+        .flags(OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC)
+        .resolve(
+            ResolveFlag::RESOLVE_BENEATH
+                | ResolveFlag::RESOLVE_NO_SYMLINKS
+                | ResolveFlag::RESOLVE_NO_MAGICLINKS
+                | ResolveFlag::RESOLVE_NO_XDEV,
+        );
+    let fd = match nix::fcntl::openat2(upper, rel, how) {
         Ok(fd) => fd,
         Err(Errno::ENOENT | Errno::ENOTDIR) => return Ok(None),
         Err(Errno::ELOOP) => return Err("the tool left a symlink there".to_owned()),
@@ -237,6 +244,33 @@ mod tests {
             std::fs::read_to_string(dotfiles.join("conf")).unwrap(),
             "new\n"
         );
+    }
+
+    #[test]
+    fn a_symlinked_directory_on_the_way_is_not_followed() {
+        let (t, host, upper) = setup();
+        // The tool replaced its home by a symlink to a directory holding a secret.
+        let secret = t.path().join("secret");
+        std::fs::create_dir(&secret).unwrap();
+        std::fs::write(secret.join(".a"), "secret\n").unwrap();
+        let home = in_upper(&upper, &host);
+        std::fs::remove_dir(&home).unwrap();
+        std::os::unix::fs::symlink(&secret, &home).unwrap();
+        let a = host.join(".a");
+        let saved = [Saved {
+            path: a.clone(),
+            before: None,
+        }];
+        let w = all(&dir_fd(&upper), &saved);
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(w[0].contains("symlink"), "{w:?}");
+        assert!(!a.exists());
+        // The control: the same file in a real directory is saved.
+        std::fs::remove_file(&home).unwrap();
+        std::fs::create_dir(&home).unwrap();
+        std::fs::write(home.join(".a"), "mine\n").unwrap();
+        assert!(all(&dir_fd(&upper), &saved).is_empty());
+        assert_eq!(std::fs::read_to_string(&a).unwrap(), "mine\n");
     }
 
     #[test]
