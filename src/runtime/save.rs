@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
 use nix::fcntl::{OFlag, OpenHow, ResolveFlag};
-use nix::sys::stat::{Mode, SFlag, fstat};
+use nix::sys::stat::{SFlag, fstat};
 
 use super::spec::Saved;
 
@@ -155,7 +155,12 @@ mod tests {
     use super::*;
 
     fn dir_fd(p: &Path) -> OwnedFd {
-        nix::fcntl::open(p, OFlag::O_PATH | OFlag::O_DIRECTORY, Mode::empty()).unwrap()
+        nix::fcntl::open(
+            p,
+            OFlag::O_PATH | OFlag::O_DIRECTORY,
+            nix::sys::stat::Mode::empty(),
+        )
+        .unwrap()
     }
 
     /// A host directory and an "upper" directory that mirrors its path below it.
