@@ -15,6 +15,9 @@
 # AS=USER runs the launches as that (unprivileged) user, through setpriv; run as root
 # otherwise measures root's launches, which take other steps (the capability drop).
 #
+# OLD or NEW may also be the path of a jig binary built before (script/build-release
+# prints it), which saves its build when comparing several times.
+#
 # Usage: [ROUNDS=N] [AS=USER] bench/ab.sh OLD [NEW|.] [RUNS]
 # (writes target/bench/ab.md and prints it)
 set -euo pipefail
@@ -31,6 +34,10 @@ chmod 755 "$work"
 build_rev() {
   if [[ $1 == . ]]; then
     echo "$jig"
+    return
+  fi
+  if [[ $1 == */* && -x $1 ]]; then
+    echo "$1"
     return
   fi
   local src=$work/src-$(git rev-parse --short "$1")
