@@ -272,3 +272,50 @@ fn gc_keeps_images_in_use() {
         assert_ok(&env.sh("true"), &l);
     }
 }
+
+/// `jig doctor`'s store check: fine after an install; names a damaged image.toml and
+/// a tool whose root filesystem went missing.
+#[test]
+fn doctor_checks_the_store() {
+    for env in Env::all() {
+        let l = env.label();
+        env.install();
+        let store_line = |out: &std::process::Output| {
+            stdout(out)
+                .lines()
+                .find(|line| line.contains("store: "))
+                .unwrap_or_else(|| panic!("{l} a store line: {}", stdout(out)))
+                .to_owned()
+        };
+        let out = env.jig(&["doctor"]);
+        let line = store_line(&out);
+        assert!(line.starts_with("ok "), "{l} healthy: {line}");
+        assert!(line.contains("1 image"), "{l}: {line}");
+
+        let images = env.jig_home().join("store/images");
+        let image = fs::read_dir(&images)
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path();
+        let meta = image.join("image.toml");
+        let good = fs::read_to_string(&meta).unwrap();
+        env.write(&meta, "source = [\n");
+        let out = env.jig(&["doctor"]);
+        assert_code(&out, 1, &format!("{l} damaged image.toml"));
+        let line = store_line(&out);
+        assert!(line.starts_with("FAIL"), "{l}: {line}");
+        assert!(line.contains(meta.to_str().unwrap()), "{l}: {line}");
+        env.write(&meta, good);
+
+        fs::rename(image.join("rootfs"), image.join("moved")).unwrap();
+        let out = env.jig(&["doctor"]);
+        assert_code(&out, 1, &format!("{l} missing rootfs"));
+        let line = store_line(&out);
+        assert!(
+            line.starts_with("FAIL") && line.contains("bb@") && line.contains("missing"),
+            "{l}: {line}"
+        );
+    }
+}
