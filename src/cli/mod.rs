@@ -46,6 +46,10 @@ struct Cli {
     /// `jig --locked COMMAND`, as before the flag moved to the commands it affects.
     #[arg(long, hide = true)]
     locked: bool,
+    /// Show every build phase and the raw output of dpkg and build steps as they come
+    /// (otherwise it goes to the build's log in the store).
+    #[arg(short, long, global = true)]
+    verbose: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -328,6 +332,7 @@ fn locked_flag(command: &Command) -> Option<bool> {
 }
 
 fn dispatch(cli: Cli, argv0: &std::ffi::OsStr) -> Result<i32> {
+    crate::image::source::progress::set_verbose(cli.verbose);
     let locked = match locked_flag(&cli.command) {
         Some(flag) => flag || cli.locked,
         None if cli.locked => {
