@@ -2,6 +2,7 @@
 //! a terminal (a real pty, tmux), and dpkg's output kept in the build's log instead of
 //! on the screen. Once per identity; two bootstraps of Debian's Essential set each
 //! (the second one reuses the downloaded packages, its `slim` differs so it builds).
+//! The first recipe, edited, is also the Debian case of `jig outdated`/`jig upgrade`.
 
 mod common;
 
@@ -63,6 +64,24 @@ fn debian_builds_print_a_few_lines_through_a_pipe_and_a_live_line_on_a_terminal(
             dpkg_wall(&log).len() > 50,
             "{l} dpkg's output is in the log: {log}"
         );
+
+        // The recipe edited: outdated, and an upgrade reuses the bootstrap's cached
+        // image (same package set) instead of building it again.
+        let text = fs::read_to_string(&recipe).unwrap() + "[env]\nset = { EDITED = \"1\" }\n";
+        env.write(&recipe, text);
+        let out = env.jig(&["outdated"]);
+        assert_ok(&out, &format!("{l} outdated"));
+        assert_eq!(
+            stdout(&out),
+            "essentials\t1.0\t1.0\trecipe changed\n",
+            "{l}"
+        );
+        let out = env.jig(&["upgrade", "essentials"]);
+        assert_ok(&out, &format!("{l} upgrade"));
+        let err = stderr(&out);
+        assert!(err.contains("image is up to date"), "{l} {err}");
+        assert!(!err.contains("bootstrapping"), "{l} {err}");
+        assert_eq!(stdout(&env.jig(&["outdated"])), "", "{l} upgraded");
 
         // On a terminal: a live line with the phase's count, and no wall afterwards.
         let recipe = debian_recipe(&env, "slim-essentials", true);

@@ -3,6 +3,7 @@
 
 pub mod approved;
 pub mod index;
+pub mod outdated;
 pub mod permissions;
 
 use std::fs;
