@@ -235,6 +235,8 @@ pub fn is_error_line(line: &str) -> bool {
         "Use of uninitialized value",
         "debconf: ",
         "update-alternatives: warning:",
+        "perl: warning:",
+        "locale: Cannot set",
     ];
     if l.is_empty() || NOISE.iter().any(|n| l.contains(n)) {
         return false;
@@ -397,6 +399,7 @@ mod tests {
             "dpkg: warning: ignoring pre-dependency problem!",
             "Use of uninitialized value $val in substitution (s///) at /usr/bin/x line 3.",
             "debconf: unable to initialize frontend: Dialog",
+            "perl: warning: Setting locale failed.",
             "Setting up git (1:2.39.5-0+deb12u2) ...",
             "",
         ] {
