@@ -83,12 +83,16 @@ fn new_bar(label: &str) -> (ProgressBar, bool) {
     } else {
         ProgressDrawTarget::hidden()
     };
-    let bar = ProgressBar::with_draw_target(None, target);
+    // Styled while still hidden: a bar drawn with indicatif's default style would show
+    // an empty gauge first.
+    let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::hidden());
+    bar.set_style(style("{prefix}{msg}  {elapsed}"));
     bar.set_prefix(if label.is_empty() {
         "jig: ".to_owned()
     } else {
         format!("jig: {label}: ")
     });
+    bar.set_draw_target(target);
     (bar, live)
 }
 
