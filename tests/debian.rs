@@ -825,9 +825,7 @@ fn second_install_is_up_to_date_and_keeps_the_image() {
         let err = stderr(&out);
         let short = after.strip_prefix("sha256:").unwrap_or(&after)[..12].to_owned();
         assert!(
-            err.contains(&format!(
-                "jig: debian:bookworm image is up to date ({short})"
-            )),
+            err.contains(&format!("debian:bookworm image is up to date ({short})")),
             "{l} no up-to-date message: {err}"
         );
         // No rebuild: what proves it is the message and the unchanged image, not a

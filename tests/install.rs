@@ -272,3 +272,100 @@ fn gc_keeps_images_in_use() {
         assert_ok(&env.sh("true"), &l);
     }
 }
+
+/// `jig doctor`'s store check: fine after an install; names a damaged image.toml and
+/// a tool whose root filesystem went missing.
+#[test]
+fn doctor_checks_the_store() {
+    for env in Env::all() {
+        let l = env.label();
+        env.install();
+        let store_line = |out: &std::process::Output| {
+            stdout(out)
+                .lines()
+                .find(|line| line.contains("store: "))
+                .unwrap_or_else(|| panic!("{l} a store line: {}", stdout(out)))
+                .to_owned()
+        };
+        let out = env.jig(&["doctor"]);
+        let line = store_line(&out);
+        assert!(line.starts_with("ok "), "{l} healthy: {line}");
+        assert!(line.contains("1 image"), "{l}: {line}");
+
+        let images = env.jig_home().join("store/images");
+        let image = fs::read_dir(&images)
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path();
+        let meta = image.join("image.toml");
+        let good = fs::read_to_string(&meta).unwrap();
+        env.write(&meta, "source = [\n");
+        let out = env.jig(&["doctor"]);
+        assert_code(&out, 1, &format!("{l} damaged image.toml"));
+        let line = store_line(&out);
+        assert!(line.starts_with("FAIL"), "{l}: {line}");
+        assert!(line.contains(meta.to_str().unwrap()), "{l}: {line}");
+        env.write(&meta, good);
+
+        fs::rename(image.join("rootfs"), image.join("moved")).unwrap();
+        let out = env.jig(&["doctor"]);
+        assert_code(&out, 1, &format!("{l} missing rootfs"));
+        let line = store_line(&out);
+        assert!(
+            line.starts_with("FAIL") && line.contains("bb@") && line.contains("missing"),
+            "{l}: {line}"
+        );
+    }
+}
+
+/// An edited rootfs recipe file is outdated; `jig upgrade` rebuilds it and keeps the
+/// old image until `jig gc`.
+#[test]
+fn upgrade_rebuilds_an_edited_recipe_file() {
+    for env in Env::all() {
+        let l = env.label();
+        let write = |n: u32| {
+            let text = RECIPE.replace(
+                "from = \"rootfs:rootfs\"",
+                &format!(
+                    "from = \"rootfs:{}\"\nrun = ['''echo {n} > /v''']",
+                    fixture().rootfs.display()
+                ),
+            );
+            let path = env.dir().join("bb.toml");
+            env.write(&path, text);
+            path
+        };
+        let recipe = write(1);
+        let out = env.jig(&["install", recipe.to_str().unwrap()]);
+        assert_ok(&out, &format!("{l} install"));
+        let old = env.image_id("cat");
+        let out = env.jig(&["outdated"]);
+        assert_ok(&out, &l);
+        assert_eq!(stdout(&out), "", "{l} fresh");
+
+        write(2);
+        let out = env.jig(&["outdated"]);
+        assert_ok(&out, &l);
+        assert_eq!(stdout(&out), "bb\t1.35\t1.35\trecipe changed\n", "{l}");
+        let out = env.jig(&["outdated", "--json"]);
+        assert!(stdout(&out).contains("\"recipe_changed\": true"), "{l}");
+        let out = env.jig(&["upgrade"]);
+        assert_ok(&out, &format!("{l} upgrade"));
+        assert_eq!(stdout(&env.shim("cat", &["/v"])), "2\n", "{l} rebuilt");
+        let new = env.image_id("cat");
+        assert_ne!(new, old, "{l}");
+        let dir = |id: &str| {
+            env.jig_home()
+                .join("store/images")
+                .join(id.strip_prefix("sha256:").unwrap_or(id))
+        };
+        assert!(dir(&old).is_dir(), "{l} the old image stays until gc");
+        assert_eq!(stdout(&env.jig(&["outdated"])), "", "{l} up to date");
+        assert_ok(&env.jig(&["gc"]), &format!("{l} gc"));
+        assert!(!dir(&old).exists(), "{l} gc removed the old image");
+        assert!(dir(&new).is_dir(), "{l} and kept the new one");
+    }
+}

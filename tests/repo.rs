@@ -441,3 +441,83 @@ fn hostile_names_refs_and_files_are_refused() {
         assert!(err.contains("rootfs:"), "{l} {err}");
     }
 }
+
+/// `jig outdated` sees a repository recipe change only once `jig repo update` moved
+/// the pin; `jig upgrade` rebuilds it, moves to a new version unless a project pin
+/// holds the old one (`install::upgrade_rebuilds_an_edited_recipe_file` shows the old
+/// image kept until `jig gc`).
+#[test]
+fn outdated_and_upgrade_follow_the_repository_pin() {
+    for env in Env::all() {
+        let l = env.label();
+        let src = source_repo(
+            &env,
+            "up-recipes",
+            &[("greet.toml", recipe("greet", "1.0", "one"))],
+        );
+        ok(&env, &["repo", "add", "team", src.to_str().unwrap()]);
+        ok(&env, &["install", "team/greet"]);
+        let greeting = || stdout(&env.sh("echo $GREETING"));
+        assert_eq!(greeting(), "one\n", "{l}");
+        assert_eq!(ok(&env, &["outdated"]), "", "{l} fresh install");
+
+        // A new commit is not seen before the pin moves.
+        commit(
+            &env,
+            &src,
+            &[("greet.toml", recipe("greet", "1.0", "two"))],
+            &[],
+            "two",
+        );
+        assert_eq!(ok(&env, &["outdated"]), "", "{l} pin not moved");
+        ok(&env, &["repo", "update", "team"]);
+        assert_eq!(
+            ok(&env, &["outdated"]),
+            "greet\t1.0\t1.0\trecipe changed\n",
+            "{l}"
+        );
+        let out = env.jig(&["upgrade", "gret"]);
+        assert_code(&out, 2, &format!("{l} unknown name"));
+        assert!(
+            stderr(&out).contains("greet"),
+            "{l} suggestion: {}",
+            stderr(&out)
+        );
+        ok(&env, &["upgrade", "greet"]);
+        assert_eq!(greeting(), "two\n", "{l} upgraded");
+        assert_eq!(ok(&env, &["outdated"]), "", "{l} after the upgrade");
+
+        // A new version: a project pin holds the old one, and says so.
+        commit(
+            &env,
+            &src,
+            &[("greet.toml", recipe("greet", "1.1", "three"))],
+            &[],
+            "1.1",
+        );
+        ok(&env, &["repo", "update", "team"]);
+        assert_eq!(
+            ok(&env, &["outdated"]),
+            "greet\t1.0\t1.1\tnew version 1.1\n",
+            "{l}"
+        );
+        env.write(
+            &env.project().join("jig.toml"),
+            "[tools]\ngreet = \"1.0\"\n",
+        );
+        let out = env.jig(&["upgrade"]);
+        assert_ok(&out, &format!("{l} pinned upgrade"));
+        assert!(
+            stderr(&out).contains("greet stays at 1.0 (pinned by"),
+            "{l} {}",
+            stderr(&out)
+        );
+        assert_eq!(greeting(), "two\n", "{l} still at the pin");
+        std::fs::remove_file(env.project().join("jig.toml")).unwrap();
+        ok(&env, &["upgrade"]);
+        assert_eq!(greeting(), "three\n", "{l} moved to 1.1");
+        let list = ok(&env, &["list"]);
+        assert!(list.starts_with("greet\t1.1\t"), "{l} {list}");
+        assert_eq!(ok(&env, &["outdated"]), "", "{l} at 1.1");
+    }
+}

@@ -37,6 +37,9 @@ pub(super) fn build(
     } else {
         None
     };
+    // The build's display; its raw output goes to store/logs/build.log.
+    let shown =
+        crate::image::source::progress::Build::begin(path, &store.root().join("logs/build.log"));
     let image = match dockerfile {
         Some(file) => {
             let context = file.parent().map(Path::to_owned).unwrap_or_default();
@@ -69,6 +72,7 @@ pub(super) fn build(
             steps::run_steps(&store, base, &recipe.image.run)?
         }
     };
+    shown.done(&format!("image {}", image.id.short()));
     println!("{}", image.id);
     Ok(0)
 }

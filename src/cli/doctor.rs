@@ -2,7 +2,10 @@
 //!
 //! The namespace checks are done for real in a forked child (the same syscalls a
 //! launch makes), since sysctl values alone do not tell the whole story: Ubuntu's
-//! AppArmor restriction lets `unshare` succeed and then refuses the id maps.
+//! AppArmor restriction lets `unshare` succeed and then refuses the id maps. The
+//! containment checks say what the kernel adds around each tool (Landlock scopes, the
+//! TIOCSTI sysctl); the store check is structural only (files parse and exist), cheap
+//! enough to run every time.
 
 use std::fs;
 use std::path::Path;
@@ -84,6 +87,15 @@ pub fn run(dirs: &Dirs) -> i32 {
             "",
         ),
     }
+    match store_check(dirs, &store) {
+        Ok(n) => r.ok(&format!(
+            "store: {n} image descriptions parse, every installed tool's root filesystem is present"
+        )),
+        Err(problems) => r.fail(
+            &format!("store: {}", problems.join("; ")),
+            "reinstall the tools named (`jig install NAME@VERSION`), or remove the damaged images (`jig rm ID`)",
+        ),
+    }
     match namespace_check(&store) {
         Ok(()) => {
             r.ok("user + mount namespace with id maps, tmpfs, overlayfs and devpts: all work")
@@ -163,6 +175,50 @@ pub fn run(dirs: &Dirs) -> i32 {
         }
     }
     if r.failures == 0 { 0 } else { 1 }
+}
+
+/// A quick structural check of the store, no hashing: every `images/*/image.toml`
+/// parses, and every installed version's image has its `rootfs` directory. Returns the
+/// number of images checked, or one line per problem.
+fn store_check(dirs: &Dirs, store: &Store) -> Result<usize, Vec<String>> {
+    let mut problems = Vec::new();
+    let images = store.root().join("images");
+    let mut checked = 0;
+    if let Ok(entries) = fs::read_dir(&images) {
+        for e in entries.flatten() {
+            let meta = e.path().join("image.toml");
+            // A directory without image.toml is an image being committed (or debris
+            // that `jig gc` removes): not a damaged image.
+            let Ok(text) = fs::read_to_string(&meta) else {
+                continue;
+            };
+            checked += 1;
+            if let Err(err) = toml::from_str::<crate::image::store::ImageMeta>(&text) {
+                let first = err.to_string();
+                let first = first.lines().next().unwrap_or_default().to_owned();
+                problems.push(format!("{} does not parse: {first}", meta.display()));
+            }
+        }
+    }
+    match crate::install::index::Index::read(&dirs.index()) {
+        Err(e) => problems.push(format!("{e:#}")),
+        Ok(index) => {
+            for (id, users) in index.images_in_use() {
+                if !store.rootfs_of(&id).is_dir() {
+                    problems.push(format!(
+                        "{} use image {} whose root filesystem is missing",
+                        users.join(", "),
+                        id.short()
+                    ));
+                }
+            }
+        }
+    }
+    if problems.is_empty() {
+        Ok(checked)
+    } else {
+        Err(problems)
+    }
 }
 
 /// Makes a launch's namespace and mounts in a child process and reports the first

@@ -8,7 +8,7 @@
 //! This file holds the clap definitions and the dispatch; the commands live beside it
 //! by concern: `install` (install, uninstall, reshim, list), `run` (run, exec, shell),
 //! `images` (images, rm, gc), `registry` (pull, push), `build`, `repos` (repo, search),
-//! `pins` (which, pin, lock, trust), `sbom`, `activate`, `doctor`, `complete` (completions and
+//! `pins` (which, pin, lock, trust), `upgrade` (outdated, upgrade), `sbom`, `activate`, `doctor`, `complete` (completions and
 //! the completers of argument values), `manual` (the man pages), and `table` (how
 //! listings print).
 
@@ -36,6 +36,7 @@ mod run;
 mod sbom;
 mod spec;
 mod table;
+mod upgrade;
 
 pub use report::print_error;
 
@@ -46,6 +47,10 @@ struct Cli {
     /// `jig --locked COMMAND`, as before the flag moved to the commands it affects.
     #[arg(long, hide = true)]
     locked: bool,
+    /// Show every build phase and the raw output of dpkg and build steps as they come
+    /// (otherwise it goes to the build's log in the store).
+    #[arg(short, long, global = true)]
+    verbose: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -119,6 +124,24 @@ enum Command {
         #[arg(long)]
         upgrade: bool,
         /// Approve what the recipes ask for without asking.
+        #[arg(short, long)]
+        yes: bool,
+    },
+    /// List installed versions whose recipe has a newer version or a new build (a
+    /// built-in recipe updated with jig, a repository pin moved by `jig repo update`,
+    /// an edited recipe file).
+    Outdated {
+        /// Print a JSON array instead.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Install what `jig outdated` lists (NAME only, if given); a pinned version stays
+    /// at its pin. Old images stay in the store until `jig gc`.
+    Upgrade {
+        /// An installed recipe.
+        #[arg(add = ArgValueCompleter::new(complete::installed))]
+        name: Option<String>,
+        /// Approve what the new recipes ask for without asking.
         #[arg(short, long)]
         yes: bool,
     },
@@ -328,6 +351,7 @@ fn locked_flag(command: &Command) -> Option<bool> {
 }
 
 fn dispatch(cli: Cli, argv0: &std::ffi::OsStr) -> Result<i32> {
+    crate::image::source::progress::set_verbose(cli.verbose);
     let locked = match locked_flag(&cli.command) {
         Some(flag) => flag || cli.locked,
         None if cli.locked => {
@@ -361,6 +385,8 @@ fn dispatch(cli: Cli, argv0: &std::ffi::OsStr) -> Result<i32> {
         Command::Lock { upgrade, yes } => pins::lock(&dirs, upgrade, yes),
         Command::Reshim => install::reshim(&dirs),
         Command::List { json } => install::list(&dirs, json),
+        Command::Outdated { json } => upgrade::outdated(&dirs, json),
+        Command::Upgrade { name, yes } => upgrade::upgrade(&dirs, name.as_deref(), yes),
         Command::Run {
             recipe, args, yes, ..
         } => run::run(&dirs, &recipe, args, yes),

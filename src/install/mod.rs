@@ -3,6 +3,7 @@
 
 pub mod approved;
 pub mod index;
+pub mod outdated;
 pub mod permissions;
 
 use std::fs;
@@ -153,6 +154,14 @@ pub fn finish(dirs: &Dirs, ready: Ready, opts: &Options) -> Result<Done> {
     // A repository's Dockerfile is built from its directory at the pin.
     let context = crate::repo::context::for_build(dirs, &loaded)?;
     let base_dir = context.as_deref().or(loaded.base_dir());
+    // The build's display and log (store/logs/NAME@VERSION.log), until the image is made.
+    let shown = crate::image::source::progress::Build::begin(
+        &format!("{name} {version}"),
+        &store
+            .root()
+            .join("logs")
+            .join(format!("{}@{version}.log", name.replace('/', "+"))),
+    );
     let base = crate::image::build::realize(&spec, base_dir, &store)?;
     if let Some(p) = &pinned
         && !p.packages.is_empty()
@@ -175,6 +184,7 @@ pub fn finish(dirs: &Dirs, ready: Ready, opts: &Options) -> Result<Done> {
     }
     let base_meta = base.meta.clone();
     let image = steps::run_steps(&store, base, &recipe.image.run)?;
+    shown.done(&format!("image {}", image.id.short()));
     if let Some(p) = &pinned
         && p.image != image.id.to_string()
     {

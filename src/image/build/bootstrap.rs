@@ -28,6 +28,7 @@ use anyhow::{Context, Result};
 use crate::base::digest::sha256_hex;
 use crate::image::build::steps;
 use crate::image::source::debian::{self, Deb, Fetched, Spec};
+use crate::image::source::progress;
 use crate::image::store::{DEFAULT_PATH, Image, ImageConfig, ImageMeta, PackagePin, Store};
 use crate::runtime::spec::{Bind, Node};
 
@@ -61,19 +62,19 @@ pub fn image(
     let fetched = debian::fetch(spec, packages, &cache)?;
     let key = cache_key(&fetched, slim);
     if let Some(image) = store.cached_build(&key)? {
-        eprintln!(
-            "jig: debian:{} image is up to date ({})",
+        progress::phase(&format!(
+            "debian:{} image is up to date ({})",
             spec.suite,
             image.id.short()
-        );
+        ));
         return Ok(image);
     }
     let started = std::time::Instant::now();
-    eprintln!(
-        "jig: bootstrapping debian:{} with {} packages",
+    progress::phase(&format!(
+        "bootstrapping debian:{} with {} packages",
         spec.suite,
         fetched.debs.len()
-    );
+    ));
     let _lock = store.lock_shared()?;
     let temp = store.temp_image()?;
     let root = temp.rootfs();
@@ -81,15 +82,13 @@ pub fn image(
     let (essential, rest) = split_essential(&fetched.debs);
     // Only what dpkg needs to run (the Essential closure) is extracted by jig; dpkg
     // unpacks the rest itself, so no archive is decompressed more than twice.
-    let phase = std::time::Instant::now();
+    progress::status(&format!(
+        "extracting {} essential packages",
+        essential.len()
+    ));
     let budget =
         crate::image::unpack::Budget::new(*limits).context("setting up the image's limits")?;
     extract_parallel(&essential, &root, &budget)?;
-    eprintln!(
-        "jig: extracted {} essential packages in {:.1} s",
-        essential.len(),
-        phase.elapsed().as_secs_f64()
-    );
     prepare_dpkg(&root, slim)?;
 
     let debs_dir = fetched
@@ -104,7 +103,8 @@ pub fn image(
         node: Node::Dir,
         readonly: true,
     }];
-    let mut script = String::from("set -e\n");
+    // One dpkg run per set, so the display can count each set's packages as dpkg
+    // unpacks and configures them.
     for (what, set) in [("essential", &essential), ("remaining", &rest)] {
         if set.is_empty() {
             continue;
@@ -113,24 +113,31 @@ pub fn image(
             .iter()
             .map(|d| format!("{DEBS_INSIDE}/{}", file_name(&d.path)))
             .collect();
-        script.push_str(&format!(
-            "echo 'jig: dpkg: installing {} {what} packages'\n\
+        let script = format!(
+            "set -e\n\
              dpkg --install --force-depends --force-unsafe-io --force-confnew {}\n",
-            set.len(),
             files.join(" ")
-        ));
+        );
+        progress::counted(
+            &format!("installing {} {what} packages", set.len()),
+            false,
+            &[("Unpacking ", "unpacking"), ("Setting up ", "configuring")],
+            set.len() as u64,
+        );
+        steps::run_in(&root, &script, &binds).context("dpkg could not install the packages")?;
     }
-    script.push_str(
-        "dpkg --configure -a\n\
-         problems=$(dpkg --audit)\n\
-         if [ -n \"$problems\" ]; then echo \"$problems\"; exit 1; fi\n",
+    progress::counted(
+        "configuring",
+        true,
+        &[("Setting up ", "configuring")],
+        fetched.debs.len() as u64,
     );
-    let phase = std::time::Instant::now();
-    steps::run_in(&root, &script, &binds).context("dpkg could not install the packages")?;
-    eprintln!(
-        "jig: dpkg finished in {:.1} s",
-        phase.elapsed().as_secs_f64()
-    );
+    let script = "set -e\n\
+                  dpkg --configure -a\n\
+                  problems=$(dpkg --audit)\n\
+                  if [ -n \"$problems\" ]; then echo \"$problems\"; exit 1; fi\n";
+    steps::run_in(&root, script, &binds).context("dpkg could not install the packages")?;
+    progress::uncounted();
     finish(&root, slim)?;
     let image = store.commit(
         temp,
@@ -154,12 +161,12 @@ pub fn image(
         },
     )?;
     store.remember_build(&key, &image.id)?;
-    eprintln!(
-        "jig: debian:{} image {} built in {:.1} s",
+    progress::status(&format!(
+        "debian:{} image {} built in {:.1} s",
         spec.suite,
         image.id.short(),
         started.elapsed().as_secs_f64()
-    );
+    ));
     Ok(image)
 }
 

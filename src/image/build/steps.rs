@@ -11,13 +11,14 @@
 //! binds /proc and the host's resolv.conf, makes the rootfs the namespace's root with
 //! the host's tree detached, installs the terminal and fake-root seccomp filters
 //! ([`crate::runtime::fakeroot`]) and the Landlock scopes, and execs the shell (see
-//! [`child`]). The network is shared. Output streams to stderr; on failure the error
-//! names the step and repeats its last lines.
+//! [`child`]). The network is shared. Output goes to the build's log and display
+//! ([`progress::output`]: on stderr only with `-v`); on failure the error names the
+//! step, its first error line and the log (or repeats its last lines).
 
 use std::collections::VecDeque;
 use std::ffi::CString;
 use std::fs::{self, File};
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
@@ -27,6 +28,7 @@ use nix::sys::wait::{WaitStatus, waitpid};
 use nix::unistd::{ForkResult, fork};
 
 use crate::base::digest::sha256_hex;
+use crate::image::source::progress;
 use crate::image::source::rootfs::copy_tree;
 use crate::image::store::{Image, ImageMeta, Store};
 use crate::runtime::spec::{Bind, Node};
@@ -46,16 +48,21 @@ pub fn run_steps(store: &Store, base: Image, steps: &[String]) -> Result<Image> 
     for (i, step) in steps.iter().enumerate() {
         let key = sha256_hex(format!("jig-build-v1\0run\0{}\0{step}", image.id).as_bytes());
         if let Some(cached) = store.cached_build(&key)? {
-            eprintln!(
-                "jig: [{}/{}] cached: {}",
+            progress::phase(&format!(
+                "step {} of {} cached: {}",
                 i + 1,
                 steps.len(),
                 one_line(step)
-            );
+            ));
             image = cached;
             continue;
         }
-        eprintln!("jig: [{}/{}] run: {}", i + 1, steps.len(), one_line(step));
+        progress::phase(&format!(
+            "running step {} of {}: {}",
+            i + 1,
+            steps.len(),
+            one_line(step)
+        ));
         let _lock = store.lock_shared()?;
         let temp = store.temp_image()?;
         // A stored image, already within the limits when it was made: no budget.
@@ -207,7 +214,7 @@ pub fn run_command(rootfs: &Path, cmd: &Command, extra: &[Bind]) -> Result<()> {
         }
         ForkResult::Parent { child } => {
             drop(write);
-            let tail = stream(read);
+            let (first_error, tail) = stream(read);
             match waitpid(child, None).context("waiting for the build step")? {
                 WaitStatus::Exited(_, 0) => {}
                 status => {
@@ -216,10 +223,23 @@ pub fn run_command(rootfs: &Path, cmd: &Command, extra: &[Bind]) -> Result<()> {
                         WaitStatus::Signaled(_, s, _) => format!("killed by {s}"),
                         other => format!("{other:?}"),
                     };
-                    bail!(
-                        "{why}; last output:\n{}",
-                        tail.into_iter().collect::<Vec<_>>().join("\n")
-                    );
+                    match (progress::log_path(), first_error) {
+                        (Some(log), Some(first)) => {
+                            bail!(
+                                "{why}; first error: {first}\nthe whole log: {}",
+                                log.display()
+                            )
+                        }
+                        (Some(log), None) => bail!(
+                            "{why}; last output:\n{}\nthe whole log: {}",
+                            tail.into_iter().collect::<Vec<_>>().join("\n"),
+                            log.display()
+                        ),
+                        (None, _) => bail!(
+                            "{why}; last output:\n{}",
+                            tail.into_iter().collect::<Vec<_>>().join("\n")
+                        ),
+                    }
                 }
             }
             make_owner_accessible(rootfs)
@@ -227,20 +247,26 @@ pub fn run_command(rootfs: &Path, cmd: &Command, extra: &[Bind]) -> Result<()> {
     }
 }
 
-/// Copies the child's output to stderr (indented) and keeps its last lines.
-fn stream(read: OwnedFd) -> VecDeque<String> {
+/// Hands the child's output to the build's display and log line by line
+/// ([`progress::output`]), keeping its first error line and its last lines.
+fn stream(read: OwnedFd) -> (Option<String>, VecDeque<String>) {
     let mut tail = VecDeque::with_capacity(TAIL_LINES);
-    let mut err = std::io::stderr().lock();
+    let mut first = None;
     for line in BufReader::new(File::from(read)).split(b'\n') {
         let Ok(line) = line else { break };
         let line = String::from_utf8_lossy(&line).into_owned();
-        let _ = writeln!(err, "  | {line}");
+        progress::output(&line);
+        // Both are repeated in the error, on the user's terminal: control characters
+        // are neutralised.
+        if first.is_none() && progress::is_error_line(&line) {
+            first = Some(progress::printable(line.trim()));
+        }
         if tail.len() == TAIL_LINES {
             tail.pop_front();
         }
-        tail.push_back(line);
+        tail.push_back(progress::printable(&line));
     }
-    tail
+    (first, tail)
 }
 
 /// What the child executes, prepared before the fork.

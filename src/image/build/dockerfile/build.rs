@@ -31,6 +31,7 @@ use crate::image::reference::Reference;
 use crate::image::source::dockerfile::Dockerfile;
 use crate::image::source::dockerfile::op::{Base, CopyFrom, Exec, Op};
 use crate::image::source::oci;
+use crate::image::source::progress;
 use crate::image::source::rootfs::copy_tree;
 use crate::image::store::{DEFAULT_PATH, Image, ImageConfig, ImageId, ImageMeta, Store};
 use crate::image::unpack::Limits;
@@ -116,7 +117,7 @@ pub fn build(store: &Store, b: &Build, limits: &Limits) -> Result<Built> {
         .resolve_with(b.args, &env_of)
         .map_err(|e| e.into_anyhow())?;
     for note in &resolved.notes {
-        eprintln!("jig: {}: note: {note}", b.name);
+        progress::note(&format!("{}: note: {note}", b.name));
     }
     let tmp = store.root().join("tmp");
     store.ensure()?;
@@ -196,7 +197,7 @@ impl Builder<'_> {
             }
         }
         for step in &plan.steps[..from] {
-            eprintln!("jig: {label}:{} cached: {}", step.line, step.summary);
+            progress::phase(&format!("{label}:{} cached: {}", step.line, step.summary));
         }
         if from == 0 {
             image = match &plan.start {
@@ -206,7 +207,7 @@ impl Builder<'_> {
             };
         }
         for step in &plan.steps[from..] {
-            eprintln!("jig: {label}:{} run: {}", step.line, step.summary);
+            progress::phase(&format!("{label}:{} run: {}", step.line, step.summary));
             let next = self.execute(image.as_ref(), step).with_context(|| {
                 format!(
                     "{}:{}: {} failed",

@@ -181,6 +181,7 @@ pub fn fetch(spec: &Spec, extra: &[String], cache: &Path) -> Result<Fetched> {
         bail!("'{}' is not a Debian suite name", spec.suite);
     }
     let base = base_url(spec)?;
+    crate::image::source::progress::status(&format!("resolving debian:{}", spec.suite));
     let http = fetch::Http::new();
     let indexes = cache.join("indexes");
     let dists = format!("{base}/dists/{}", spec.suite);
