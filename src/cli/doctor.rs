@@ -84,6 +84,13 @@ pub fn run(dirs: &Dirs) -> i32 {
             "",
         ),
     }
+    for (fine, what, fix) in super::verify::quick_check(dirs) {
+        if fine {
+            r.ok(&what);
+        } else {
+            r.warn(&what, &fix);
+        }
+    }
     match namespace_check(&store) {
         Ok(()) => {
             r.ok("user + mount namespace with id maps, tmpfs, overlayfs and devpts: all work")
@@ -168,10 +175,11 @@ pub fn run(dirs: &Dirs) -> i32 {
 /// Makes a launch's namespace and mounts in a child process and reports the first
 /// failure.
 fn namespace_check(store: &Store) -> Result<(), String> {
-    let scratch = store
-        .root()
-        .join("tmp")
-        .join(format!("doctor-{}", std::process::id()));
+    // Owned like any temp directory of the store, so a concurrent import's sweep of
+    // tmp/ leaves it alone.
+    let owned = crate::image::store::temp::owned_dir(&store.tmp_dir(), "doctor-")
+        .map_err(|e| e.to_string())?;
+    let scratch = owned.path.clone();
     let lower = scratch.join("lower");
     let mnt = scratch.join("mnt");
     fs::create_dir_all(&lower).map_err(|e| e.to_string())?;

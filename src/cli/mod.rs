@@ -7,7 +7,7 @@
 //!
 //! This file holds the clap definitions and the dispatch; the commands live beside it
 //! by concern: `install` (install, uninstall, reshim, list), `run` (run, exec, shell),
-//! `images` (images, rm, gc), `registry` (pull, push), `repos` (repo, search),
+//! `images` (images, rm, gc), `verify` (verify, and the store check of doctor), `registry` (pull, push), `repos` (repo, search),
 //! `pins` (which, pin, lock, trust), `activate` and `doctor`.
 
 use std::ffi::OsString;
@@ -28,6 +28,7 @@ mod report;
 mod repos;
 mod run;
 mod spec;
+mod verify;
 
 pub use report::print_error;
 
@@ -159,8 +160,18 @@ enum Command {
         #[arg(required = true)]
         ids: Vec<String>,
     },
-    /// Remove unused images and leftovers of interrupted imports.
+    /// Remove unused images, unused shared files and leftovers of interrupted work.
     Gc,
+    /// Check images against their ids (every image, the images of recipe NAME, or
+    /// image ID); with --repair, rebuild or pull again what is damaged.
+    Verify {
+        /// Recipe name or image id (prefix); default: every image.
+        target: Option<String>,
+        /// Rebuild or pull again the damaged images installed recipes use, and remove
+        /// the damaged ones nothing uses.
+        #[arg(long)]
+        repair: bool,
+    },
     /// Print the shell code that puts the shim directory first on PATH.
     Activate {
         /// bash, zsh, sh or fish (default: from $SHELL).
@@ -217,6 +228,16 @@ pub fn main(args: Vec<std::ffi::OsString>) -> i32 {
     match dispatch(cli) {
         Ok(code) => code,
         Err(e) => {
+            // Stopped by SIGINT/SIGTERM/SIGHUP: what was being made is gone already
+            // (removed on the way up); exit as a shell reports a command the signal
+            // killed.
+            if let Some(sig) = crate::base::interrupt::received() {
+                eprintln!(
+                    "jig: {}; nothing half-made was left behind",
+                    crate::base::interrupt::Interrupted(sig)
+                );
+                return crate::base::interrupt::exit_code(sig);
+            }
             print_error(&e);
             if launches { EXIT_JIG_FAILED } else { 1 }
         }
@@ -257,6 +278,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
         Command::Push { recipe, reference } => registry::push(&dirs, &recipe, &reference),
         Command::Rm { ids } => images::rm(&dirs, &ids),
         Command::Gc => images::gc(&dirs),
+        Command::Verify { target, repair } => verify::verify(&dirs, target.as_deref(), repair),
         Command::Activate { shell } => activate::activate(&dirs, shell.as_deref()),
         Command::Doctor => Ok(doctor::run(&dirs)),
         Command::Repo { command } => match command {

@@ -3,6 +3,9 @@
 //! steps ([`steps`]).
 
 pub mod bootstrap;
+pub mod dpkg;
+pub mod layer;
+pub mod output;
 pub mod steps;
 
 use crate::image::source::{debian, oci, rootfs};
