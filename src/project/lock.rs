@@ -63,6 +63,19 @@ pub struct Locked {
     pub packages: Vec<PackagePin>,
 }
 
+/// A lock file that does not parse: named, with the command that writes it afresh.
+fn damaged(path: &Path, e: toml::de::Error) -> anyhow::Error {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    crate::base::error::damaged(
+        path,
+        format!("{e}").replace('\n', " "),
+        format!(
+            "`jig lock --upgrade` in {} writes it afresh from jig.toml",
+            dir.display()
+        ),
+    )
+}
+
 impl LockFile {
     /// Reads a lock file; `Ok(None)` when there is none.
     pub fn read(path: &Path) -> Result<Option<LockFile>> {
@@ -71,8 +84,7 @@ impl LockFile {
             Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
         };
-        let lock: LockFile =
-            toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        let lock: LockFile = toml::from_str(&text).map_err(|e| damaged(path, e))?;
         if lock.lock_version != FORMAT {
             return Err(crate::base::error::hinted(
                 format!(
@@ -181,8 +193,7 @@ pub fn summary(text: &str, path: &Path, tool: &str) -> Result<Option<Summary>> {
     if let Some(s) = scan(text, tool) {
         return Ok(Some(s));
     }
-    let lock: LockFile =
-        toml::from_str(text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    let lock: LockFile = toml::from_str(text).map_err(|e| damaged(path, e))?;
     if lock.lock_version != FORMAT {
         return Err(crate::base::error::hinted(
             format!(
