@@ -118,9 +118,10 @@ pub fn check() -> Result<(), Interrupted> {
     }
 }
 
-/// [`check`] as an `io::Result`, for code that speaks io errors.
+/// [`check`] as an `io::Result`, for code that speaks io errors. Not of kind
+/// `ErrorKind::Interrupted`: std's readers and `io::copy` retry those.
 pub fn check_io() -> io::Result<()> {
-    check().map_err(|e| io::Error::new(io::ErrorKind::Interrupted, e))
+    check().map_err(io::Error::other)
 }
 
 #[cfg(test)]

@@ -104,6 +104,8 @@ pub fn install(dirs: &Dirs, full: &Loaded, request: Option<&str>, opts: &Options
         &approved::key(&spec, loaded.base_dir()),
         &format!("{name} {version}"),
     )?;
+    // What killed installs left, even when everything is cached this time.
+    store.sweep_tmp()?;
     if flight.waited
         && !opts.upgrade
         && let Some(done) = installed_meanwhile(dirs, &store, &loaded, opts)?
@@ -116,7 +118,7 @@ pub fn install(dirs: &Dirs, full: &Loaded, request: Option<&str>, opts: &Options
     }
     let what = format!("the image of {name} {version}");
     let built = build(&store, &spec, &loaded, pinned.as_ref())
-        .map_err(|e| space::explain(e, store.root(), &what, None))?;
+        .map_err(|e| space::explain(e, &store.tmp_dir(), &what, None))?;
     let (base_meta, image) = built;
     if let Some(p) = &pinned
         && p.image != image.id.to_string()

@@ -72,9 +72,8 @@ pub fn image(
     }
     let started = std::time::Instant::now();
     let meta = meta_of(spec, &fetched, &all);
-    let (base, top): (Vec<&Deb>, Vec<&Deb>) = all
-        .iter()
-        .partition(|d| fetched.base.contains(&d.name));
+    let (base, top): (Vec<&Deb>, Vec<&Deb>) =
+        all.iter().partition(|d| fetched.base.contains(&d.name));
     let image = if fetched.base.is_empty() || top.is_empty() {
         build_full(store, spec, &all, slim, limits, meta)?
     } else {

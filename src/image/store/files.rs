@@ -278,6 +278,17 @@ fn copy_file(from: &Path, to: &Path, meta: &fs::Metadata) -> io::Result<()> {
                     crate::base::interrupt::check_io()?;
                     continue;
                 }
+                // Across file systems of another kind, or where the call is missing:
+                // a plain copy of what is left.
+                if left == meta.len()
+                    && matches!(
+                        e.raw_os_error(),
+                        Some(libc::EXDEV | libc::EINVAL | libc::ENOSYS | libc::EOPNOTSUPP)
+                    )
+                {
+                    io::copy(&mut &src, &mut &dst)?;
+                    break;
+                }
                 return Err(e);
             }
             if n == 0 {

@@ -62,9 +62,7 @@ impl Store {
             .collect();
         report.in_use = in_use;
         report.debris += self.empty_trash()?;
-        let tmp = self.tmp_dir();
-        report.debris += super::temp::sweep(&tmp, |_| true)
-            .with_context(|| format!("cleaning {}", tmp.display()))?;
+        report.debris += self.sweep_tmp()?;
         super::flight::sweep(&self.locks_dir());
         let files = self.files_dir();
         report.files = super::files::sweep_unreferenced(&files)

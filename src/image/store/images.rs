@@ -145,12 +145,19 @@ impl Store {
         self.lock(true)
     }
 
+    /// Removes what killed processes left in `tmp/` (entries nobody holds); returns
+    /// how many.
+    pub fn sweep_tmp(&self) -> Result<usize> {
+        let tmp = self.tmp_dir();
+        sweep(&tmp, |_| true).with_context(|| format!("cleaning {}", tmp.display()))
+    }
+
     /// A fresh temp image directory, owned by this process. What killed processes left
     /// in `tmp/` is removed first.
     pub fn temp_image(&self) -> Result<TempImage> {
         self.ensure()?;
         let tmp = self.tmp_dir();
-        sweep(&tmp, |_| true).with_context(|| format!("cleaning {}", tmp.display()))?;
+        self.sweep_tmp()?;
         let dir = owned_dir(&tmp, "")
             .with_context(|| format!("creating a directory in {}", tmp.display()))?;
         let rootfs = dir.path.join("rootfs");
@@ -315,9 +322,9 @@ impl Store {
     /// to this process, which goes on to use it.
     pub fn cached_build(&self, key: &str) -> Result<Option<Image>> {
         let path = self.root.join("builds").join(key);
-        match fs::read_to_string(&path) {
+        match fs::read(&path) {
             // A garbled entry is a cache miss: the build runs and rewrites it.
-            Ok(id) => match ImageId::parse(id.trim()) {
+            Ok(id) => match ImageId::parse(String::from_utf8_lossy(&id).trim()) {
                 Ok(id) => self.hold(&id),
                 Err(_) => Ok(None),
             },

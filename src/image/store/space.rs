@@ -41,7 +41,11 @@ pub fn free_bytes(dir: &Path) -> Option<u64> {
 /// how much it needs (`need`, when known) and how much is free there; `err` unchanged
 /// otherwise.
 pub fn explain(err: anyhow::Error, dir: &Path, what: &str, need: Option<u64>) -> anyhow::Error {
-    if !is_full(&err) {
+    let explained = err.chain().any(|c| {
+        c.to_string()
+            .starts_with("no space left on the file system holding")
+    });
+    if explained || !is_full(&err) {
         return err;
     }
     let human = crate::image::unpack::human;
