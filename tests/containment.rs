@@ -14,6 +14,8 @@ mod build;
 mod gitdir;
 #[path = "containment/launch.rs"]
 mod launch;
+#[path = "containment/shared.rs"]
+mod shared;
 #[path = "containment/terminal.rs"]
 mod terminal;
 #[path = "containment/triggers.rs"]
