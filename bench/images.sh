@@ -6,6 +6,12 @@
 # For git, mmdebstrap (apt variant + the same packages, into a directory) is timed right
 # after jig's cold build, so the comparison survives this kind of VM's changing speed.
 #
+# Then the shared store: the recipes installed one after another into one JIG_HOME
+# (the first builds the suite's base, the others install their packages on it): each
+# install's time against its cold time above, and the disk the images take without
+# sharing (`du` of each recipe's image on its own, as if each had its own copies) and
+# with it (`du` of images/ and files/ together, each inode counted once).
+#
 # Usage: bench/images.sh [RECIPE...]   (default: every built-in Debian recipe)
 # Writes target/bench/images.md and prints it.
 set -euo pipefail
@@ -42,6 +48,21 @@ for r in "${recipes[@]}"; do
   rm -rf "$JIG_HOME"
 done
 
+export JIG_HOME=$work/shared
+shared_rows=()
+unshared=0
+for r in "${recipes[@]}"; do
+  t0=$(now)
+  "$jig" install --yes "$r" >"$work/$r.shared.log" 2>&1 || { cat "$work/$r.shared.log" >&2; exit 1; }
+  t1=$(now)
+  cold=$(printf '%s\n' "${rows[@]}" | awk -F' *\\| *' -v r="$r" '$2 == r { print $4 }')
+  dir=$JIG_HOME/store/images/$("$jig" which "$r" | sed -n 's/^image: *sha256:\([0-9a-f]*\).*/\1/p')
+  alone=$(du -sB1M "$dir" | cut -f1)
+  unshared=$((unshared + alone))
+  shared_rows+=("| $r | $(printf %.1f "$(echo "$t1 - $t0" | bc)") | $cold | $(printf %.2f "$(echo "($t1 - $t0) / $cold" | bc -l)") | $alone |")
+done
+shared=$(du -csB1M "$JIG_HOME/store/images" "$JIG_HOME/store/files" | tail -1 | cut -f1)
+
 mkdir -p target/bench
 {
   echo "Machine: $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1), $(nproc) cores, Linux $(uname -r)"
@@ -50,4 +71,12 @@ mkdir -p target/bench
   echo "|---|---:|---:|---:|---:|---:|"
   printf '%s\n' "${rows[@]}"
   [[ -z ${mm_line:-} ]] || { echo; echo "$mm_line"; }
+  echo
+  echo "One store, in this order (the first builds the suite's base):"
+  echo
+  echo "| recipe | install (s) | cold alone (s) | install / cold | image alone (MiB) |"
+  echo "|---|---:|---:|---:|---:|"
+  printf '%s\n' "${shared_rows[@]}"
+  echo
+  echo "Disk: the recipes' images $unshared MiB each on its own (no sharing); the whole store's images and shared files (the base included) $shared MiB ($(printf %.2f "$(echo "$shared / $unshared" | bc -l)")x)"
 } | tee target/bench/images.md

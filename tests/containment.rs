@@ -20,6 +20,8 @@ mod gitdir;
 mod launch;
 #[path = "containment/sbom.rs"]
 mod sbom;
+#[path = "containment/shared.rs"]
+mod shared;
 #[path = "containment/terminal.rs"]
 mod terminal;
 #[path = "containment/triggers.rs"]

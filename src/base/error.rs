@@ -34,6 +34,18 @@ impl std::error::Error for Hinted {
     }
 }
 
+/// The error for a state file jig cannot read as it wrote it: names the file and the
+/// first line of why (`cause`), with `hint` saying what makes jig work again.
+pub fn damaged(
+    path: &std::path::Path,
+    cause: impl fmt::Display,
+    hint: impl fmt::Display,
+) -> anyhow::Error {
+    let cause = cause.to_string();
+    let first = cause.lines().next().unwrap_or_default();
+    hinted(format!("{} is damaged: {first}", path.display()), hint)
+}
+
 /// A new error, `message`, with `hint`.
 pub fn hinted(message: impl fmt::Display, hint: impl fmt::Display) -> anyhow::Error {
     with_hint(anyhow::anyhow!("{message}"), hint.to_string())

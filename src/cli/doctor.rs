@@ -87,14 +87,12 @@ pub fn run(dirs: &Dirs) -> i32 {
             "",
         ),
     }
-    match store_check(dirs, &store) {
-        Ok(n) => r.ok(&format!(
-            "store: {n} image descriptions parse, every installed tool's root filesystem is present"
-        )),
-        Err(problems) => r.fail(
-            &format!("store: {}", problems.join("; ")),
-            "reinstall the tools named (`jig install NAME@VERSION`), or remove the damaged images (`jig rm ID`)",
-        ),
+    for (fine, what, fix) in super::verify::quick_check(dirs) {
+        if fine {
+            r.ok(&what);
+        } else {
+            r.fail(&what, &fix);
+        }
     }
     match namespace_check(&store) {
         Ok(()) => {
@@ -177,57 +175,14 @@ pub fn run(dirs: &Dirs) -> i32 {
     if r.failures == 0 { 0 } else { 1 }
 }
 
-/// A quick structural check of the store, no hashing: every `images/*/image.toml`
-/// parses, and every installed version's image has its `rootfs` directory. Returns the
-/// number of images checked, or one line per problem.
-fn store_check(dirs: &Dirs, store: &Store) -> Result<usize, Vec<String>> {
-    let mut problems = Vec::new();
-    let images = store.root().join("images");
-    let mut checked = 0;
-    if let Ok(entries) = fs::read_dir(&images) {
-        for e in entries.flatten() {
-            let meta = e.path().join("image.toml");
-            // A directory without image.toml is an image being committed (or debris
-            // that `jig gc` removes): not a damaged image.
-            let Ok(text) = fs::read_to_string(&meta) else {
-                continue;
-            };
-            checked += 1;
-            if let Err(err) = toml::from_str::<crate::image::store::ImageMeta>(&text) {
-                let first = err.to_string();
-                let first = first.lines().next().unwrap_or_default().to_owned();
-                problems.push(format!("{} does not parse: {first}", meta.display()));
-            }
-        }
-    }
-    match crate::install::index::Index::read(&dirs.index()) {
-        Err(e) => problems.push(format!("{e:#}")),
-        Ok(index) => {
-            for (id, users) in index.images_in_use() {
-                if !store.rootfs_of(&id).is_dir() {
-                    problems.push(format!(
-                        "{} use image {} whose root filesystem is missing",
-                        users.join(", "),
-                        id.short()
-                    ));
-                }
-            }
-        }
-    }
-    if problems.is_empty() {
-        Ok(checked)
-    } else {
-        Err(problems)
-    }
-}
-
 /// Makes a launch's namespace and mounts in a child process and reports the first
 /// failure.
 fn namespace_check(store: &Store) -> Result<(), String> {
-    let scratch = store
-        .root()
-        .join("tmp")
-        .join(format!("doctor-{}", std::process::id()));
+    // Owned like any temp directory of the store, so a concurrent import's sweep of
+    // tmp/ leaves it alone.
+    let owned = crate::image::store::temp::owned_dir(&store.tmp_dir(), "doctor-")
+        .map_err(|e| e.to_string())?;
+    let scratch = owned.path.clone();
     let lower = scratch.join("lower");
     let mnt = scratch.join("mnt");
     fs::create_dir_all(&lower).map_err(|e| e.to_string())?;

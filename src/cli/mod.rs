@@ -7,9 +7,10 @@
 //!
 //! This file holds the clap definitions and the dispatch; the commands live beside it
 //! by concern: `install` (install, uninstall, reshim, list), `run` (run, exec, shell),
-//! `images` (images, rm, gc), `registry` (pull, push), `build`, `repos` (repo, search),
-//! `pins` (which, pin, lock, trust), `upgrade` (outdated, upgrade), `sbom`, `activate`, `doctor`, `complete` (completions and
-//! the completers of argument values), `manual` (the man pages), and `table` (how
+//! `images` (images, rm, gc), `verify` (verify, and the store check of doctor), `registry`
+//! (pull, push), `build`, `repos` (repo, search), `pins` (which, pin, lock, trust),
+//! `upgrade` (outdated, upgrade), `sbom`, `activate`, `doctor`, `complete` (completions
+//! and the completers of argument values), `manual` (the man pages), and `table` (how
 //! listings print).
 
 use std::ffi::OsString;
@@ -37,6 +38,7 @@ mod sbom;
 mod spec;
 mod table;
 mod upgrade;
+mod verify;
 
 pub use report::print_error;
 
@@ -238,7 +240,7 @@ enum Command {
         #[arg(required = true, add = ArgValueCompleter::new(complete::images))]
         ids: Vec<String>,
     },
-    /// Remove unused images and leftovers of interrupted imports.
+    /// Remove unused images, unused shared files and leftovers of interrupted work.
     Gc,
     /// Print the software bill of materials of an installed tool's image: every
     /// Debian package (version, architecture, source, .deb sha256, license) and, for a
@@ -250,6 +252,16 @@ enum Command {
         /// The document format.
         #[arg(long, value_enum, default_value = "spdx-json")]
         format: sbom::SbomFormat,
+    },
+    /// Check images against their ids (every image, the images of recipe NAME, or
+    /// image ID); with --repair, rebuild or pull again what is damaged.
+    Verify {
+        /// Recipe name or image id (prefix); default: every image.
+        target: Option<String>,
+        /// Rebuild or pull again the damaged images installed recipes use, and remove
+        /// the damaged ones nothing uses.
+        #[arg(long)]
+        repair: bool,
     },
     /// Print the shell code that puts the shim directory first on PATH.
     Activate {
@@ -326,6 +338,16 @@ pub fn main(args: Vec<std::ffi::OsString>) -> i32 {
     match dispatch(cli, &argv0) {
         Ok(code) => code,
         Err(e) => {
+            // Stopped by SIGINT/SIGTERM/SIGHUP: what was being made is gone already
+            // (removed on the way up); exit as a shell reports a command the signal
+            // killed.
+            if let Some(sig) = crate::base::interrupt::received() {
+                eprintln!(
+                    "jig: {}; nothing half-made was left behind",
+                    crate::base::interrupt::Interrupted(sig)
+                );
+                return crate::base::interrupt::exit_code(sig);
+            }
             print_error(&e);
             if is_usage(&e) {
                 EXIT_USAGE
@@ -410,6 +432,7 @@ fn dispatch(cli: Cli, argv0: &std::ffi::OsStr) -> Result<i32> {
         Command::Rm { ids } => images::rm(&dirs, &ids),
         Command::Gc => images::gc(&dirs),
         Command::Sbom { recipe, format } => sbom::sbom(&dirs, &recipe, format),
+        Command::Verify { target, repair } => verify::verify(&dirs, target.as_deref(), repair),
         Command::Activate { shell } => activate::activate(&dirs, shell.as_deref()),
         Command::Doctor => Ok(doctor::run(&dirs)),
         Command::Completions { shell } => complete::completions(shell, argv0),

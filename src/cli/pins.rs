@@ -163,7 +163,14 @@ pub(super) fn lock(dirs: &Dirs, upgrade: bool, yes: bool) -> Result<i32> {
         ));
     };
     let path = found.lock_path();
-    let old = LockFile::read(&path)?;
+    // Resolving afresh needs nothing from the old lock: a damaged one is replaced.
+    let old = match LockFile::read(&path) {
+        Err(e) if upgrade => {
+            super::report::print_warning(&e.context("replacing it"));
+            None
+        }
+        other => other?,
+    };
     let mut new = LockFile {
         lock_version: FORMAT,
         tools: Default::default(),

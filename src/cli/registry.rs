@@ -12,8 +12,15 @@ pub(super) fn pull(dirs: &Dirs, reference: &str) -> Result<i32> {
     let reference = Reference::parse(reference).map_err(anyhow::Error::msg)?;
     let store = Store::new(dirs.store());
     let limits = crate::base::config::load()?.limits;
-    let image =
-        oci::pull(&reference, &store, &limits).with_context(|| format!("pulling {reference}"))?;
+    // Stopped by SIGINT/SIGTERM/SIGHUP, the pull removes what it half made (exit 130,
+    // 143, 129); what killed pulls left goes first.
+    let _signals = crate::base::interrupt::Guard::install();
+    store.ensure()?;
+    store.sweep_tmp()?;
+    let what = format!("the image {reference}");
+    let image = oci::pull(&reference, &store, &limits)
+        .map_err(|e| crate::image::store::space::explain(e, &store.tmp_dir(), &what, None))
+        .with_context(|| format!("pulling {reference}"))?;
     eprintln!(
         "jig: pulled {reference} ({}) as image {}",
         image.meta.source_digest.as_deref().unwrap_or("-"),

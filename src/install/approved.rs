@@ -49,10 +49,14 @@ fn path(dirs: &Dirs) -> PathBuf {
 
 fn read(path: &Path) -> Result<Approved> {
     match fs::read_to_string(path) {
-        Ok(text) => serde_json::from_str(&text).with_context(|| {
-            format!(
-                "{} is damaged; remove it (installs then ask again)",
-                path.display()
+        Ok(text) => serde_json::from_str(&text).map_err(|e| {
+            crate::base::error::damaged(
+                path,
+                e,
+                format!(
+                    "remove it (`rm {}`): installs then ask again before building what they build",
+                    path.display()
+                ),
             )
         }),
         Err(e) if e.kind() == ErrorKind::NotFound => Ok(Approved::default()),

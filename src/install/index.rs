@@ -48,10 +48,14 @@ fn parse<T: serde::de::DeserializeOwned + Default>(path: &Path) -> Result<T> {
 }
 
 fn damaged(path: &Path, e: serde_json::Error) -> anyhow::Error {
-    anyhow::Error::new(e).context(format!(
-        "{} is damaged; reinstall your recipes or remove the file",
-        path.display()
-    ))
+    crate::base::error::damaged(
+        path,
+        e,
+        format!(
+            "move it away (`mv {0} {0}.damaged`), then `jig install` your recipes again: their images and build caches are still in the store and are used again",
+            path.display()
+        ),
+    )
 }
 
 /// The index as a shim reads it: the shim table parsed, each recipe's versions and

@@ -5,25 +5,20 @@ pub mod approved;
 pub mod index;
 pub mod outdated;
 pub mod permissions;
+pub mod shims;
 
-use std::fs;
-use std::io::ErrorKind;
-use std::os::unix::fs::symlink;
-use std::path::{Path, PathBuf};
+pub use shims::{jig_exe, reshim, uninstall, write_shims};
 
-use anyhow::{Context, Result, bail};
-
-use std::collections::BTreeMap;
+use anyhow::{Result, bail};
 
 use crate::base::paths::Dirs;
 use crate::image::build::steps;
 use crate::image::store::ImageMeta;
 use crate::image::store::Store;
-use crate::image::store::{DEFAULT_PATH, ImageConfig};
+use crate::image::store::{flight, space};
 use crate::install::index::{Entry, Index, InstalledTool};
 use crate::project::lock;
 use crate::recipe::Loaded;
-use crate::recipe::Recipe;
 
 /// What an install did.
 #[derive(Debug)]
@@ -140,6 +135,9 @@ pub fn finish(dirs: &Dirs, ready: Ready, opts: &Options) -> Result<Done> {
     let recipe = &loaded.recipe;
     let name = recipe.name.to_string();
     let version = recipe.version.to_string();
+    // From here on SIGINT, SIGTERM and SIGHUP stop the install cleanly (exit 130, 143,
+    // 129), removing what was half made; at the prompt above they simply end jig.
+    let _signals = crate::base::interrupt::Guard::install();
     let mut spec = recipe.image.clone();
     if let (Some(p), crate::recipe::Source::Oci(r)) = (&pinned, &spec.from)
         && let Some(d) = &p.digest
@@ -154,6 +152,25 @@ pub fn finish(dirs: &Dirs, ready: Ready, opts: &Options) -> Result<Done> {
     // A repository's Dockerfile is built from its directory at the pin.
     let context = crate::repo::context::for_build(dirs, &loaded)?;
     let base_dir = context.as_deref().or(loaded.base_dir());
+    // One build of this image at a time: concurrent installs (32 first uses of one
+    // pinned tool) wait for the first and then use what it made.
+    let flight = flight::take(
+        &store.locks_dir(),
+        &approved::key(&spec, base_dir),
+        &format!("{name} {version}"),
+    )?;
+    // What killed installs left, even when everything is cached this time.
+    store.sweep_tmp()?;
+    if flight.waited
+        && !opts.upgrade
+        && let Some(done) = installed_meanwhile(dirs, &store, &loaded, opts)?
+    {
+        eprintln!(
+            "jig: {name} {version} was installed meanwhile by the other jig (image {})",
+            done.entry.image.short()
+        );
+        return Ok(done);
+    }
     // The build's display and log (store/logs/NAME@VERSION.log), until the image is made.
     let shown = crate::image::source::progress::Build::begin(
         &format!("{name} {version}"),
@@ -162,28 +179,10 @@ pub fn finish(dirs: &Dirs, ready: Ready, opts: &Options) -> Result<Done> {
             .join("logs")
             .join(format!("{}@{version}.log", name.replace('/', "+"))),
     );
-    let base = crate::image::build::realize(&spec, base_dir, &store)?;
-    if let Some(p) = &pinned
-        && !p.packages.is_empty()
-    {
-        let diffs = lock::package_differences(&p.packages, &base.meta.packages);
-        if !diffs.is_empty() {
-            return Err(crate::base::error::hinted(
-                format!(
-                    "{name} {version}: the Debian packages resolved now differ from jig.lock:\n  {}",
-                    diffs
-                        .iter()
-                        .take(12)
-                        .cloned()
-                        .collect::<Vec<_>>()
-                        .join("\n  ")
-                ),
-                "pin `snapshot` in the recipe to rebuild the locked set later, or run `jig lock --upgrade` to accept the new one",
-            ));
-        }
-    }
-    let base_meta = base.meta.clone();
-    let image = steps::run_steps(&store, base, &recipe.image.run)?;
+    let what = format!("the image of {name} {version}");
+    let built = build(&store, &spec, &loaded, base_dir, pinned.as_ref())
+        .map_err(|e| space::explain(e, &store.tmp_dir(), &what, None))?;
+    let (base_meta, image) = built;
     shown.done(&format!("image {}", image.id.short()));
     if let Some(p) = &pinned
         && p.image != image.id.to_string()
@@ -200,7 +199,7 @@ pub fn finish(dirs: &Dirs, ready: Ready, opts: &Options) -> Result<Done> {
         }
         eprintln!("jig: warning: {msg}");
     }
-    let paths = command_paths(&store.rootfs_of(&image.id), recipe, &image.meta.config);
+    let paths = shims::command_paths(&store.rootfs_of(&image.id), recipe, &image.meta.config);
     let entry = Entry {
         image: image.id.clone(),
         recipe_hash: loaded.hash.clone(),
@@ -211,6 +210,8 @@ pub fn finish(dirs: &Dirs, ready: Ready, opts: &Options) -> Result<Done> {
     };
     let shims: Vec<String> = recipe.tool.shims.iter().map(|s| s.to_string()).collect();
 
+    // The last point to stop without a trace; after it the index says installed.
+    crate::base::interrupt::check()?;
     let _lock = store.lock_exclusive()?;
     let mut index = Index::read(&dirs.index())?;
     for s in &shims {
@@ -265,6 +266,98 @@ pub fn finish(dirs: &Dirs, ready: Ready, opts: &Options) -> Result<Done> {
         shims,
         base: base_meta,
     })
+}
+
+/// Realizes the image of `loaded` (`spec`, its `[image]` as built) and runs its
+/// build steps: (the base image's metadata, the final image, leased to this process).
+/// An image found stored (not committed here) is leased once found; if `gc` removed it
+/// in between, it is made once more.
+fn build(
+    store: &Store,
+    spec: &crate::recipe::ImageSpec,
+    loaded: &Loaded,
+    base_dir: Option<&std::path::Path>,
+    pinned: Option<&lock::Locked>,
+) -> Result<(ImageMeta, crate::image::store::Image)> {
+    let recipe = &loaded.recipe;
+    let (name, version) = (recipe.name.as_str(), recipe.version.as_str());
+    for _ in 0..2 {
+        let base = crate::image::build::realize(spec, base_dir, store)?;
+        if let Some(p) = pinned
+            && !p.packages.is_empty()
+        {
+            let diffs = lock::package_differences(&p.packages, &base.meta.packages);
+            if !diffs.is_empty() {
+                return Err(crate::base::error::hinted(
+                    format!(
+                        "{name} {version}: the Debian packages resolved now differ from jig.lock:\n  {}",
+                        diffs
+                            .iter()
+                            .take(12)
+                            .cloned()
+                            .collect::<Vec<_>>()
+                            .join("\n  ")
+                    ),
+                    "pin `snapshot` in the recipe to rebuild the locked set later, or run `jig lock --upgrade` to accept the new one",
+                ));
+            }
+        }
+        let base_meta = base.meta.clone();
+        let image = steps::run_steps(store, base, &recipe.image.run)?;
+        if let Some(held) = store.hold(&image.id)? {
+            return Ok((base_meta, held));
+        }
+    }
+    bail!(
+        "{name} {version}: its image was removed from the store (by `jig gc`?) twice while installing; run the install again"
+    )
+}
+
+/// After waiting for another jig that built the same image: the entry it installed for
+/// this very recipe, if it did, as this install's result.
+fn installed_meanwhile(
+    dirs: &Dirs,
+    store: &Store,
+    loaded: &Loaded,
+    opts: &Options,
+) -> Result<Option<Done>> {
+    let index = Index::read(&dirs.index())?;
+    let recipe = &loaded.recipe;
+    let (name, version) = (recipe.name.to_string(), recipe.version.to_string());
+    let entry = if opts.project {
+        index.projects.get(&loaded.hash)
+    } else {
+        index
+            .tools
+            .get(&name)
+            .and_then(|t| t.versions.get(&version))
+            .filter(|e| e.recipe_hash == loaded.hash)
+    };
+    let Some(entry) = entry.cloned() else {
+        return Ok(None);
+    };
+    let Some(image) = store.hold(&entry.image)? else {
+        return Ok(None);
+    };
+    let shims = recipe.tool.shims.iter().map(|s| s.to_string()).collect();
+    Ok(Some(Done {
+        name,
+        version,
+        entry,
+        shims,
+        base: image.meta,
+    }))
+}
+
+/// Installs an installed entry again from where its recipe came from (its image was
+/// damaged or lost): the same recipe at the same version, approved as before.
+pub fn reinstall(dirs: &Dirs, entry: &Entry, project: bool) -> Result<Done> {
+    let loaded = crate::repo::find(dirs, &entry.origin.arg())?;
+    let opts = Options {
+        project,
+        ..Options::default()
+    };
+    install(dirs, &loaded, Some(entry.recipe.version.as_str()), &opts)
 }
 
 /// The command that installs `loaded` (resolved for one version), for messages: `jig
@@ -334,217 +427,4 @@ fn lock_pin(loaded: &Loaded) -> Result<Option<lock::Locked>> {
         return Ok(None);
     }
     Ok(Some(locked.clone()))
-}
-
-/// Makes the shim directory match the index: a shim for every command some installed
-/// version of a recipe exports, none for anything else. Index entries for shims that no
-/// installed version exports any more are dropped. Returns (created, removed) names.
-pub fn write_shims(dirs: &Dirs, index: &mut Index) -> Result<(Vec<String>, Vec<String>)> {
-    let mut wanted: BTreeMap<String, String> = BTreeMap::new();
-    let known = |o: &String| {
-        index.tools.contains_key(o) || index.projects.values().any(|e| e.recipe.name.as_str() == o)
-    };
-    let entries = index
-        .tools
-        .values()
-        .flat_map(|t| t.versions.values())
-        .chain(index.projects.values());
-    for entry in entries {
-        for s in &entry.recipe.tool.shims {
-            // The recipe the index already names keeps a shim it shares with another.
-            let owner = match index.shims.get(s.as_str()) {
-                Some(o) if known(o) => o.clone(),
-                _ => entry.recipe.name.to_string(),
-            };
-            wanted.insert(s.to_string(), owner);
-        }
-    }
-    let mut removed: Vec<String> = index
-        .shims
-        .keys()
-        .filter(|s| !wanted.contains_key(*s))
-        .cloned()
-        .collect();
-    for s in &removed {
-        remove_shim(&dirs.shims, s)?;
-    }
-    fs::create_dir_all(&dirs.shims)
-        .with_context(|| format!("creating {}", dirs.shims.display()))?;
-    let exe = jig_exe()?;
-    let mut created = Vec::new();
-    for s in wanted.keys() {
-        if write_shim(&dirs.shims, s, &exe)? {
-            created.push(s.clone());
-        }
-    }
-    // Stale shims left behind by earlier versions of jig or by hand: symlinks to jig
-    // in the shim directory that nothing exports.
-    if let Ok(rd) = fs::read_dir(&dirs.shims) {
-        for e in rd.flatten() {
-            let n = e.file_name().to_string_lossy().into_owned();
-            if !n.starts_with('.')
-                && !wanted.contains_key(&n)
-                && fs::read_link(e.path()).is_ok_and(|t| t == exe)
-            {
-                remove_shim(&dirs.shims, &n)?;
-                if !removed.contains(&n) {
-                    removed.push(n);
-                }
-            }
-        }
-    }
-    index.shims = wanted;
-    Ok((created, removed))
-}
-
-/// Finds, inside the image, the executable each shim (and the recipe's command) names,
-/// searching the PATH a launch would use. Paths are resolved with
-/// `openat2(RESOLVE_IN_ROOT)`, so the image's symlinks are followed inside the image.
-fn command_paths(rootfs: &Path, recipe: &Recipe, config: &ImageConfig) -> BTreeMap<String, String> {
-    use nix::fcntl::{OFlag, OpenHow, ResolveFlag, openat2};
-    use nix::sys::stat::{Mode, SFlag, fstat};
-    let Ok(root) = nix::fcntl::open(
-        rootfs,
-        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
-        Mode::empty(),
-    ) else {
-        return BTreeMap::new();
-    };
-    let search = recipe
-        .env
-        .set
-        .iter()
-        .find(|(k, _)| k.as_str() == "PATH")
-        .map(|(_, v)| v.clone())
-        .or_else(|| {
-            config
-                .env
-                .iter()
-                .find_map(|e| e.strip_prefix("PATH=").map(str::to_owned))
-        })
-        .unwrap_or_else(|| DEFAULT_PATH.to_owned());
-    let names = recipe
-        .tool
-        .shims
-        .iter()
-        .map(|s| s.to_string())
-        .chain(recipe.tool.command.clone());
-    let mut out = BTreeMap::new();
-    for name in names {
-        if name.contains('/') {
-            continue;
-        }
-        for dir in search.split(':').filter(|d| d.starts_with('/')) {
-            let path = format!("{}/{name}", dir.trim_end_matches('/'));
-            let how = OpenHow::new()
-                .flags(OFlag::O_PATH | OFlag::O_CLOEXEC)
-                .resolve(ResolveFlag::RESOLVE_IN_ROOT);
-            let Ok(fd) = openat2(&root, path.trim_start_matches('/'), how) else {
-                continue;
-            };
-            let executable = fstat(&fd).is_ok_and(|st| {
-                SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFREG
-                    && st.st_mode & 0o111 != 0
-            });
-            if executable {
-                out.insert(name, path);
-                break;
-            }
-        }
-    }
-    out
-}
-
-/// Removes a recipe (all versions, or one with `version`) and the shims nothing else
-/// exports any more. Images stay until `jig gc`. Returns the removed shims.
-pub fn uninstall(dirs: &Dirs, name: &str, version: Option<&str>) -> Result<Vec<String>> {
-    let store = Store::new(dirs.store());
-    let _lock = store.lock_exclusive()?;
-    let mut index = Index::read(&dirs.index())?;
-    let Some(tool) = index.tools.get_mut(name) else {
-        let names: Vec<&str> = index.tools.keys().map(String::as_str).collect();
-        return Err(crate::base::error::unknown(
-            format!(
-                "'{name}' is not installed (installed: {})",
-                if names.is_empty() {
-                    "none".into()
-                } else {
-                    names.join(", ")
-                }
-            ),
-            [crate::base::suggest::did_you_mean(
-                name,
-                names.iter().copied(),
-            )],
-        ));
-    };
-    match version {
-        Some(v) => {
-            if tool.versions.remove(v).is_none() {
-                let have: Vec<_> = tool.versions.keys().cloned().collect();
-                return Err(crate::base::error::unknown(
-                    format!(
-                        "version {v} of '{name}' is not installed (installed: {})",
-                        crate::recipe::offered_list(&have)
-                    ),
-                    [],
-                ));
-            }
-            if tool.versions.is_empty() {
-                index.tools.remove(name);
-            }
-        }
-        None => {
-            index.tools.remove(name);
-        }
-    }
-    let (_, removed) = write_shims(dirs, &mut index)?;
-    index.write(&dirs.index())?;
-    Ok(removed)
-}
-
-/// Regenerates every shim from the installed index (`jig reshim`).
-pub fn reshim(dirs: &Dirs) -> Result<(Vec<String>, Vec<String>)> {
-    let store = Store::new(dirs.store());
-    let _lock = store.lock_exclusive()?;
-    let mut index = Index::read(&dirs.index())?;
-    let changed = write_shims(dirs, &mut index)?;
-    index.write(&dirs.index())?;
-    Ok(changed)
-}
-
-/// The jig binary shims should point at.
-pub fn jig_exe() -> Result<PathBuf> {
-    std::env::current_exe().context("cannot find the jig executable (/proc/self/exe)")
-}
-
-/// Creates or updates the symlink `dir/name -> exe` atomically; true when it changed.
-fn write_shim(dir: &Path, name: &str, exe: &Path) -> Result<bool> {
-    let path = dir.join(name);
-    match fs::symlink_metadata(&path) {
-        Ok(m) if !m.file_type().is_symlink() => bail!(
-            "{} exists and is not a jig shim; move it away and install again",
-            path.display()
-        ),
-        Ok(_) if fs::read_link(&path).is_ok_and(|t| t == exe) => return Ok(false),
-        _ => {}
-    }
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    let _ = fs::remove_file(&tmp);
-    symlink(exe, &tmp).with_context(|| format!("creating {}", tmp.display()))?;
-    fs::rename(&tmp, &path).with_context(|| format!("creating shim {}", path.display()))?;
-    Ok(true)
-}
-
-/// Removes the shim `dir/name` if it is a symlink (never a user's own file).
-fn remove_shim(dir: &Path, name: &str) -> Result<()> {
-    let path = dir.join(name);
-    match fs::symlink_metadata(&path) {
-        Ok(m) if m.file_type().is_symlink() => {
-            fs::remove_file(&path).with_context(|| format!("removing {}", path.display()))
-        }
-        Ok(_) => Ok(()),
-        Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(e).with_context(|| format!("checking {}", path.display())),
-    }
 }

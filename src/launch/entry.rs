@@ -198,7 +198,10 @@ fn lazy_install(lazy: &FirstUse) -> Result<(), LaunchError> {
         .and_then(|exe| {
             // The child's stdout is our stderr: this process's stdout belongs to the tool.
             let stderr = std::io::stderr().as_fd().try_clone_to_owned()?;
-            std::process::Command::new(exe)
+            let mut child = std::process::Command::new(exe);
+            // If this process dies, the install stops and cleans up (SIGTERM).
+            crate::base::child::command_dies_with_jig(&mut child, libc::SIGTERM);
+            child
                 .arg0("jig")
                 .args(&args)
                 .stdout(stderr)

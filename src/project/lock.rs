@@ -63,6 +63,19 @@ pub struct Locked {
     pub packages: Vec<PackagePin>,
 }
 
+/// A lock file that does not parse: named, with the command that writes it afresh.
+fn damaged(path: &Path, e: toml::de::Error) -> anyhow::Error {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    crate::base::error::damaged(
+        path,
+        format!("{e}").replace('\n', " "),
+        format!(
+            "`jig lock --upgrade` in {} writes it afresh from jig.toml",
+            dir.display()
+        ),
+    )
+}
+
 impl LockFile {
     /// Reads a lock file; `Ok(None)` when there is none.
     pub fn read(path: &Path) -> Result<Option<LockFile>> {
@@ -160,8 +173,7 @@ impl std::convert::From<&Locked> for Summary {
 
 /// Parses the text of the lock file at `path`, refusing another format.
 fn parse(text: &str, path: &Path) -> Result<LockFile> {
-    let lock: LockFile =
-        toml::from_str(text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    let lock: LockFile = toml::from_str(text).map_err(|e| damaged(path, e))?;
     if lock.lock_version != FORMAT {
         return Err(crate::base::error::hinted(
             format!(

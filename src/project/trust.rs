@@ -102,7 +102,16 @@ fn db_path(dirs: &Dirs) -> PathBuf {
 
 fn read_db(path: &Path) -> Result<BTreeMap<PathBuf, String>> {
     match std::fs::read_to_string(path) {
-        Ok(t) => serde_json::from_str(&t).with_context(|| format!("{} is damaged", path.display())),
+        Ok(t) => serde_json::from_str(&t).map_err(|e| {
+            crate::base::error::damaged(
+                path,
+                e,
+                format!(
+                    "remove it (`rm {}`) and run `jig trust` again in the projects you trust",
+                    path.display()
+                ),
+            )
+        }),
         Err(e) if e.kind() == ErrorKind::NotFound => Ok(BTreeMap::new()),
         Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
     }

@@ -139,8 +139,25 @@ pub fn find(dirs: &Dirs, spec: &str) -> Result<Loaded> {
             ))],
         )
     })?;
-    let repos = Repos::read(dirs)?;
-    let places = order(&crate::base::config::load()?.recipe_order, &repos);
+    let configured = crate::base::config::load()?.recipe_order;
+    let repos = match Repos::read(dirs) {
+        Ok(r) => r,
+        // A damaged repos.json leaves the built-in recipes usable, when they come
+        // first anyway (no configured order puts a repository before them).
+        Err(e)
+            if configured.first().is_none_or(|f| f == BUILTIN)
+                && recipe::BUILTIN.iter().any(|(n, _)| *n == spec) =>
+        {
+            let e = e.context(format!("using the built-in recipe {spec}"));
+            eprint!(
+                "{}",
+                crate::base::error::render("jig", crate::base::error::Level::Warning, &e)
+            );
+            return recipe::load(spec);
+        }
+        Err(e) => return Err(e),
+    };
+    let places = order(&configured, &repos);
     // Every name looked at, in lookup order, for a suggestion.
     let mut names: Vec<String> = Vec::new();
     for place in &places {

@@ -103,6 +103,8 @@ impl Git {
             .env("SSH_ASKPASS", "")
             .env("GCM_INTERACTIVE", "never")
             .stdin(Stdio::null());
+        // git never outlives jig (its own helpers follow when their pipes close).
+        crate::base::child::command_dies_with_jig(&mut c, libc::SIGKILL);
         // ext:: runs a command named in the URL: never. No hooks, no background gc that
         // could drop objects of the pinned commit, no advice on stderr.
         c.args([

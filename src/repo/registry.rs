@@ -70,10 +70,14 @@ impl Repos {
     pub fn read(dirs: &Dirs) -> Result<Repos> {
         let path = index_path(dirs);
         match fs::read_to_string(&path) {
-            Ok(text) => serde_json::from_str(&text).with_context(|| {
-                format!(
-                    "{} is damaged; remove it and add the repositories again",
-                    path.display()
+            Ok(text) => serde_json::from_str(&text).map_err(|e| {
+                crate::base::error::damaged(
+                    &path,
+                    e,
+                    format!(
+                        "move it away (`mv {0} {0}.damaged`) and `jig repo add` your repositories again; built-in recipes work meanwhile",
+                        path.display()
+                    ),
                 )
             }),
             Err(e) if e.kind() == ErrorKind::NotFound => Ok(Repos::default()),

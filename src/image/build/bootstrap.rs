@@ -5,49 +5,39 @@
 //! debootstrap's two stages do, in jig's own runtime:
 //! 1. extract the data archives of the Essential packages and their dependencies into
 //!    a merged-/usr skeleton, which yields a tree where `sh` and `dpkg` run;
-//! 2. run `dpkg --install` inside it as fake root ([`crate::image::build::steps::run_in`]), first for
-//!    the Essential set and its dependencies, then for everything else in dependency
-//!    order, then `dpkg --configure -a`. dpkg unpacks (again, for the Essential set),
-//!    runs the maintainer scripts and writes its database, so afterwards `dpkg -l` and
-//!    `apt` work in the image. Both passes use `--force-depends`: dpkg does not order
-//!    the archives of one call by Pre-Depends (apt would), and the Essential tools the
-//!    scripts rely on are in place from step 1; the final `dpkg --audit` must come back
-//!    empty, which proves every package ended up installed and configured;
+//! 2. run `dpkg --install` inside it as fake root ([`crate::image::build::dpkg`]), first
+//!    for the Essential set and its dependencies, then for everything else in
+//!    dependency order, then `dpkg --configure -a`. dpkg unpacks (again, for the
+//!    Essential set), runs the maintainer scripts and writes its database, so
+//!    afterwards `dpkg -l` and `apt` work in the image;
 //! 3. optionally slim the result (documentation, manuals, locales, apt lists).
 //!
+//! Every recipe of a suite starts from the same configured base (Essential + apt),
+//! so that base is built once, cached under a key made of its exact .deb hashes, and
+//! a recipe's own packages are installed on top of a copy of it
+//! ([`crate::image::build::layer`]); the base and the result are both plain images,
+//! and sharing files across images ([`crate::image::store::files`]) keeps the copies
+//! cheap on disk. Two builds of the same set, anywhere, still give the same tree: the
+//! base is the same, and so is what dpkg does on top of it. When the resolution with
+//! the recipe's packages picks other versions for the base's packages (which Debian's
+//! own dependencies rarely make happen), the image is built from scratch instead.
+//!
 //! The image is cached under a key made of the signed index and the exact .deb
-//! hashes, so rebuilding an unchanged recipe costs one index check and no work.
+//! hashes, so rebuilding an unchanged recipe costs one index check and no work. One
+//! build per key runs at a time ([`crate::image::store::flight`]).
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::fs;
-use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use anyhow::{Context, Result};
 
 use crate::base::digest::sha256_hex;
-use crate::image::build::steps;
+use crate::image::build::dpkg;
+use crate::image::build::layer;
 use crate::image::source::debian::{self, Deb, Fetched, Spec};
 use crate::image::source::progress;
-use crate::image::store::{DEFAULT_PATH, Image, ImageConfig, ImageMeta, PackagePin, Store};
-use crate::runtime::spec::{Bind, Node};
-
-/// Where the package cache is visible inside the build container.
-const DEBS_INSIDE: &str = "/var/cache/jig/debs";
-
-/// Paths dropped from slim images (dpkg path-exclude syntax), with the exceptions kept.
-const SLIM_EXCLUDE: &[&str] = &[
-    "/usr/share/doc/*",
-    "/usr/share/man/*",
-    "/usr/share/info/*",
-    "/usr/share/locale/*",
-    "/usr/share/lintian/*",
-    "/usr/share/linda/*",
-];
-const SLIM_INCLUDE: &[&str] = &[
-    "/usr/share/doc/*/copyright",
-    "/usr/share/locale/locale.alias",
-];
+use crate::image::store::{
+    DEFAULT_PATH, Image, ImageConfig, ImageMeta, PackagePin, Store, flight, space,
+};
 
 /// Builds (or finds cached) the Debian image for `spec` with `packages` installed. The
 /// packages jig extracts itself are held to `limits` (dpkg unpacks the rest).
@@ -60,108 +50,47 @@ pub fn image(
 ) -> Result<Image> {
     let cache = store.root().join("debian");
     let fetched = debian::fetch(spec, packages, &cache)?;
+    let all: Vec<&Deb> = fetched.debs.iter().collect();
     let key = cache_key(&fetched, slim);
-    if let Some(image) = store.cached_build(&key)? {
+    let up_to_date = |image: &Image| {
         progress::phase(&format!(
             "debian:{} image is up to date ({})",
             spec.suite,
             image.id.short()
         ));
+    };
+    if let Some(image) = store.cached_build(&key)? {
+        up_to_date(&image);
+        return Ok(image);
+    }
+    let what = format!("debian:{} with {} packages", spec.suite, all.len());
+    let flight = flight::take(&store.locks_dir(), &key, &what)?;
+    if flight.waited
+        && let Some(image) = store.cached_build(&key)?
+    {
+        up_to_date(&image);
         return Ok(image);
     }
     let started = std::time::Instant::now();
-    progress::phase(&format!(
-        "bootstrapping debian:{} with {} packages",
-        spec.suite,
-        fetched.debs.len()
-    ));
-    let _lock = store.lock_shared()?;
-    let temp = store.temp_image()?;
-    let root = temp.rootfs();
-    debian::merged_usr_skeleton(&root, &fetched.index.arch)?;
-    let (essential, rest) = split_essential(&fetched.debs);
-    // Only what dpkg needs to run (the Essential closure) is extracted by jig; dpkg
-    // unpacks the rest itself, so no archive is decompressed more than twice.
-    progress::status(&format!(
-        "extracting {} essential packages",
-        essential.len()
-    ));
-    let budget =
-        crate::image::unpack::Budget::new(*limits).context("setting up the image's limits")?;
-    extract_parallel(&essential, &root, &budget)?;
-    prepare_dpkg(&root, slim)?;
-
-    let debs_dir = fetched
-        .debs
-        .first()
-        .and_then(|d| d.path.parent())
-        .context("no packages were resolved")?
-        .to_owned();
-    let binds = [Bind {
-        src: debs_dir,
-        dst: DEBS_INSIDE.into(),
-        node: Node::Dir,
-        readonly: true,
-    }];
-    // One dpkg run per set, so the display can count each set's packages as dpkg
-    // unpacks and configures them.
-    for (what, set) in [("essential", &essential), ("remaining", &rest)] {
-        if set.is_empty() {
-            continue;
-        }
-        let files: Vec<String> = dependency_order(set)
-            .iter()
-            .map(|d| format!("{DEBS_INSIDE}/{}", file_name(&d.path)))
-            .collect();
-        let script = format!(
-            "set -e\n\
-             dpkg --install --force-depends --force-unsafe-io --force-confnew {}\n",
-            files.join(" ")
-        );
-        progress::counted(
-            &format!("installing {} {what} packages", set.len()),
-            false,
-            &[("Unpacking ", "unpacking"), ("Setting up ", "configuring")],
-            set.len() as u64,
-        );
-        steps::run_in(&root, &script, &binds).context("dpkg could not install the packages")?;
-    }
-    progress::counted(
-        "configuring",
-        true,
-        &[("Setting up ", "configuring")],
-        fetched.debs.len() as u64,
-    );
-    let script = "set -e\n\
-                  dpkg --configure -a\n\
-                  problems=$(dpkg --audit)\n\
-                  if [ -n \"$problems\" ]; then echo \"$problems\"; exit 1; fi\n";
-    steps::run_in(&root, script, &binds).context("dpkg could not install the packages")?;
-    progress::uncounted();
-    finish(&root, slim)?;
-    let image = store.commit(
-        temp,
-        ImageMeta {
-            source: format!("debian:{} ({})", spec.suite, fetched.index.mirror),
-            source_digest: Some(format!("sha256:{}", fetched.index.packages_sha256)),
-            packages: fetched
-                .debs
-                .iter()
-                .map(|d| PackagePin {
-                    name: d.name.clone(),
-                    version: d.version.clone(),
-                    sha256: d.sha256.clone(),
-                })
-                .collect(),
-            config: ImageConfig {
-                env: vec![format!("PATH={DEFAULT_PATH}")],
-                ..ImageConfig::default()
-            },
-            ..ImageMeta::default()
-        },
-    )?;
+    let meta = meta_of(spec, &fetched, &all);
+    let (base, top): (Vec<&Deb>, Vec<&Deb>) =
+        all.iter().partition(|d| fetched.base.contains(&d.name));
+    let image = if fetched.base.is_empty() || top.is_empty() {
+        build_full(store, spec, &all, slim, limits, meta)?
+    } else {
+        let base_image = base_of(store, spec, &fetched, &base, slim, limits)?;
+        progress::phase(&format!(
+            "installing {} packages on the debian:{} base ({})",
+            top.len(),
+            spec.suite,
+            base_image.id.short()
+        ));
+        let need = dpkg::installed_size(&top) + base_image.meta.size;
+        layer::on_top(store, &base_image, &top, slim, meta)
+            .map_err(|e| space::explain(e, &store.tmp_dir(), &what, Some(need)))?
+    };
     store.remember_build(&key, &image.id)?;
-    progress::status(&format!(
+    progress::phase(&format!(
         "debian:{} image {} built in {:.1} s",
         spec.suite,
         image.id.short(),
@@ -170,16 +99,107 @@ pub fn image(
     Ok(image)
 }
 
-fn file_name(p: &Path) -> String {
-    p.file_name()
-        .unwrap_or_default()
-        .to_string_lossy()
-        .into_owned()
+/// The metadata of an image of `debs` from `fetched`'s index.
+fn meta_of(spec: &Spec, fetched: &Fetched, debs: &[&Deb]) -> ImageMeta {
+    ImageMeta {
+        source: format!("debian:{} ({})", spec.suite, fetched.index.mirror),
+        source_digest: Some(format!("sha256:{}", fetched.index.packages_sha256)),
+        packages: debs
+            .iter()
+            .map(|d| PackagePin {
+                name: d.name.clone(),
+                version: d.version.clone(),
+                sha256: d.sha256.clone(),
+            })
+            .collect(),
+        config: ImageConfig {
+            env: vec![format!("PATH={DEFAULT_PATH}")],
+            ..ImageConfig::default()
+        },
+        ..ImageMeta::default()
+    }
 }
 
-/// The cache key: the signed package index plus the exact package set and options.
+/// The suite's configured base (`base`: Essential + apt), cached by its exact .debs.
+fn base_of(
+    store: &Store,
+    spec: &Spec,
+    fetched: &Fetched,
+    base: &[&Deb],
+    slim: bool,
+    limits: &crate::image::unpack::Limits,
+) -> Result<Image> {
+    let mut text = format!("jig-debian-base-v1\0{}\0slim={slim}\0", fetched.index.arch);
+    for d in base {
+        text.push_str(&d.sha256);
+        text.push('\0');
+    }
+    let key = sha256_hex(text.as_bytes());
+    if let Some(image) = store.cached_build(&key)? {
+        return Ok(image);
+    }
+    let what = format!("the debian:{} base", spec.suite);
+    let flight = flight::take(&store.locks_dir(), &key, &what)?;
+    if flight.waited
+        && let Some(image) = store.cached_build(&key)?
+    {
+        return Ok(image);
+    }
+    let mut meta = meta_of(spec, fetched, base);
+    meta.source = format!("debian:{} base ({})", spec.suite, fetched.index.mirror);
+    let image = build_full(store, spec, base, slim, limits, meta)?;
+    store.remember_build(&key, &image.id)?;
+    Ok(image)
+}
+
+/// Bootstraps `debs` from nothing: extraction of the Essential closure, then dpkg.
+fn build_full(
+    store: &Store,
+    spec: &Spec,
+    debs: &[&Deb],
+    slim: bool,
+    limits: &crate::image::unpack::Limits,
+    meta: ImageMeta,
+) -> Result<Image> {
+    progress::phase(&format!(
+        "bootstrapping debian:{} with {} packages",
+        spec.suite,
+        debs.len()
+    ));
+    let what = format!("the debian:{} image", spec.suite);
+    let need = dpkg::installed_size(debs);
+    let explain = |e| space::explain(e, &store.tmp_dir(), &what, Some(need));
+    let temp = store.temp_image().map_err(explain)?;
+    let root = temp.rootfs();
+    let arch = &debs.first().context("no packages were resolved")?.arch;
+    let arch = if arch == "all" {
+        debian::host_arch()?
+    } else {
+        arch.as_str()
+    };
+    debian::merged_usr_skeleton(&root, arch)?;
+    let owned: Vec<Deb> = debs.iter().map(|d| (*d).clone()).collect();
+    let (essential, rest) = dpkg::split_essential(&owned);
+    // Only what dpkg needs to run (the Essential closure) is extracted by jig; dpkg
+    // unpacks the rest itself, so no archive is decompressed more than twice.
+    progress::status(&format!(
+        "extracting {} essential packages",
+        essential.len()
+    ));
+    let budget =
+        crate::image::unpack::Budget::new(*limits).context("setting up the image's limits")?;
+    extract_parallel(&essential, &root, &budget).map_err(explain)?;
+    dpkg::prepare_dpkg(&root, slim)?;
+    let sets: [(&str, &[&Deb]); 2] = [("essential", &essential), ("remaining", &rest)];
+    dpkg::install(&root, &sets, &dpkg::debs_dir(debs)?).map_err(explain)?;
+    dpkg::finish(&root, slim)?;
+    store.commit(temp, meta).map_err(explain)
+}
+
+/// The cache key: the signed package index plus the exact package set and options
+/// (v2: built on the suite's cached base).
 fn cache_key(f: &Fetched, slim: bool) -> String {
-    let mut text = format!("jig-debian-v1\0{}\0slim={slim}\0", f.index.packages_sha256);
+    let mut text = format!("jig-debian-v2\0{}\0slim={slim}\0", f.index.packages_sha256);
     for d in &f.debs {
         text.push_str(&d.sha256);
         text.push('\0');
@@ -187,7 +207,6 @@ fn cache_key(f: &Fetched, slim: bool) -> String {
     sha256_hex(text.as_bytes())
 }
 
-/// Essential packages and everything they depend on come first; the rest after.
 /// Extracts `debs` into `root`, spread over the machine's cores by forked processes
 /// (xz decompression is the cost; the sets are balanced by .deb size).
 ///
@@ -227,13 +246,25 @@ fn extract_parallel(
         Ok(())
     };
     let mut children = Vec::new();
+    let parent = nix::unistd::getpid().as_raw();
     for (_, set) in &sets[1..] {
         // SAFETY: jig is single-threaded here (see above); the child only extracts
         // files and leaves with _exit, never returning into the caller's state.
         match unsafe { fork() }.context("fork")? {
             ForkResult::Child => {
-                let code = match extract(set) {
+                // A killed jig takes its extractors with it.
+                let code = match crate::base::child::die_with_parent(parent, libc::SIGKILL)
+                    .map_err(anyhow::Error::from)
+                    .and_then(|()| extract(set))
+                {
                     Ok(()) => 0,
+                    // A full disk, told to the parent by the status (28: ENOSPC).
+                    Err(e) if space::is_full(&e) => {
+                        eprintln!("jig: {e:#}");
+                        FULL
+                    }
+                    // Stopped by a signal: the parent says so.
+                    Err(_) if crate::base::interrupt::received().is_some() => 1,
                     Err(e) => {
                         eprintln!("jig: {e:#}");
                         1
@@ -247,168 +278,34 @@ fn extract_parallel(
         }
     }
     let mine = extract(&sets[0].1);
-    let mut failed = false;
+    let (mut failed, mut full) = (false, false);
     for child in children {
-        failed |= !matches!(waitpid(child, None), Ok(WaitStatus::Exited(_, 0)));
+        let status = loop {
+            match waitpid(child, None) {
+                Err(nix::errno::Errno::EINTR) => {
+                    // A caught signal: the children see the same flag and stop at
+                    // their next entry; a SIGTERM sent to jig alone reaches them not.
+                    if crate::base::interrupt::received().is_some() {
+                        let _ = nix::sys::signal::kill(child, nix::sys::signal::Signal::SIGKILL);
+                    }
+                }
+                other => break other,
+            }
+        };
+        full |= matches!(status, Ok(WaitStatus::Exited(_, FULL)));
+        failed |= !matches!(status, Ok(WaitStatus::Exited(_, 0)));
     }
+    crate::base::interrupt::check()?;
     mine?;
+    if full {
+        return Err(std::io::Error::from_raw_os_error(libc::ENOSPC))
+            .context("extracting the essential packages (see above)");
+    }
     if failed {
         anyhow::bail!("extracting the essential packages failed (see above)");
     }
     Ok(())
 }
 
-fn split_essential(debs: &[Deb]) -> (Vec<&Deb>, Vec<&Deb>) {
-    let by_name: BTreeMap<&str, &Deb> = debs.iter().map(|d| (d.name.as_str(), d)).collect();
-    let mut closure = BTreeSet::new();
-    let mut todo: Vec<&str> = debs
-        .iter()
-        .filter(|d| d.essential)
-        .map(|d| d.name.as_str())
-        .collect();
-    while let Some(name) = todo.pop() {
-        if !closure.insert(name) {
-            continue;
-        }
-        if let Some(d) = by_name.get(name) {
-            todo.extend(d.depends.iter().map(String::as_str));
-        }
-    }
-    debs.iter().partition(|d| closure.contains(d.name.as_str()))
-}
-
-/// Orders packages so that each comes after what it depends on (as far as cycles
-/// allow), keeping the input order otherwise.
-fn dependency_order<'a>(set: &[&'a Deb]) -> Vec<&'a Deb> {
-    let by_name: BTreeMap<&str, &'a Deb> = set.iter().map(|d| (d.name.as_str(), *d)).collect();
-    let mut done = BTreeSet::new();
-    let mut out = Vec::with_capacity(set.len());
-    fn visit<'a>(
-        d: &'a Deb,
-        by_name: &BTreeMap<&str, &'a Deb>,
-        done: &mut BTreeSet<String>,
-        out: &mut Vec<&'a Deb>,
-    ) {
-        if !done.insert(d.name.clone()) {
-            return;
-        }
-        for dep in &d.depends {
-            if let Some(x) = by_name.get(dep.as_str()) {
-                visit(x, by_name, done, out);
-            }
-        }
-        out.push(d);
-    }
-    for d in set {
-        visit(d, &by_name, &mut done, &mut out);
-    }
-    out
-}
-
-/// What dpkg needs before its first run, and policy for a container image.
-fn prepare_dpkg(root: &Path, slim: bool) -> Result<()> {
-    let w = |rel: &str, text: &str, mode: u32| -> Result<()> {
-        let p = root.join(rel);
-        if let Some(parent) = p.parent() {
-            fs::create_dir_all(parent)?;
-        }
-        fs::write(&p, text).with_context(|| format!("writing {}", p.display()))?;
-        fs::set_permissions(&p, fs::Permissions::from_mode(mode))?;
-        Ok(())
-    };
-    for d in [
-        "var/lib/dpkg/info",
-        "var/lib/dpkg/updates",
-        "var/lib/dpkg/triggers",
-        "var/lib/dpkg/alternatives",
-        "var/cache/jig/debs",
-        "etc/apt/apt.conf.d",
-        "etc/dpkg/dpkg.cfg.d",
-    ] {
-        fs::create_dir_all(root.join(d))?;
-    }
-    w("var/lib/dpkg/status", "", 0o644)?;
-    w("var/lib/dpkg/available", "", 0o644)?;
-    // No service may start while packages are configured.
-    w("usr/sbin/policy-rc.d", "#!/bin/sh\nexit 101\n", 0o755)?;
-    // apt drops privileges to _apt, which a single-uid namespace cannot map.
-    w(
-        "etc/apt/apt.conf.d/00jig",
-        "// Written by jig: images run in a single-uid user namespace.\nAPT::Sandbox::User \"root\";\n",
-        0o644,
-    )?;
-    if slim {
-        let mut cfg = String::from("# Written by jig: slim image.\n");
-        for p in SLIM_EXCLUDE {
-            cfg.push_str(&format!("path-exclude={p}\n"));
-        }
-        for p in SLIM_INCLUDE {
-            cfg.push_str(&format!("path-include={p}\n"));
-        }
-        w("etc/dpkg/dpkg.cfg.d/jig-slim", &cfg, 0o644)?;
-    }
-    Ok(())
-}
-
-/// Removes build-only files and, for slim images, what the excludes describe (the
-/// first extraction happened before dpkg knew them).
-fn finish(root: &Path, slim: bool) -> Result<()> {
-    let _ = fs::remove_file(root.join("usr/sbin/policy-rc.d"));
-    let _ = fs::remove_dir(root.join("var/cache/jig/debs"));
-    let _ = fs::remove_dir(root.join("var/cache/jig"));
-    // Logs of the build itself carry timestamps and say nothing about the image;
-    // ldconfig's aux-cache records file times and is rebuilt on demand.
-    for f in [
-        "var/log/dpkg.log",
-        "var/log/alternatives.log",
-        "var/log/bootstrap.log",
-        "var/cache/ldconfig/aux-cache",
-    ] {
-        let _ = fs::remove_file(root.join(f));
-    }
-    if !slim {
-        return Ok(());
-    }
-    for dir in [
-        "usr/share/man",
-        "usr/share/info",
-        "usr/share/lintian",
-        "usr/share/linda",
-    ] {
-        empty_dir(&root.join(dir))?;
-    }
-    // Docs: keep each package's copyright file.
-    if let Ok(entries) = fs::read_dir(root.join("usr/share/doc")) {
-        for e in entries.flatten() {
-            let p = e.path();
-            if p.is_dir() && !p.is_symlink() {
-                for f in fs::read_dir(&p)?.flatten() {
-                    if f.file_name() != "copyright" {
-                        crate::image::store::remove_tree(&f.path())?;
-                    }
-                }
-            }
-        }
-    }
-    if let Ok(entries) = fs::read_dir(root.join("usr/share/locale")) {
-        for e in entries.flatten() {
-            if e.file_name() != "locale.alias" {
-                crate::image::store::remove_tree(&e.path())?;
-            }
-        }
-    }
-    for dir in ["var/lib/apt/lists", "var/cache/apt", "var/log/apt"] {
-        empty_dir(&root.join(dir))?;
-    }
-    Ok(())
-}
-
-fn empty_dir(dir: &Path) -> Result<()> {
-    if let Ok(entries) = fs::read_dir(dir) {
-        for e in entries.flatten() {
-            crate::image::store::remove_tree(&e.path())
-                .with_context(|| format!("removing {}", e.path().display()))?;
-        }
-    }
-    Ok(())
-}
+/// The exit status of an extractor that found the disk full.
+const FULL: i32 = libc::ENOSPC;

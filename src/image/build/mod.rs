@@ -4,6 +4,9 @@
 
 pub mod bootstrap;
 pub mod dockerfile;
+pub mod dpkg;
+pub mod layer;
+pub mod output;
 pub mod steps;
 
 use crate::image::source::{debian, oci, rootfs};

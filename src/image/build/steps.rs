@@ -15,22 +15,21 @@
 //! ([`progress::output`]: on stderr only with `-v`); on failure the error names the
 //! step, its first error line and the log (or repeats its last lines).
 
-use std::collections::VecDeque;
 use std::ffi::CString;
 use std::fs::{self, File};
-use std::io::{BufRead, BufReader};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
-use nix::sys::wait::{WaitStatus, waitpid};
+use nix::sys::wait::WaitStatus;
 use nix::unistd::{ForkResult, fork};
 
 use crate::base::digest::sha256_hex;
+use crate::image::build::output;
 use crate::image::source::progress;
-use crate::image::source::rootfs::copy_tree;
-use crate::image::store::{Image, ImageMeta, Store};
+use crate::image::store::files::clone_tree;
+use crate::image::store::{Image, ImageMeta, Store, flight};
 use crate::runtime::spec::{Bind, Node};
 use crate::runtime::{exec, fakeroot, mount, userns};
 
@@ -38,9 +37,6 @@ use crate::runtime::{exec, fakeroot, mount, userns};
 /// instead of the clock's, so the same inputs build the same tree on any day and any
 /// machine. The value is arbitrary but fixed: 2023-11-14T22:13:20Z.
 const SOURCE_DATE_EPOCH: &str = "SOURCE_DATE_EPOCH=1700000000";
-
-/// How many trailing output lines a failure report repeats.
-const TAIL_LINES: usize = 25;
 
 /// Runs `steps` on top of `base`, reusing cached results. Returns the final image.
 pub fn run_steps(store: &Store, base: Image, steps: &[String]) -> Result<Image> {
@@ -57,17 +53,23 @@ pub fn run_steps(store: &Store, base: Image, steps: &[String]) -> Result<Image> 
             image = cached;
             continue;
         }
+        // One build of a step at a time; who waited finds it built.
+        let flight = flight::take(&store.locks_dir(), &key, &format!("step {}", i + 1))?;
+        if flight.waited
+            && let Some(cached) = store.cached_build(&key)?
+        {
+            image = cached;
+            continue;
+        }
         progress::phase(&format!(
             "running step {} of {}: {}",
             i + 1,
             steps.len(),
             one_line(step)
         ));
-        let _lock = store.lock_shared()?;
         let temp = store.temp_image()?;
-        // A stored image, already within the limits when it was made: no budget.
-        copy_tree(&store.rootfs_of(&image.id), &temp.rootfs(), None)
-            .context("copying the previous image for the build step")?;
+        // A copy (times kept, so unchanged files are shared again at commit).
+        clone_tree(&store.rootfs_of(&image.id), &temp.rootfs())?;
         run_in(&temp.rootfs(), step, &[])
             .with_context(|| format!("build step {} failed: {}", i + 1, one_line(step)))?;
         let meta = ImageMeta {
@@ -196,6 +198,7 @@ pub fn run_command(rootfs: &Path, cmd: &Command, extra: &[Bind]) -> Result<()> {
     let cwd = CString::new(cmd.cwd).context("the working directory contains a NUL byte")?;
     let (read, write) = nix::unistd::pipe().context("pipe")?;
     let devnull = File::open("/dev/null").context("opening /dev/null")?;
+    let parent = nix::unistd::getpid().as_raw();
 
     // SAFETY: the child only makes syscalls, allocates (jig has no other threads, so
     // no lock can be held by a thread that does not exist in the child) and exits.
@@ -208,14 +211,23 @@ pub fn run_command(rootfs: &Path, cmd: &Command, extra: &[Bind]) -> Result<()> {
                 env: &env,
                 cwd: &cwd,
             };
-            let code = child(rootfs, &binds, &filters, &exec, &write, &devnull);
+            // A session of its own, this process staying behind as its supervisor,
+            // which kills the whole process group (dpkg and its scripts too) when jig
+            // dies ([`crate::base::child::supervise_session`]); a grandchild goes on.
+            let code = match crate::base::child::supervise_session(parent) {
+                Ok(()) => child(rootfs, &binds, &filters, &exec, &write, &devnull),
+                Err(e) => {
+                    eprintln!("jig: cannot start a session for the build step: {e}");
+                    125
+                }
+            };
             // SAFETY: leave without running the parent's exit handlers.
             unsafe { libc::_exit(code) }
         }
         ForkResult::Parent { child } => {
             drop(write);
-            let (first_error, tail) = stream(read);
-            match waitpid(child, None).context("waiting for the build step")? {
+            let out = output::stream(read, child);
+            match output::wait(child)? {
                 WaitStatus::Exited(_, 0) => {}
                 status => {
                     let why = match status {
@@ -223,50 +235,12 @@ pub fn run_command(rootfs: &Path, cmd: &Command, extra: &[Bind]) -> Result<()> {
                         WaitStatus::Signaled(_, s, _) => format!("killed by {s}"),
                         other => format!("{other:?}"),
                     };
-                    match (progress::log_path(), first_error) {
-                        (Some(log), Some(first)) => {
-                            bail!(
-                                "{why}; first error: {first}\nthe whole log: {}",
-                                log.display()
-                            )
-                        }
-                        (Some(log), None) => bail!(
-                            "{why}; last output:\n{}\nthe whole log: {}",
-                            tail.into_iter().collect::<Vec<_>>().join("\n"),
-                            log.display()
-                        ),
-                        (None, _) => bail!(
-                            "{why}; last output:\n{}",
-                            tail.into_iter().collect::<Vec<_>>().join("\n")
-                        ),
-                    }
+                    bail!("{why}{}", out.report());
                 }
             }
             make_owner_accessible(rootfs)
         }
     }
-}
-
-/// Hands the child's output to the build's display and log line by line
-/// ([`progress::output`]), keeping its first error line and its last lines.
-fn stream(read: OwnedFd) -> (Option<String>, VecDeque<String>) {
-    let mut tail = VecDeque::with_capacity(TAIL_LINES);
-    let mut first = None;
-    for line in BufReader::new(File::from(read)).split(b'\n') {
-        let Ok(line) = line else { break };
-        let line = String::from_utf8_lossy(&line).into_owned();
-        progress::output(&line);
-        // Both are repeated in the error, on the user's terminal: control characters
-        // are neutralised.
-        if first.is_none() && progress::is_error_line(&line) {
-            first = Some(progress::printable(line.trim()));
-        }
-        if tail.len() == TAIL_LINES {
-            tail.pop_front();
-        }
-        tail.push_back(progress::printable(&line));
-    }
-    (first, tail)
 }
 
 /// What the child executes, prepared before the fork.
@@ -283,8 +257,9 @@ struct Exec<'a> {
 ///
 /// The step runs as root with every capability in its user namespace, so what it can
 /// reach is decided here, in this order:
-/// 1. `setsid`: a session of its own, without a controlling terminal, so it can reach
-///    no terminal of the user (stdin is /dev/null, stdout and stderr the log pipe).
+/// 1. (before this function) `setsid`: a session of its own, without a controlling
+///    terminal, so it can reach no terminal of the user (stdin is /dev/null, stdout
+///    and stderr the log pipe), supervised so that it dies with jig.
 /// 2. The namespaces, the caller mapped to uid 0.
 /// 3. The image's tree as the root, a minimal /dev (not the host's), /proc, the binds.
 /// 4. `pivot_root` and a detach of the host's tree: nothing of it is left in the
@@ -319,10 +294,6 @@ fn child(
         );
         125
     };
-    // setsid(2): a forked child is never a process-group leader, so this succeeds.
-    if let Err(e) = nix::unistd::setsid() {
-        return fail(format!("cannot start a session for the build step: {e}"));
-    }
     let (uid, gid) = (
         nix::unistd::getuid().as_raw(),
         nix::unistd::getgid().as_raw(),

@@ -242,7 +242,19 @@ pub fn is_error_line(line: &str) -> bool {
         "perl: warning:",
         "locale: Cannot set",
     ];
-    if l.is_empty() || NOISE.iter().any(|n| l.contains(n)) {
+    // dpkg's progress lines name packages, and package names hold such words
+    // (libgpg-error0, libnotfound...).
+    const PROGRESS: &[&str] = &[
+        "Setting up ",
+        "Unpacking ",
+        "Preparing to unpack ",
+        "Selecting previously unselected ",
+        "Processing triggers for ",
+    ];
+    if l.is_empty()
+        || NOISE.iter().any(|n| l.contains(n))
+        || PROGRESS.iter().any(|p| l.starts_with(p))
+    {
         return false;
     }
     let lower = l.to_ascii_lowercase();
@@ -405,6 +417,8 @@ mod tests {
             "debconf: unable to initialize frontend: Dialog",
             "perl: warning: Setting locale failed.",
             "Setting up git (1:2.39.5-0+deb12u2) ...",
+            "Setting up libgpg-error0:amd64 (1.46-1) ...",
+            "Unpacking libgpg-error0:amd64 (1.46-1) ...",
             "",
         ] {
             assert!(!is_error_line(noise), "{noise}");

@@ -208,6 +208,7 @@ fn copy_dir(
 ) -> Result<()> {
     let entries = fs::read_dir(src).with_context(|| format!("reading {}", src.display()))?;
     for entry in entries {
+        crate::base::interrupt::check()?;
         let entry = entry.with_context(|| format!("reading {}", src.display()))?;
         let from = entry.path();
         let to = dst.join(entry.file_name());

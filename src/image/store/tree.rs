@@ -23,12 +23,23 @@ pub struct TreeSummary {
     pub size: u64,
 }
 
+/// What [`hash_with`] calls for each regular file: its path, metadata and content
+/// hash (hex).
+pub type OnFile<'a> = dyn FnMut(&Path, &fs::Metadata, &str) + 'a;
+
 /// Hashes the tree below `root` (not following symlinks).
 pub fn hash(root: &Path) -> io::Result<TreeSummary> {
+    hash_with(root, &mut |_, _, _| {})
+}
+
+/// Hashes the tree below `root`, calling `on_file` for every regular file once it is
+/// hashed (the store shares it with other images then: the file is read only once).
+/// Stops with an error when SIGINT/SIGTERM/SIGHUP was caught.
+pub fn hash_with(root: &Path, on_file: &mut OnFile) -> io::Result<TreeSummary> {
     let mut listing = Sha256::new();
     let mut size = 0;
     let mut buf = vec![0u8; 256 * 1024];
-    walk(root, b"", &mut listing, &mut size, &mut buf)?;
+    walk(root, b"", &mut listing, &mut size, &mut buf, on_file)?;
     Ok(TreeSummary {
         hex: hex(&listing.finalize()),
         size,
@@ -41,7 +52,9 @@ fn walk(
     listing: &mut Sha256,
     size: &mut u64,
     buf: &mut [u8],
+    on_file: &mut OnFile,
 ) -> io::Result<()> {
+    crate::base::interrupt::check_io()?;
     let mut names: Vec<_> = fs::read_dir(dir)?
         .map(|e| e.map(|e| e.file_name()))
         .collect::<io::Result<_>>()?;
@@ -61,7 +74,9 @@ fn walk(
             ('l', hex(target.as_os_str().as_bytes()))
         } else if ft.is_file() {
             *size += meta.len();
-            ('f', file_sha256(&path, buf)?)
+            let sha = file_sha256(&path, buf)?;
+            on_file(&path, &meta, &sha);
+            ('f', sha)
         } else if ft.is_fifo() {
             ('p', String::new())
         } else {
@@ -75,7 +90,7 @@ fn walk(
         listing.update(&child);
         listing.update(format!("\0{mode:o}\0{content}\n").as_bytes());
         if ft.is_dir() {
-            walk(&path, &child, listing, size, buf)?;
+            walk(&path, &child, listing, size, buf, on_file)?;
         }
     }
     Ok(())

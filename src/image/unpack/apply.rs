@@ -46,6 +46,7 @@ pub fn apply_mapped(
     let mut used = Used::default();
     let mut last = String::new();
     for entry in entries {
+        crate::base::interrupt::check().map_err(|e| ctx.err(&last, e.to_string()))?;
         let mut entry = entry.map_err(|e| {
             if allowance.hit() {
                 let after = if last.is_empty() {

@@ -194,7 +194,9 @@ pub fn download_all(http: &Http, jobs: &[Job], label: &str) -> Result<Downloads>
         for _ in 0..workers {
             s.spawn(|| {
                 loop {
-                    if failed.load(Ordering::Relaxed) {
+                    if failed.load(Ordering::Relaxed)
+                        || crate::base::interrupt::received().is_some()
+                    {
                         return;
                     }
                     let i = next.fetch_add(1, Ordering::Relaxed);
@@ -256,6 +258,7 @@ fn store_stream(mut body: impl Read, job: &Job, url: &str, progress: &Batch) -> 
     let mut buf = vec![0u8; 128 * 1024];
     let mut got: u64 = 0;
     loop {
+        crate::base::interrupt::check()?;
         let n = match body.read(&mut buf) {
             Ok(0) => break,
             Ok(n) => n,

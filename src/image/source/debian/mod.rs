@@ -105,6 +105,8 @@ pub struct Deb {
     pub depends: Vec<String>,
     /// The Pre-Depends part of `depends` (must be configured before it is unpacked).
     pub pre_depends: Vec<String>,
+    /// `Installed-Size`, in bytes (0 when the index does not say).
+    pub installed_size: u64,
 }
 
 /// The resolved, downloaded package set.
@@ -116,6 +118,11 @@ pub struct Fetched {
     pub debs: Vec<Deb>,
     /// What had to be downloaded this time (.debs only; zero when all were cached).
     pub downloaded: Downloads,
+    /// The names of the suite's base set (Essential + apt, resolved alone from the
+    /// same index), when it is part of `debs` exactly (same versions and hashes): an
+    /// image can then be this set's image with the rest installed on top. Empty when
+    /// the resolution with the extra packages chose differently.
+    pub base: Vec<String>,
 }
 
 /// The host's Debian architecture name.
@@ -184,6 +191,10 @@ pub fn fetch(spec: &Spec, extra: &[String], cache: &Path) -> Result<Fetched> {
     crate::image::source::progress::status(&format!("resolving debian:{}", spec.suite));
     let http = fetch::Http::new();
     let indexes = cache.join("indexes");
+    // Partial downloads of killed processes (nobody holds them any more).
+    for dir in [&indexes, &cache.join("debs")] {
+        let _ = crate::image::store::temp::sweep(dir, |n| n.starts_with(".tmp-"));
+    }
     let dists = format!("{base}/dists/{}", spec.suite);
 
     // 1. InRelease, verified.
@@ -225,6 +236,26 @@ pub fn fetch(spec: &Spec, extra: &[String], cache: &Path) -> Result<Fetched> {
             spec.suite
         )
     })?;
+    // The base set alone, from the same index: shared by every image of the suite
+    // when the full resolution contains it unchanged.
+    let base_set = if extra.is_empty() {
+        Vec::new()
+    } else {
+        let alone = ["apt".to_string()];
+        let full: std::collections::BTreeMap<&str, &str> = resolved
+            .iter()
+            .map(|r| (r.pkg.name, r.pkg.sha256))
+            .collect();
+        match resolve::resolve(&pkgs, &arch, &alone) {
+            Ok(b)
+                if b.iter()
+                    .all(|r| full.get(r.pkg.name) == Some(&r.pkg.sha256)) =>
+            {
+                b.iter().map(|r| r.pkg.name.to_owned()).collect()
+            }
+            _ => Vec::new(),
+        }
+    };
 
     // 4. Downloads.
     let debs_dir = cache.join("debs");
@@ -254,6 +285,7 @@ pub fn fetch(spec: &Spec, extra: &[String], cache: &Path) -> Result<Fetched> {
             priority: r.pkg.priority.to_owned(),
             depends: r.depends.iter().map(|s| s.to_string()).collect(),
             pre_depends: r.pre_depends.iter().map(|s| s.to_string()).collect(),
+            installed_size: r.pkg.installed_size,
         })
         .collect();
     Ok(Fetched {
@@ -269,6 +301,7 @@ pub fn fetch(spec: &Spec, extra: &[String], cache: &Path) -> Result<Fetched> {
         },
         debs,
         downloaded,
+        base: base_set,
     })
 }
 

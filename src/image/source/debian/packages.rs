@@ -37,6 +37,9 @@ pub struct Package<'a> {
     pub size: u64,
     /// `Multi-Arch` (`same`, `foreign`, `allowed`, or empty).
     pub multi_arch: &'a str,
+    /// `Installed-Size` in bytes (the field counts KiB; 0 when absent or garbled: it
+    /// only sizes messages).
+    pub installed_size: u64,
 }
 
 /// Parses a whole Packages file, keeping only stanzas for `host_arch` and `all`.
@@ -106,6 +109,10 @@ fn package<'a>(p: &deb822::Paragraph<'a>, host_arch: &str) -> Result<Package<'a>
         sha256,
         size,
         multi_arch: p.get("Multi-Arch").unwrap_or(""),
+        installed_size: p
+            .get("Installed-Size")
+            .and_then(|k| k.trim().parse::<u64>().ok())
+            .map_or(0, |k| k.saturating_mul(1024)),
     })
 }
 

@@ -4,9 +4,8 @@
 //! written to `tmp/blob-<pid>-<n>` while its sha256 and size are checked, and renamed
 //! into place only when both match, so an interrupted or corrupt download never counts
 //! as a blob: the next pull simply starts that blob again. Temp files left by a process
-//! that died are removed by the next pull (or `jig gc`).
+//! that died (nobody holds their lock) are removed by the next pull (or `jig gc`).
 
-use std::fs;
 use std::io::{self, Write};
 use std::path::PathBuf;
 
@@ -75,35 +74,17 @@ impl Blobs {
     pub fn adopt(&self, temp: TempFile, digest: &str) -> Result<PathBuf> {
         let dest = self.path(digest)?;
         temp.file.sync_all().context("flushing a downloaded blob")?;
-        let from = temp.keep();
-        fs::rename(&from, &dest)
+        let from = temp.path().to_owned();
+        // Renamed while still held, so no sweep can take it first.
+        temp.persist(&dest)
             .with_context(|| format!("moving {} to {}", from.display(), dest.display()))?;
         Ok(dest)
     }
 
-    /// Removes `tmp/blob-<pid>-*` files whose process is gone (interrupted pulls).
+    /// Removes `tmp/blob-*` files nobody holds (interrupted pulls; see
+    /// [`crate::image::store::temp`]).
     pub fn sweep_stale(&self) {
-        let Ok(entries) = fs::read_dir(&self.tmp) else {
-            return;
-        };
-        for e in entries.flatten() {
-            let name = e.file_name();
-            let Some(pid) = name
-                .to_str()
-                .and_then(|n| n.strip_prefix("blob-"))
-                .and_then(|n| n.split('-').next())
-                .and_then(|p| p.parse::<i32>().ok())
-            else {
-                continue;
-            };
-            // kill(pid, 0) fails with ESRCH only when no such process exists.
-            // SAFETY: signal 0 performs the permission/existence check only.
-            let gone = unsafe { libc::kill(pid, 0) } != 0
-                && io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH);
-            if gone {
-                let _ = fs::remove_file(e.path());
-            }
-        }
+        let _ = crate::image::store::temp::sweep(&self.tmp, |n| n.starts_with("blob-"));
     }
 }
 

@@ -232,6 +232,7 @@ struct LayerSource {
 
 impl Read for LayerSource {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        crate::base::interrupt::check_io()?;
         let n = self.inner.read(buf)?;
         if let Some(w) = &mut self.writer {
             io::Write::write_all(w, &buf[..n])?;
