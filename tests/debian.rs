@@ -826,9 +826,7 @@ fn second_install_is_up_to_date_and_keeps_the_image() {
         let err = stderr(&out);
         let short = after.strip_prefix("sha256:").unwrap_or(&after)[..12].to_owned();
         assert!(
-            err.contains(&format!(
-                "jig: debian:bookworm image is up to date ({short})"
-            )),
+            err.contains(&format!("jig: debian:trixie image is up to date ({short})")),
             "{l} no up-to-date message: {err}"
         );
         assert!(!err.contains("bootstrapping"), "{l} rebuilt: {err}");
@@ -844,7 +842,7 @@ fn second_install_is_up_to_date_and_keeps_the_image() {
         // The shim still works after the reinstall.
         let out = t.git(&["--version"]);
         assert_ok(&out, &l);
-        assert!(stdout(&out).starts_with("git version 2.39."), "{l}");
+        assert!(stdout(&out).starts_with("git version 2.47."), "{l}");
     }
 }
 
@@ -876,11 +874,11 @@ fn lock_records_the_debian_package_set() {
     for t in setups() {
         let l = t.label();
         t.env
-            .write(&t.project().join("jig.toml"), "[tools]\ngit = \"2.39\"\n");
+            .write(&t.project().join("jig.toml"), "[tools]\ngit = \"2.47\"\n");
         let out = t.jig(&["lock"]);
         assert_ok(&out, &format!("{l} jig lock"));
         let lock = fs::read_to_string(t.project().join("jig.lock")).unwrap();
-        assert!(lock.contains("source = \"debian:bookworm\""), "{l}: {lock}");
+        assert!(lock.contains("source = \"debian:trixie\""), "{l}: {lock}");
         assert!(lock.contains("index = \"sha256:"), "{l}: {lock}");
         assert!(
             lock.contains(&format!("image = \"{}\"", t.image_id("git"))),
@@ -889,7 +887,7 @@ fn lock_records_the_debian_package_set() {
         let packages = lock.matches("[[tools.git.packages]]").count();
         assert!(packages > 50, "{l}: only {packages} packages locked");
         assert!(
-            lock.contains("name = \"git\"\nversion = \"1:2.39"),
+            lock.contains("name = \"git\"\nversion = \"1:2.47"),
             "{l}: {lock}"
         );
         let shas: Vec<&str> = lock
