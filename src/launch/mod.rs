@@ -14,6 +14,7 @@ pub mod display;
 pub mod entry;
 pub mod facts;
 pub mod host;
+pub mod localtime;
 pub mod locked;
 pub mod plan;
 pub mod resolve;
