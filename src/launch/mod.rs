@@ -41,7 +41,8 @@ pub fn main(name: &str, argv0: OsString, args: Vec<OsString>) -> i32 {
 }
 
 fn run(name: &str, argv0: OsString, args: Vec<OsString>) -> Result<LaunchError, LaunchError> {
-    let dirs = Dirs::from_env()?;
+    host::check_home()?;
+    let dirs = Dirs::for_shim(name, &argv0)?;
     let index = Lazy::read(&dirs.index())?;
     let Some(recipe) = index.shims.get(name) else {
         return Err(LaunchError::new(
