@@ -9,11 +9,13 @@
 //! a copy of the jig binary (the checkout may sit below a 0700 directory), the busybox
 //! root filesystem and the `bb` recipe beside it.
 //!
-//! Beside it: [`tmux`] (a real terminal), [`tar`] (archives written header by header)
+//! Beside it: [`tmux`] (a real terminal), [`tar`] (archives written header by header),
+//! [`debian`] (the built-in recipes' images, built once and shared)
 //! and [`registry`] (a real OCI registry and uploads to it).
 
 #![allow(dead_code)] // each test file uses a different part of the harness
 
+pub mod debian;
 pub mod registry;
 pub mod tar;
 pub mod tmux;
