@@ -416,6 +416,17 @@ fn finish(root: &Path, slim: Option<&[String]>) -> Result<()> {
     for dir in ["var/lib/apt/lists", "var/cache/apt", "var/log/apt"] {
         empty_dir(&root.join(dir))?;
     }
+    // man-db's directories for formatted pages: without them man formats each page
+    // when asked, as it does for every user but root outside. Saving one would make
+    // root inside chown it to the `man` user, whom a single-uid namespace cannot map
+    // ("man: can't chown ...: Invalid argument"). Its index stays.
+    if let Ok(entries) = fs::read_dir(root.join("var/cache/man")) {
+        for e in entries.flatten() {
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                crate::image::store::remove_tree(&e.path())?;
+            }
+        }
+    }
     Ok(())
 }
 
@@ -472,6 +483,8 @@ mod tests {
             "usr/share/info/dir",
             "usr/share/doc/git/copyright",
             "usr/share/doc/git/changelog.gz",
+            "var/cache/man/index.db",
+            "var/cache/man/cat1/git-log.1.gz",
             "usr/share/locale/locale.alias",
             "usr/share/locale/de/LC_MESSAGES/git.mo",
             "usr/bin/git",
@@ -512,6 +525,7 @@ mod tests {
                 "usr/share/locale/locale.alias",
                 "usr/share/man/man1/git-log.1.gz",
                 "usr/share/man/man7/gitrevisions.7.gz",
+                "var/cache/man/index.db",
             ]
         );
         // Directories nothing was kept in are gone too.
@@ -529,6 +543,7 @@ mod tests {
                 "usr/bin/git",
                 "usr/share/doc/git/copyright",
                 "usr/share/locale/locale.alias",
+                "var/cache/man/index.db",
             ]
         );
         assert_eq!(
@@ -540,7 +555,7 @@ mod tests {
         // Not slim: nothing goes.
         let t = tree();
         finish(t.path(), None).unwrap();
-        assert_eq!(files(t.path()).len(), 11);
+        assert_eq!(files(t.path()).len(), 13);
     }
 
     #[test]
