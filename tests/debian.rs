@@ -843,6 +843,53 @@ fn npm_installs_a_git_dependency_through_the_git_shim() {
     }
 }
 
+/// Inside a container every installed recipe's shim works, from hooks and aliases too:
+/// a pre-commit hook calls jq and python3, an alias calls jq, each a nested container
+/// of its own recipe. A command that is in no image and no installed recipe gets a
+/// message naming the built-in recipe to install.
+#[test]
+fn hooks_and_aliases_call_other_recipes_through_their_shims() {
+    for t in setups_with(&["git", "jq", "python3"]) {
+        let l = t.label();
+        t.repo_with_commits(1);
+        let hook = t.project().join(".git/hooks/pre-commit");
+        t.env.write(
+            &hook,
+            "#!/bin/sh\nset -e\necho '{\"hook\": [1, 2]}' | jq -c .hook\npython3 -c 'import sys; print(\"python\", sys.version_info[0])'\n",
+        );
+        fs::set_permissions(&hook, fs::Permissions::from_mode(0o755)).unwrap();
+        let out = t.git(&["commit", "-q", "--allow-empty", "-m", "hooked"]);
+        assert_ok(&out, &format!("{l} a commit through the hook"));
+        let text = format!("{}{}", stdout(&out), stderr(&out));
+        assert!(
+            text.contains("[1,2]\n") && text.contains("python 3\n"),
+            "{l}: {text}"
+        );
+        assert!(t.git_ok(&["log", "-1", "--format=%s"]) == "hooked\n", "{l}");
+        let out = t.git(&["-c", "alias.sum=!jq -n '1 + 41'", "sum"]);
+        assert_ok(&out, &format!("{l} an alias calling jq"));
+        assert_eq!(stdout(&out), "42\n", "{l}");
+        // The image of git has neither; an installed recipe's shim is named, and a
+        // built-in that is not installed is named with its install command.
+        let out = t.jig(&["exec", "git", "--", "jq", "-n", "1"]);
+        assert_code(&out, 127, &format!("{l} jq in git's image"));
+        assert!(
+            stderr(&out)
+                .contains("hint: 'jq' is a shim of another installed recipe: run it as `jq`"),
+            "{l}: {}",
+            stderr(&out)
+        );
+        let out = t.jig(&["exec", "git", "--", "shellcheck", "x.sh"]);
+        assert_code(&out, 127, &format!("{l} shellcheck in git's image"));
+        assert_eq!(
+            stderr(&out),
+            "jig: shellcheck: error: command not found in the image of recipe git\n  \
+             hint: the shellcheck recipe provides 'shellcheck': `jig install shellcheck`\n",
+            "{l}"
+        );
+    }
+}
+
 // ---------------------------------------------------------------------------------
 // gitk on Xvfb
 // ---------------------------------------------------------------------------------
