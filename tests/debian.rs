@@ -377,7 +377,8 @@ fn git_commit_opens_an_editor_in_the_terminal() {
                 tmux.send(&["C-x"]);
                 tmux.wait_for("Save modified buffer");
                 tmux.send(&["y"]);
-                tmux.wait_for("File Name to Write");
+                // nano 8 (trixie) asks "Write to File", nano 7 "File Name to Write".
+                tmux.wait_for("Write to File");
                 tmux.send(&["Enter"]);
                 "from nano".to_owned()
             } else {
