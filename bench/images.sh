@@ -38,8 +38,8 @@ for r in "${recipes[@]}"; do
   size=$("$jig" images | awk -v r="$r" 'NR > 1 && index($0, r "@") { print $2, $3 }')
   if [[ $r == git && $(id -u) -eq 0 ]]; then
     m0=$(now)
-    mmdebstrap --quiet --variant=apt --include=git,ca-certificates,openssh-client,less,nano,vim-tiny \
-      bookworm "$work/mmdebstrap" http://deb.debian.org/debian
+    mmdebstrap --quiet --variant=apt --include=git,ca-certificates,openssh-client,less,nano,vim-tiny,man-db \
+      trixie "$work/mmdebstrap" http://deb.debian.org/debian
     m1=$(now)
     rm -rf "$work/mmdebstrap"
     mm_line="git: jig $(printf %.1f "$(echo "$t1 - $t0" | bc)") s, mmdebstrap (apt + git, same packages) $(printf %.1f "$(echo "$m1 - $m0" | bc)") s: jig / mmdebstrap = $(printf %.2f "$(echo "($t1 - $t0) / ($m1 - $m0)" | bc -l)")"

@@ -4,8 +4,10 @@
 # floor with a static busybox).
 #
 # Builds the built-in recipes git, curl and jq from the Debian mirror into a fresh
-# JIG_HOME, checks that the host has the same program versions (a Debian 12 host does:
-# script/deps --bench installs them), and times, in a git repository of 300 files:
+# JIG_HOME, at their Debian 12 (bookworm) versions, pinned in the global jig.toml (the
+# defaults are Debian 13's), checks that the host has the same program versions (a
+# Debian 12 host does: script/deps --bench installs them), and times, in a git
+# repository of 300 files:
 #   git --version, git status --short, git log --oneline -5, curl --version, jq -c . FILE
 # each natively and through its jig shim, in ROUNDS (default 5) interleaved hyperfine
 # runs. Reports medians, jig - native (median of per-round differences) and the ratio.
@@ -19,8 +21,10 @@ source bench/lib.sh
 repo=$PWD
 runs=${1:-1000}
 bench_home tools
-"$jig" install --yes git curl jq >"$work/install.log" 2>&1 ||
+"$jig" install --yes git@2.39 curl@7.88 jq@1.6 >"$work/install.log" 2>&1 ||
   { cat "$work/install.log" >&2; exit 1; }
+# The global pins (JIG_HOME is also the configuration directory here).
+printf '[tools]\ngit = "2.39"\ncurl = "7.88"\njq = "1.6"\n' >"$JIG_HOME/jig.toml"
 shims=$JIG_HOME/shims
 
 # The same program on both sides, or the comparison means nothing: compare the first

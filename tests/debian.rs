@@ -1,18 +1,7 @@
 //! The built-in Debian recipes for real: git, npm and gitk images bootstrapped from the
 //! Debian mirror, npm talking to the npm registry, gitk drawing on an Xvfb display.
-//! Every test runs once per identity (see `common`).
-//!
-//! The images are built once per identity and per jig binary, and shared on disk by
-//! every test thread and test process (nextest runs each test in its own process):
-//! `$TMPDIR/jig-debian-<uid>-<hash of the jig binary>/`, owned by the identity, holds a
-//! copy of jig, a `JIG_HOME` in which `jig install git`, `jig install npm` and
-//! `jig install gitk` ran, and a `ready` stamp. `build.lock` (flock) lets the first
-//! process build while the others wait; `use.lock` is held shared while a process uses
-//! the directory. The directory stays after the run so the next run with the same jig
-//! binary starts warm; directories of other jig binaries unused for an hour are
-//! removed. `rm -rf /tmp/jig-debian-*` resets everything (the next run builds again).
-//!
-//! Each test gets its own `Env` (home and project) and uses the shared `JIG_HOME`.
+//! Every test runs once per identity (see `common`), with the images of
+//! `common::debian` (built once, shared by every test process).
 //!
 //! The npm tests reach the real npm registry. On a host behind a TLS-inspecting proxy
 //! they pass only because the `npm` recipe trusts the host's CA bundle (`host_ca`):
@@ -23,407 +12,23 @@ mod common;
 #[path = "debian/git.rs"]
 mod git;
 
-use std::fs::{self, File, OpenOptions};
-use std::io;
-use std::os::fd::AsRawFd;
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::fs::{self, File};
+use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::Duration;
 
-use sha2::{Digest, Sha256};
-
+use common::debian::*;
 use common::*;
 
-/// The recipes every shared `JIG_HOME` has installed, in build order.
+/// The recipes this file's tests use, installed once in the shared `JIG_HOME`.
 const TOOLS: &[&str] = &["git", "npm", "gitk", "vim"];
 
-/// Shared directories of other jig binaries unused for this long are removed.
-const SWEEP_AFTER: Duration = Duration::from_secs(3600);
-
-// ---------------------------------------------------------------------------------
-// The shared images
-// ---------------------------------------------------------------------------------
-
-/// One identity's shared, already-installed `JIG_HOME`.
-struct Shared {
-    who: Identity,
-    /// `$TMPDIR/jig-debian-<uid>-<hash>`, owned by `who`.
-    dir: PathBuf,
-    /// The copy of jig inside `dir` that the shims point at.
-    jig: PathBuf,
-    /// Held (shared flock) for the life of the test process: keeps sweepers away.
-    _in_use: File,
-}
-
-impl Shared {
-    fn jig_home(&self) -> PathBuf {
-        self.dir.join("jig-home")
-    }
-    fn shims(&self) -> PathBuf {
-        self.jig_home().join("shims")
-    }
-}
-
-static SHARED: OnceLock<Vec<Shared>> = OnceLock::new();
-
-/// The shared state of every identity, built (in parallel, one thread per identity) or
-/// found on first use.
-fn shared_all() -> &'static [Shared] {
-    SHARED.get_or_init(|| {
-        let threads: Vec<_> = Identity::all()
-            .into_iter()
-            .map(|who| std::thread::spawn(move || Shared::get(who)))
-            .collect();
-        threads
-            .into_iter()
-            .map(|t| t.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-            .collect()
-    })
-}
-
-/// A short digest naming the jig binary under test (path, inode, size, mtime: cargo
-/// writes a new file for every build, and hashing 100 MB of debug binary in every
-/// test process would cost seconds).
-fn jig_binary_hash() -> String {
-    let path = env!("CARGO_BIN_EXE_jig");
-    let m = fs::metadata(path).expect("the jig binary");
-    let text = format!(
-        "{path}\0{}\0{}\0{}.{}",
-        m.ino(),
-        m.size(),
-        m.mtime(),
-        m.mtime_nsec()
-    );
-    let digest = Sha256::digest(text.as_bytes());
-    digest[..8].iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn flock(file: &File, op: libc::c_int) -> io::Result<()> {
-    loop {
-        // SAFETY: flock on a descriptor we own.
-        if unsafe { libc::flock(file.as_raw_fd(), op) } == 0 {
-            return Ok(());
-        }
-        let e = io::Error::last_os_error();
-        if e.kind() != io::ErrorKind::Interrupted {
-            return Err(e);
-        }
-    }
-}
-
-/// Opens (creating) a lock file inside a directory owned by `who`, never following
-/// a symlink.
-fn open_lock(path: &Path, who: &Identity) -> File {
-    let f = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .mode(0o644)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(path)
-        .unwrap_or_else(|e| panic!("open {}: {e}", path.display()));
-    if who.switch {
-        let _ = std::os::unix::fs::fchown(&f, Some(who.uid), Some(who.gid));
-    }
-    f
-}
-
-fn chown_to(path: &Path, who: &Identity) {
-    if who.switch {
-        std::os::unix::fs::lchown(path, Some(who.uid), Some(who.gid))
-            .unwrap_or_else(|e| panic!("chown {}: {e}", path.display()));
-    }
-}
-
-impl Shared {
-    /// Finds or builds `who`'s shared directory. Blocks while another process builds it.
-    fn get(who: Identity) -> Shared {
-        let prefix = format!("jig-debian-{}-", who.uid);
-        let dir = std::env::temp_dir().join(format!("{prefix}{}", jig_binary_hash()));
-        let build_lock = loop {
-            match fs::create_dir(&dir) {
-                Ok(()) => {
-                    fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).unwrap();
-                    chown_to(&dir, &who);
-                }
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
-                Err(e) => panic!("mkdir {}: {e}", dir.display()),
-            }
-            let m = fs::symlink_metadata(&dir).unwrap();
-            assert!(
-                m.is_dir() && m.uid() == who.uid,
-                "{} is not a directory owned by uid {}; remove it",
-                dir.display(),
-                who.uid
-            );
-            let path = dir.join("build.lock");
-            let f = open_lock(&path, &who);
-            flock(&f, libc::LOCK_EX).expect("flock build.lock");
-            // A sweeper may have removed the directory while we waited: start over.
-            let same =
-                fs::symlink_metadata(&path).is_ok_and(|p| p.ino() == f.metadata().unwrap().ino());
-            if same {
-                break f;
-            }
-        };
-
-        let jig = dir.join("bin/jig");
-        let ready = dir.join("ready");
-        if ready.exists() {
-            eprintln!(
-                "jig tests: reusing the Debian images in {} (rm -rf {}* rebuilds them)",
-                dir.display(),
-                std::env::temp_dir().join("jig-debian-").display()
-            );
-        } else {
-            Self::build(&who, &dir, &jig, &ready);
-        }
-        let used = dir.join("used");
-        if fs::write(&used, b"").is_ok() {
-            chown_to(&used, &who);
-        }
-        let in_use = open_lock(&dir.join("use.lock"), &who);
-        flock(&in_use, libc::LOCK_SH).expect("flock use.lock");
-        drop(build_lock);
-        sweep(&prefix, &dir);
-        Shared {
-            who,
-            dir,
-            jig,
-            _in_use: in_use,
-        }
-    }
-
-    /// Copies jig in and installs every tool, then writes the `ready` stamp.
-    fn build(who: &Identity, dir: &Path, jig: &Path, ready: &Path) {
-        let bin = dir.join("bin");
-        fs::create_dir_all(&bin).unwrap();
-        fs::set_permissions(&bin, fs::Permissions::from_mode(0o755)).unwrap();
-        chown_to(&bin, who);
-        let tmp = bin.join(format!(".jig.{}", std::process::id()));
-        fs::copy(env!("CARGO_BIN_EXE_jig"), &tmp).expect("copy the jig binary");
-        fs::set_permissions(&tmp, fs::Permissions::from_mode(0o755)).unwrap();
-        chown_to(&tmp, who);
-        fs::rename(&tmp, jig).unwrap();
-
-        // A scratch Env supplies HOME, the project directory and the identity switch.
-        let env = Env::new(who.clone());
-        let mut report = String::new();
-        for tool in TOOLS {
-            let started = Instant::now();
-            let mut c = env.command(jig);
-            c.arg("install")
-                .arg(tool)
-                .env("JIG_HOME", dir.join("jig-home"));
-            let out = run(c);
-            assert_ok(
-                &out,
-                &format!("{} jig install {tool} (shared build)", env.label()),
-            );
-            let line = format!(
-                "{tool}: {:.1} s as {}\n",
-                started.elapsed().as_secs_f64(),
-                who.name
-            );
-            eprint!("jig tests: built {line}");
-            report.push_str(&line);
-        }
-        fs::write(ready, report).unwrap();
-        chown_to(ready, who);
-    }
-}
-
-/// Removes the shared directories of other jig binaries (same uid) that nobody uses
-/// and nobody used for [`SWEEP_AFTER`].
-fn sweep(prefix: &str, keep: &Path) {
-    let Ok(entries) = fs::read_dir(std::env::temp_dir()) else {
-        return;
-    };
-    for e in entries.flatten() {
-        let path = e.path();
-        let is_ours = e
-            .file_name()
-            .to_str()
-            .is_some_and(|n| n.starts_with(prefix));
-        if !is_ours || path == keep {
-            continue;
-        }
-        let stamp = fs::metadata(path.join("used")).or_else(|_| fs::metadata(&path));
-        let idle = stamp
-            .ok()
-            .and_then(|m| m.modified().ok())
-            .and_then(|t| SystemTime::now().duration_since(t).ok())
-            .is_some_and(|d| d > SWEEP_AFTER);
-        if !idle {
-            continue;
-        }
-        let try_lock = |name: &str| {
-            let f = File::open(path.join(name)).ok()?;
-            flock(&f, libc::LOCK_EX | libc::LOCK_NB).ok()?;
-            Some(f)
-        };
-        let (Some(_b), Some(_u)) = (try_lock("build.lock"), try_lock("use.lock")) else {
-            continue;
-        };
-        if fs::remove_dir_all(&path).is_err() {
-            // Image trees may hold read-only directories: open them up and retry.
-            make_writable(&path);
-            let _ = fs::remove_dir_all(&path);
-        }
-        eprintln!("jig tests: removed the unused {}", path.display());
-    }
-}
-
-fn make_writable(dir: &Path) {
-    let Ok(m) = fs::symlink_metadata(dir) else {
-        return;
-    };
-    if !m.is_dir() {
-        return;
-    }
-    let _ = fs::set_permissions(dir, fs::Permissions::from_mode(0o700));
-    if let Ok(entries) = fs::read_dir(dir) {
-        for e in entries.flatten() {
-            make_writable(&e.path());
-        }
-    }
-}
-
-// ---------------------------------------------------------------------------------
-// One test's view: a fresh Env (home, project) using a shared JIG_HOME
-// ---------------------------------------------------------------------------------
-
-struct T {
-    env: Env,
-    shared: &'static Shared,
-}
-
-/// One fresh environment per identity, each with its identity's shared images.
+/// One fresh environment per identity, with [`TOOLS`] installed.
 fn setups() -> Vec<T> {
-    shared_all()
-        .iter()
-        .map(|shared| T {
-            env: Env::new(shared.who.clone()),
-            shared,
-        })
-        .collect()
-}
-
-impl T {
-    fn label(&self) -> String {
-        self.env.label()
-    }
-    fn project(&self) -> PathBuf {
-        self.env.project()
-    }
-    fn home(&self) -> PathBuf {
-        self.env.home()
-    }
-
-    /// A command as this identity in the project, with the shared `JIG_HOME` and the
-    /// shim directory first on PATH (as `jig activate` arranges).
-    fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
-        let mut c = self.env.command(program);
-        c.env("JIG_HOME", self.shared.jig_home()).env(
-            "PATH",
-            format!("{}:/usr/bin:/bin", self.shared.shims().display()),
-        );
-        c
-    }
-    fn jig_cmd(&self, args: &[&str]) -> Command {
-        let mut c = self.command(&self.shared.jig);
-        c.args(args);
-        c
-    }
-    fn jig(&self, args: &[&str]) -> Output {
-        run(self.jig_cmd(args))
-    }
-    fn shim_cmd(&self, name: &str, args: &[&str]) -> Command {
-        let mut c = self.command(self.shared.shims().join(name));
-        c.args(args);
-        c
-    }
-    fn shim(&self, name: &str, args: &[&str]) -> Output {
-        run(self.shim_cmd(name, args))
-    }
-    fn git(&self, args: &[&str]) -> Output {
-        self.shim("git", args)
-    }
-    /// `git ARGS`, which must succeed; returns its stdout.
-    fn git_ok(&self, args: &[&str]) -> String {
-        let out = self.git(args);
-        assert_ok(&out, &format!("{} git {}", self.label(), args.join(" ")));
-        stdout(&out)
-    }
-    /// A host shell running SCRIPT (the shims come first on its PATH).
-    fn host_sh(&self, script: &str) -> Output {
-        let mut c = self.command("/bin/sh");
-        c.arg("-c").arg(script);
-        run(c)
-    }
-
-    /// The full image id (`sha256:...`) `jig which TOOL` reports.
-    fn image_id(&self, tool: &str) -> String {
-        let out = self.jig(&["which", tool]);
-        assert_ok(&out, &format!("{} jig which {tool}", self.label()));
-        stdout(&out)
-            .lines()
-            .find_map(|l| l.strip_prefix("image:"))
-            .and_then(|l| l.split_whitespace().next())
-            .expect("an image: line")
-            .to_owned()
-    }
-
-    /// `~/.gitconfig` with a user identity and a default branch name.
-    fn write_gitconfig(&self) {
-        self.env.write(
-            &self.home().join(".gitconfig"),
-            "[user]\n\tname = Jig Tester\n\temail = jig-tester@example.invalid\n\
-             [init]\n\tdefaultBranch = trunk\n",
-        );
-    }
-
-    /// A git repository in the project with `n` commits `c1..cn`, each adding a file.
-    fn repo_with_commits(&self, n: usize) {
-        self.write_gitconfig();
-        self.git_ok(&["init", "-q"]);
-        for i in 1..=n {
-            let name = format!("file{i}.txt");
-            self.env
-                .write(&self.project().join(&name), format!("content {i}\n"));
-            self.git_ok(&["add", &name]);
-            self.git_ok(&["commit", "-q", "-m", &format!("c{i}")]);
-        }
-    }
-
-    /// Asserts that everything below `root` (and `root`) belongs to this identity;
-    /// returns how many entries there are.
-    fn assert_owned_tree(&self, root: &Path) -> usize {
-        let l = self.label();
-        let mut count = 0;
-        let mut todo = vec![root.to_owned()];
-        while let Some(p) = todo.pop() {
-            let m = fs::symlink_metadata(&p).unwrap_or_else(|e| panic!("{l} {p:?}: {e}"));
-            assert_eq!(
-                (m.uid(), m.gid()),
-                (self.env.who.uid, self.env.who.gid),
-                "{l} {} has the wrong owner",
-                p.display()
-            );
-            count += 1;
-            if m.is_dir() {
-                for e in fs::read_dir(&p).unwrap() {
-                    todo.push(e.unwrap().path());
-                }
-            }
-        }
-        count
-    }
+    setups_with(TOOLS)
 }
 
 // ---------------------------------------------------------------------------------
@@ -775,7 +380,8 @@ fn git_commit_opens_an_editor_in_the_terminal() {
                 tmux.send(&["C-x"]);
                 tmux.wait_for("Save modified buffer");
                 tmux.send(&["y"]);
-                tmux.wait_for("File Name to Write");
+                // nano 8 (trixie) asks "Write to File", nano 7 "File Name to Write".
+                tmux.wait_for("Write to File");
                 tmux.send(&["Enter"]);
                 "from nano".to_owned()
             } else {
@@ -825,7 +431,7 @@ fn second_install_is_up_to_date_and_keeps_the_image() {
         let err = stderr(&out);
         let short = after.strip_prefix("sha256:").unwrap_or(&after)[..12].to_owned();
         assert!(
-            err.contains(&format!("debian:bookworm image is up to date ({short})")),
+            err.contains(&format!("debian:trixie image is up to date ({short})")),
             "{l} no up-to-date message: {err}"
         );
         // No rebuild: what proves it is the message and the unchanged image, not a
@@ -839,7 +445,7 @@ fn second_install_is_up_to_date_and_keeps_the_image() {
         // The shim still works after the reinstall.
         let out = t.git(&["--version"]);
         assert_ok(&out, &l);
-        assert!(stdout(&out).starts_with("git version 2.39."), "{l}");
+        assert!(stdout(&out).starts_with("git version 2.47."), "{l}");
     }
 }
 
@@ -871,11 +477,11 @@ fn lock_records_the_debian_package_set() {
     for t in setups() {
         let l = t.label();
         t.env
-            .write(&t.project().join("jig.toml"), "[tools]\ngit = \"2.39\"\n");
+            .write(&t.project().join("jig.toml"), "[tools]\ngit = \"2.47\"\n");
         let out = t.jig(&["lock"]);
         assert_ok(&out, &format!("{l} jig lock"));
         let lock = fs::read_to_string(t.project().join("jig.lock")).unwrap();
-        assert!(lock.contains("source = \"debian:bookworm\""), "{l}: {lock}");
+        assert!(lock.contains("source = \"debian:trixie\""), "{l}: {lock}");
         assert!(lock.contains("index = \"sha256:"), "{l}: {lock}");
         assert!(
             lock.contains(&format!("image = \"{}\"", t.image_id("git"))),
@@ -884,7 +490,7 @@ fn lock_records_the_debian_package_set() {
         let packages = lock.matches("[[tools.git.packages]]").count();
         assert!(packages > 50, "{l}: only {packages} packages locked");
         assert!(
-            lock.contains("name = \"git\"\nversion = \"1:2.39"),
+            lock.contains("name = \"git\"\nversion = \"1:2.47"),
             "{l}: {lock}"
         );
         let shas: Vec<&str> = lock
@@ -1336,6 +942,53 @@ fn npm_installs_a_git_dependency_through_the_git_shim() {
         assert_ok(&out, &format!("{l} node"));
         assert_eq!(stdout(&out), "42\n", "{l}");
         t.assert_owned_tree(&t.project().join("node_modules"));
+    }
+}
+
+/// Inside a container every installed recipe's shim works, from hooks and aliases too:
+/// a pre-commit hook calls jq and python3, an alias calls jq, each a nested container
+/// of its own recipe. A command that is in no image and no installed recipe gets a
+/// message naming the built-in recipe to install.
+#[test]
+fn hooks_and_aliases_call_other_recipes_through_their_shims() {
+    for t in setups_with(&["git", "jq", "python3"]) {
+        let l = t.label();
+        t.repo_with_commits(1);
+        let hook = t.project().join(".git/hooks/pre-commit");
+        t.env.write(
+            &hook,
+            "#!/bin/sh\nset -e\necho '{\"hook\": [1, 2]}' | jq -c .hook\npython3 -c 'import sys; print(\"python\", sys.version_info[0])'\n",
+        );
+        fs::set_permissions(&hook, fs::Permissions::from_mode(0o755)).unwrap();
+        let out = t.git(&["commit", "-q", "--allow-empty", "-m", "hooked"]);
+        assert_ok(&out, &format!("{l} a commit through the hook"));
+        let text = format!("{}{}", stdout(&out), stderr(&out));
+        assert!(
+            text.contains("[1,2]\n") && text.contains("python 3\n"),
+            "{l}: {text}"
+        );
+        assert!(t.git_ok(&["log", "-1", "--format=%s"]) == "hooked\n", "{l}");
+        let out = t.git(&["-c", "alias.sum=!jq -n '1 + 41'", "sum"]);
+        assert_ok(&out, &format!("{l} an alias calling jq"));
+        assert_eq!(stdout(&out), "42\n", "{l}");
+        // The image of git has neither; an installed recipe's shim is named, and a
+        // built-in that is not installed is named with its install command.
+        let out = t.jig(&["exec", "git", "--", "jq", "-n", "1"]);
+        assert_code(&out, 127, &format!("{l} jq in git's image"));
+        assert!(
+            stderr(&out)
+                .contains("hint: 'jq' is a shim of another installed recipe: run it as `jq`"),
+            "{l}: {}",
+            stderr(&out)
+        );
+        let out = t.jig(&["exec", "git", "--", "shellcheck", "x.sh"]);
+        assert_code(&out, 127, &format!("{l} shellcheck in git's image"));
+        assert_eq!(
+            stderr(&out),
+            "jig: shellcheck: error: command not found in the image of recipe git\n  \
+             hint: the shellcheck recipe provides 'shellcheck': `jig install shellcheck`\n",
+            "{l}"
+        );
     }
 }
 

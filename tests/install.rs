@@ -369,3 +369,76 @@ fn upgrade_rebuilds_an_edited_recipe_file() {
         assert!(dir(&new).is_dir(), "{l} and kept the new one");
     }
 }
+
+/// A shim belongs to the installation it was started from, whatever `HOME` and
+/// `XDG_DATA_HOME` say (test suites run tools with a `HOME` of their own): through
+/// its full path, through a PATH search, and through a link to jig's own binary in
+/// `DATA/bin`. The tool still sees the `HOME` it was given; a relative one is refused.
+#[test]
+fn a_shim_finds_its_installation_under_another_home() {
+    for env in Env::all() {
+        let l = env.label();
+        // jig where script/install puts it, and the shims made by that copy.
+        let bin = env.jig_home().join("bin");
+        env.mkdir(&env.jig_home());
+        env.mkdir(&bin);
+        let jig = bin.join("jig");
+        fs::copy(&fixture().jig, &jig).unwrap();
+        env.own(&jig);
+        let mut c = env.command(&jig);
+        c.args(["install", fixture().recipe.to_str().unwrap()]);
+        assert_ok(&run(c), &format!("{l} install"));
+        let other = env.dir().join("elsewhere");
+        env.mkdir(&other);
+        let away = |c: &mut Command| {
+            c.env_remove("JIG_HOME")
+                .env("HOME", &other)
+                .env("XDG_DATA_HOME", other.join("data"));
+        };
+        // The full path.
+        let mut c = env.command(env.shim_path("sh"));
+        c.args(["-c", "echo $HOME"]);
+        away(&mut c);
+        let out = run(c);
+        assert_ok(&out, &format!("{l} the shim by its path"));
+        assert_eq!(stdout(&out), format!("{}\n", other.display()), "{l}");
+        // A bare name, found on PATH (a directory without it first).
+        let mut c = env.command("sh");
+        c.args(["-c", "echo found"]);
+        away(&mut c);
+        c.env(
+            "PATH",
+            format!(
+                "{}:{}:/usr/bin:/bin",
+                other.display(),
+                env.shims().display()
+            ),
+        );
+        let out = run(c);
+        assert_ok(&out, &format!("{l} the shim on PATH"));
+        assert_eq!(stdout(&out), "found\n", "{l}");
+        // A link to jig's binary outside the shim directory.
+        let link = other.join("cat");
+        std::os::unix::fs::symlink(&jig, &link).unwrap();
+        let mut c = env.command(&link);
+        c.arg("/etc/motd");
+        away(&mut c);
+        let out = run(c);
+        assert_ok(&out, &format!("{l} a link to DATA/bin/jig"));
+        assert_eq!(stdout(&out), "image motd\n", "{l}");
+        // A relative HOME names no place to mount anything from.
+        let mut c = env.command(env.shim_path("sh"));
+        c.args(["-c", "echo ran"]);
+        away(&mut c);
+        c.env("HOME", "relative/home");
+        let out = run(c);
+        assert_code(&out, 125, &format!("{l} relative HOME"));
+        assert!(stdout(&out).is_empty(), "{l}");
+        let err = stderr(&out);
+        assert!(
+            err.contains("HOME is a relative path (relative/home)")
+                && err.contains("hint: set HOME"),
+            "{l}: {err}"
+        );
+    }
+}

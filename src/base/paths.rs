@@ -4,7 +4,14 @@
 //! Otherwise jig follows the XDG base directories through the `dirs` crate: the store
 //! and installed index under the data dir (`~/.local/share/jig`), shims in
 //! `~/.local/share/jig/shims`.
+//!
+//! A shim does not look at `$HOME` or `$XDG_DATA_HOME` ([`Dirs::for_shim`]): it belongs
+//! to the installation it was started from, the data directory its `shims/` directory
+//! is in. Test suites and CI run tools with a `HOME` of their own
+//! (`HOME=$(mktemp -d) git init`), and the shim must still find what is installed.
 
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
 
 use anyhow::{Context, Result};
@@ -45,6 +52,60 @@ impl Dirs {
         })
     }
 
+    /// The installation the shim `name`, started as `argv0`, belongs to: `JIG_HOME` when
+    /// set, else the data directory holding the shim that ran, else the one holding
+    /// jig's own binary (`DATA/bin/jig`, where `script/install` puts it), else the XDG
+    /// default of [`Dirs::from_env`].
+    ///
+    /// The shim that ran is `argv0` when it has a slash (`~/.local/share/jig/shims/git`,
+    /// no system call); for a bare name (a PATH search, as shells do), the first
+    /// directory of `PATH` with an entry of that name is what the shell ran: one
+    /// `readlink` per directory until then, one in all when the shim directory comes
+    /// first (`jig activate`). Either way it counts only as a symlink in a directory
+    /// named `shims`. The binary's own place costs a `readlink` of `/proc/self/exe`
+    /// and an `lstat` of the shim there.
+    pub fn for_shim(name: &str, argv0: &OsStr) -> Result<Dirs> {
+        if std::env::var_os(crate::base::nest::ENV_HOME).is_some_and(|h| !h.is_empty()) {
+            return Dirs::from_env();
+        }
+        let ran = if argv0.as_bytes().contains(&b'/') {
+            Some(std::path::absolute(Path::new(argv0)).unwrap_or_else(|_| argv0.into()))
+        } else {
+            std::env::var_os("PATH").and_then(|path| first_on_path(&path, name))
+        };
+        if let Some(shim) = ran
+            && let Some(dirs) = Dirs::of_shim(&shim)
+        {
+            return Ok(dirs);
+        }
+        if let Ok(exe) = std::fs::read_link("/proc/self/exe")
+            && let Some(bin) = exe
+                .parent()
+                .filter(|b| b.file_name() == Some(OsStr::new("bin")))
+            && let Some(data) = bin.parent()
+            && std::fs::symlink_metadata(data.join("shims").join(name)).is_ok()
+        {
+            return Ok(Dirs {
+                data: data.to_path_buf(),
+                shims: data.join("shims"),
+            });
+        }
+        Dirs::from_env()
+    }
+
+    /// The installation of the shim at `shim`: the directory above its `shims/`.
+    fn of_shim(shim: &Path) -> Option<Dirs> {
+        let shims = shim.parent()?;
+        if shims.file_name()? != "shims" {
+            return None;
+        }
+        let data = shims.parent()?;
+        Some(Dirs {
+            data: data.to_path_buf(),
+            shims: shims.to_path_buf(),
+        })
+    }
+
     /// jig's own directories: data and configuration (`config`, as
     /// [`crate::base::config::dir`] gives it). A tool never gets them mounted through a
     /// `.git` file or a `from_env` variable (nested shims get the data directory
@@ -68,6 +129,25 @@ impl Dirs {
     }
 }
 
+/// The first `DIR/name` of the colon-separated `path` that exists, when it is a
+/// symlink (what a shell's PATH search for `name` ran, if it ran a shim). A `readlink`
+/// answers both: EINVAL for anything else that exists, ENOENT for nothing.
+fn first_on_path(path: &OsStr, name: &str) -> Option<PathBuf> {
+    for dir in path.as_bytes().split(|&b| b == b':') {
+        // An empty entry is the current directory, as in sh.
+        let dir = if dir.is_empty() { b".".as_slice() } else { dir };
+        let candidate = Path::new(OsStr::from_bytes(dir)).join(name);
+        match std::fs::read_link(&candidate) {
+            Ok(_) => return std::path::absolute(&candidate).ok(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) if matches!(e.raw_os_error(), Some(libc::ENOTDIR | libc::EACCES)) => continue,
+            // Something else is there (a file: EINVAL): the shell ran that, not a shim.
+            Err(_) => return None,
+        }
+    }
+    None
+}
+
 /// Removes `.` and `..` without touching the disk (`/..` is `/`).
 pub fn normalize(p: &Path) -> PathBuf {
     let mut out = PathBuf::from("/");
@@ -81,4 +161,41 @@ pub fn normalize(p: &Path) -> PathBuf {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_shim_is_the_first_entry_of_its_name_on_path_when_that_is_a_symlink() {
+        let t = tempfile::tempdir().unwrap();
+        let (a, b, c) = (
+            t.path().join("a"),
+            t.path().join("x/shims"),
+            t.path().join("c"),
+        );
+        for d in [&a, &b, &c] {
+            std::fs::create_dir_all(d).unwrap();
+        }
+        std::os::unix::fs::symlink("/opt/jig/bin/jig", b.join("git")).unwrap();
+        std::fs::write(c.join("git"), "").unwrap();
+        let path = |dirs: &[&Path]| {
+            let v: Vec<_> = dirs.iter().map(|d| d.as_os_str().to_owned()).collect();
+            v.join(OsStr::new(":"))
+        };
+        // Skips directories without it (and ones that are not directories).
+        let missing = t.path().join("none");
+        let found = first_on_path(&path(&[&a, &missing, &b, &c]), "git").unwrap();
+        assert_eq!(found, b.join("git"));
+        assert_eq!(
+            Dirs::of_shim(&found).map(|d| (d.data, d.shims)),
+            Some((t.path().join("x"), b.clone()))
+        );
+        // A program of that name first: the shell ran that, not a shim.
+        assert_eq!(first_on_path(&path(&[&c, &b]), "git"), None);
+        assert_eq!(first_on_path(&path(&[&a]), "git"), None);
+        // A symlink in a directory that is not a shim directory belongs to nobody.
+        assert!(Dirs::of_shim(Path::new("/usr/local/bin/git")).is_none());
+    }
 }

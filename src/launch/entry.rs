@@ -43,6 +43,7 @@ pub fn global_entry(
             let arg = recipe_arg(recipe, Some(&tool));
             let spec = format!("{arg}@{version}");
             let lazy = FirstUse {
+                dirs,
                 recipe,
                 version: &version,
                 spec: &spec,
@@ -106,6 +107,7 @@ pub fn project_recipe(
     }
     let spec = format!("{}@{}", path.display(), one.recipe.version);
     lazy_install(&FirstUse {
+        dirs,
         recipe,
         version: one.recipe.version.as_str(),
         spec: &spec,
@@ -125,6 +127,8 @@ pub fn project_recipe(
 
 /// A version to install on first use.
 struct FirstUse<'a> {
+    /// The installation the shim belongs to.
+    dirs: &'a Dirs,
     /// The recipe's name.
     recipe: &'a str,
     /// The version.
@@ -152,6 +156,7 @@ struct FirstUse<'a> {
 /// the environment still approves. Only this path pays for those checks.
 fn lazy_install(lazy: &FirstUse) -> Result<(), LaunchError> {
     let &FirstUse {
+        dirs,
         recipe,
         version,
         spec,
@@ -201,12 +206,18 @@ fn lazy_install(lazy: &FirstUse) -> Result<(), LaunchError> {
             let mut child = std::process::Command::new(exe);
             // If this process dies, the install stops and cleans up (SIGTERM).
             crate::base::child::command_dies_with_jig(&mut child, libc::SIGTERM);
-            child
-                .arg0("jig")
-                .args(&args)
-                .stdout(stderr)
-                .status()
-                .map_err(anyhow::Error::from)
+            child.arg0("jig").args(&args).stdout(stderr);
+            // Into the installation this shim belongs to, which the child would not
+            // find from a changed `HOME`; the configuration stays where it was.
+            if std::env::var_os(nest::ENV_HOME).is_none_or(|h| h.is_empty()) {
+                if std::env::var_os(nest::ENV_CONFIG_DIR).is_none_or(|h| h.is_empty())
+                    && let Some(config) = crate::base::config::dir()
+                {
+                    child.env(nest::ENV_CONFIG_DIR, config);
+                }
+                child.env(nest::ENV_HOME, &dirs.data);
+            }
+            child.status().map_err(anyhow::Error::from)
         })
         .map_err(|e| LaunchError::setup(format!("cannot run jig install: {e:#}")))?;
     if !status.success() {

@@ -148,6 +148,8 @@ pub struct Facts {
     /// Absolute editor paths (`EDITOR=/usr/bin/vim`) the image lacks while a shim of
     /// their file name exists: the planner passes the bare name instead.
     pub editor_shims: BTreeSet<String>,
+    /// The host's local time and the zone `TZ` names.
+    pub localtime: super::localtime::LocalTime,
 }
 
 /// The CA bundle Debian, Ubuntu, Alpine and Arch keep (the path `update-ca-certificates`
@@ -249,6 +251,7 @@ pub fn gather(target: &Target, host: Host, cmd: &Command, depth: u32) -> Facts {
         (Some(nest), [lower]) => editor_shims(recipe, &host, lower, &nest.shims),
         _ => BTreeSet::new(),
     };
+    let localtime = super::localtime::probe(host.var("TZ").map(OsString::as_os_str));
     Facts {
         ca_bundle: recipe.mounts.host_ca && Path::new(HOST_CA_BUNDLE).is_file(),
         host,
@@ -263,6 +266,7 @@ pub fn gather(target: &Target, host: Host, cmd: &Command, depth: u32) -> Facts {
         args,
         display,
         editor_shims,
+        localtime,
     }
 }
 

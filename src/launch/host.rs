@@ -88,6 +88,22 @@ impl Host {
     }
 }
 
+/// Refuses a relative `$HOME`: jig mounts the recipe's home paths at their own place,
+/// and "relative to the current directory" names none (a tool would find `~/.gitconfig`
+/// somewhere else in every directory).
+pub fn check_home() -> Result<(), crate::base::error::LaunchError> {
+    match std::env::var_os("HOME") {
+        Some(h) if !h.is_empty() && !std::path::Path::new(&h).is_absolute() => {
+            Err(crate::base::error::LaunchError::setup(format!(
+                "HOME is a relative path ({}); jig needs to know where your home directory is",
+                h.to_string_lossy()
+            ))
+            .hint("set HOME to an absolute path, e.g. HOME=\"$PWD/home\""))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// The fields of a passwd (or group) line jig uses.
 struct Entry {
     name: String,

@@ -17,6 +17,7 @@ pub mod git;
 pub mod gpg;
 pub mod homefiles;
 pub mod host;
+pub mod localtime;
 pub mod locked;
 pub mod plan;
 pub mod resolve;
@@ -43,15 +44,20 @@ pub fn main(name: &str, argv0: OsString, args: Vec<OsString>) -> i32 {
 }
 
 fn run(name: &str, argv0: OsString, args: Vec<OsString>) -> Result<LaunchError, LaunchError> {
-    let dirs = Dirs::from_env()?;
+    host::check_home()?;
+    let dirs = Dirs::for_shim(name, &argv0)?;
     let index = Lazy::read(&dirs.index())?;
     let Some(recipe) = index.shims.get(name) else {
+        let install = match crate::recipe::builtins_providing(name).first() {
+            Some(r) => format!("`jig install {r}` (the built-in recipe that exports '{name}')"),
+            None => format!("`jig install RECIPE` a recipe that exports '{name}'"),
+        };
         return Err(LaunchError::new(
             EXIT_NOT_FOUND,
             format!("no installed recipe provides '{name}'"),
         )
         .hint(format!(
-            "this shim in {} is stale: `jig install RECIPE` a recipe that exports '{name}', or run `jig reshim`",
+            "this shim in {} is stale: {install}, or run `jig reshim`",
             dirs.shims.display()
         )));
     };
@@ -169,9 +175,35 @@ pub fn start(dirs: &Dirs, entry: &Entry, cmd: Command, dry_run: bool) -> LaunchE
     let e = runtime::launch(&plan);
     if e.code == EXIT_NOT_FOUND {
         // One line, as a shell prints it; the recipe name says where jig looked.
-        return LaunchError::new(e.code, format!("{e} of recipe {recipe}"));
+        let e = LaunchError::new(e.code, format!("{e} of recipe {recipe}"));
+        return match elsewhere(&plan.exec.program, recipe, &dirs.shims) {
+            Some(hint) => e.hint(hint),
+            None => e,
+        };
     }
     e
+}
+
+/// Where a command that is not in the image of `recipe` is to be found: a built-in
+/// recipe that exports it, to install, or to run when its shim is there.
+fn elsewhere(program: &std::ffi::OsStr, recipe: &str, shims: &std::path::Path) -> Option<String> {
+    let name = program.to_str().filter(|p| !p.contains('/'))?;
+    let providers: Vec<&str> = crate::recipe::builtins_providing(name)
+        .into_iter()
+        .filter(|r| *r != recipe)
+        .collect();
+    let first = providers.first()?;
+    // The data directory is visible here (read-only) when nested shims are offered.
+    Some(if std::fs::symlink_metadata(shims.join(name)).is_ok() {
+        format!(
+            "'{name}' is a shim of another installed recipe: run it as `{name}`, or `jig exec {first} -- {name}`"
+        )
+    } else {
+        format!(
+            "the {} recipe provides '{name}': `jig install {first}`",
+            providers.join(" or ")
+        )
+    })
 }
 
 /// The file name of argv[0], which names the tool in shim mode.

@@ -151,6 +151,19 @@ pub fn is_dockerfile(spec: &str) -> bool {
         || name.ends_with(".dockerfile")
 }
 
+/// The built-in recipes one of whose shims is `command` (`jq` → `jq`, `cc` → `make`),
+/// by name: what to install when a command is missing. Parses every built-in recipe,
+/// so it is for failures, not for launches.
+pub fn builtins_providing(command: &str) -> Vec<&'static str> {
+    BUILTIN
+        .iter()
+        .filter(|(name, _)| {
+            load(name).is_ok_and(|l| l.recipe.tool.shims.iter().any(|s| s.as_str() == command))
+        })
+        .map(|(name, _)| *name)
+        .collect()
+}
+
 /// Loads a built-in recipe by name or a recipe file by path (see [`is_path`]).
 /// Repository recipes are found by `repo::find`.
 pub fn load(name_or_path: &str) -> Result<Loaded> {

@@ -10,7 +10,8 @@ use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Deserializer, Serialize};
 
 use super::values::{
-    ArgMode, EnvGlob, EnvName, HomePath, Marker, Name, OptName, PackageName, RelPath, Snapshot, Url,
+    ArgMode, EnvGlob, EnvName, HomePath, KeepGlob, Marker, Name, OptName, PackageName, RelPath,
+    Snapshot, Url,
 };
 use crate::base::digest::sha256_hex;
 use crate::image::reference::Reference;
@@ -201,6 +202,10 @@ pub struct ImageSpec {
     /// Drop documentation, manual pages, locales and apt lists from the image.
     #[serde(default, skip_serializing_if = "is_false")]
     pub slim: bool,
+    /// What a slim image keeps all the same (`debian:` only): globs such as
+    /// `/usr/share/man/man*/git*`, so a tool's own manuals stay for `git help`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub slim_keep: Vec<KeepGlob>,
     /// Shell steps run in order inside the image, as fake root, with the network; each
     /// result is cached.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -392,10 +397,11 @@ pub fn validate(r: &Recipe) -> Result<()> {
         && (img.mirror.is_some()
             || img.snapshot.is_some()
             || img.insecure
-            || !img.packages.is_empty())
+            || !img.packages.is_empty()
+            || !img.slim_keep.is_empty())
     {
         return Err(crate::base::error::hinted(
-            "[image] mirror, snapshot, insecure and packages apply to from = \"debian:SUITE\" only",
+            "[image] mirror, snapshot, insecure, packages and slim_keep apply to from = \"debian:SUITE\" only",
             "for other images install packages with a run step",
         ));
     }
@@ -415,6 +421,9 @@ pub fn validate(r: &Recipe) -> Result<()> {
         && !matches!(img.from, Source::Oci(_) | Source::Dockerfile(_))
     {
         bail!("[tool] needs at least one entry in shims, or a command");
+    }
+    if !img.slim && !img.slim_keep.is_empty() {
+        bail!("[image] slim_keep needs slim = true");
     }
     if r.mounts.args.is_off() && !r.mounts.args_rw.is_empty() {
         bail!("[mounts] args_rw needs args = \"ro\" (or \"rw\")");

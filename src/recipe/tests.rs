@@ -195,3 +195,69 @@ fn builtin_recipes_parse() {
         assert_eq!(l.recipe.name.as_str(), *name);
     }
 }
+
+/// The built-in Debian recipes default to the current stable release and keep the
+/// previous one's build as a version, every version resolving to a valid recipe.
+#[test]
+fn builtin_debian_recipes_default_to_trixie_and_offer_bookworm() {
+    for (name, _) in BUILTIN {
+        let r = load(name).unwrap().recipe;
+        if !matches!(r.image.from, Source::Debian(_)) {
+            continue;
+        }
+        assert_eq!(r.image.from.to_string(), "debian:trixie", "{name}");
+        let offered = r.offered();
+        assert_eq!(offered.len(), 2, "{name}: {offered:?}");
+        let old = r.for_version(&offered[1]).unwrap();
+        assert_eq!(old.image.from.to_string(), "debian:bookworm", "{name}");
+        assert_eq!(old.image.packages, r.image.packages, "{name}");
+        assert!(old.description.contains("bookworm"), "{name}");
+        assert!(r.description.contains("trixie"), "{name}");
+    }
+    let git = load("git").unwrap().recipe;
+    assert_eq!(git.offered(), ["2.47", "2.39"]);
+    assert_eq!(load("npm").unwrap().recipe.offered(), ["20", "18"]);
+    assert_eq!(git.image.slim_keep[0].as_str(), "/usr/share/man/man*/git*");
+}
+
+#[test]
+fn slim_keep_takes_globs_below_what_slim_removes() {
+    let recipe = |image: &str| {
+        format!("name = \"t\"\nversion = \"1\"\n[image]\n{image}\n[tool]\nshims = [\"t\"]\n")
+    };
+    let ok = recipe(
+        "from = \"debian:trixie\"\nslim = true\nslim_keep = [\"/usr/share/man/man*/git*\", \"/usr/share/doc/git/*\"]",
+    );
+    let r = parse(&ok, "t.toml").unwrap();
+    assert_eq!(r.image.slim_keep.len(), 2);
+    for bad in [
+        "/etc/passwd",
+        "/usr/share/man/",
+        "usr/share/man/x",
+        "/usr/share/man/../../../etc",
+        "/usr/share/man/man?/git*",
+        "/usr/share/man/x\\npath-exclude=/usr/*",
+        "/usr/share/man/a b",
+    ] {
+        let text = recipe(&format!(
+            "from = \"debian:trixie\"\nslim = true\nslim_keep = [{bad:?}]"
+        ));
+        let e = format!("{:#}", parse(&text, "t.toml").unwrap_err());
+        assert!(
+            e.contains("invalid slim_keep path") && e.contains("line 6"),
+            "{bad}: {e}"
+        );
+    }
+    let e = parse(
+        &recipe("from = \"debian:trixie\"\nslim_keep = [\"/usr/share/man/x\"]"),
+        "t.toml",
+    )
+    .unwrap_err();
+    assert!(format!("{e:#}").contains("needs slim = true"), "{e:#}");
+    let e = parse(
+        &recipe("from = \"rootfs:r\"\nslim = true\nslim_keep = [\"/usr/share/man/x\"]"),
+        "t.toml",
+    )
+    .unwrap_err();
+    assert!(format!("{e:#}").contains("slim_keep apply to"), "{e:#}");
+}

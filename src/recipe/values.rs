@@ -74,6 +74,12 @@ checked_string!(
     check_snapshot
 );
 checked_string!(
+    /// A path a slim image keeps: an absolute path below one of the directories slim
+    /// empties, with `*` wildcards (a dpkg `path-include` glob).
+    KeepGlob,
+    check_keep_glob
+);
+checked_string!(
     /// An environment variable name.
     EnvName,
     check_env_name
@@ -141,6 +147,35 @@ fn check_package_name(s: &str) -> Result<(), String> {
             "invalid package name \"{s}\": expected lowercase letters, digits, '+', '-' and '.'"
         ))
     }
+}
+
+/// The directories `slim = true` empties (see `image::build::bootstrap`), below which a
+/// [`KeepGlob`] may keep paths.
+pub const SLIM_DIRS: &[&str] = &[
+    "/usr/share/doc/",
+    "/usr/share/man/",
+    "/usr/share/info/",
+    "/usr/share/locale/",
+];
+
+fn check_keep_glob(s: &str) -> Result<(), String> {
+    // The glob goes into a dpkg configuration file and is matched by jig as well: only
+    // characters both read the same way (no `?`, `[`, backslashes, whitespace or
+    // newlines).
+    let chars = s
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"/._+-*".contains(&b));
+    let below = SLIM_DIRS
+        .iter()
+        .any(|d| s.len() > d.len() && s.starts_with(d));
+    if !chars || !below || s.split('/').any(|c| c == "..") {
+        return Err(format!(
+            "invalid slim_keep path \"{s}\": expected an absolute path below {} with '*' \
+             wildcards, e.g. \"/usr/share/man/man*/git*\"",
+            SLIM_DIRS.join(", ")
+        ));
+    }
+    Ok(())
 }
 
 fn check_url(s: &str) -> Result<(), String> {

@@ -10,11 +10,12 @@
 //! root filesystem and the `bb` recipe beside it.
 //!
 //! Beside it: [`tmux`] (a real terminal), [`tar`] (archives written header by header),
-//! [`registry`] (a real OCI registry and uploads to it) and [`sbom`] (the SBOM schema
-//! check).
+//! [`debian`] (the built-in recipes' images, built once and shared), [`registry`] (a
+//! real OCI registry and uploads to it) and [`sbom`] (the SBOM schema check).
 
 #![allow(dead_code)] // each test file uses a different part of the harness
 
+pub mod debian;
 pub mod registry;
 pub mod sbom;
 pub mod tar;

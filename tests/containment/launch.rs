@@ -1,6 +1,7 @@
 //! A launched tool: as root it keeps no capability that could undo its mounts; as
 //! anyone it can signal no process and reach no abstract socket outside its container,
-//! and sees no terminal of the user but its own.
+//! and sees no terminal of the user but its own; `TZ` brings in a zone of the host's
+//! database and no other host file.
 
 use std::io::Read;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -58,6 +59,45 @@ fn a_tool_cannot_unmount_its_way_to_the_host_even_as_root() {
         assert_eq!(fs::read_to_string(&inside).unwrap(), "ok\n", "{l}");
         let out = env.sh("cat ~/.bbrc");
         assert_eq!(stdout(&out), "setting=1\n", "{l}");
+    }
+}
+
+/// The zone `TZ` names is copied in from the host's database (glibc has no other
+/// source in an image without tzdata); a `TZ` naming another host file, by an absolute
+/// path or by climbing out of the database, copies nothing.
+#[test]
+fn tz_brings_in_a_zone_of_the_hosts_database_and_no_other_file() {
+    let zone = "/usr/share/zoneinfo/America/New_York";
+    let data = fs::read(zone).expect("the host's tzdata (script/deps installs it)");
+    for env in Env::all() {
+        let l = env.label();
+        env.install();
+        // Outside the workspace, so not mounted: only the zone copy could bring it in.
+        let secret = env.dir().join("secret");
+        env.write(&secret, "host secret\n");
+        let s = secret.to_str().unwrap();
+        let climb = format!("../../..{s}");
+        let look = format!("cat {s} /usr/share/zoneinfo/{climb}; ls -R /usr/share/zoneinfo");
+        for tz in [
+            s.to_owned(),
+            format!(":{s}"),
+            climb.clone(),
+            format!("/usr/share/zoneinfo/{climb}"),
+        ] {
+            let mut c = env.shim_cmd("sh", &["-c", &look]);
+            c.env("TZ", &tz);
+            let out = run(c);
+            assert!(
+                !stdout(&out).contains("secret"),
+                "{l} TZ={tz} brought in a host file: {out:?}"
+            );
+        }
+        // Positive control: a zone name brings in the host's zone file, byte for byte.
+        let mut c = env.shim_cmd("cat", &[zone]);
+        c.env("TZ", "America/New_York");
+        let out = run(c);
+        assert_ok(&out, &l);
+        assert!(out.stdout == data, "{l}: the zone file differs");
     }
 }
 

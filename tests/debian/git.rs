@@ -7,6 +7,17 @@
 //! natively.
 
 use super::*;
+use std::os::unix::fs::MetadataExt;
+
+/// The recipes these tests use: git at the host's version.
+const GIT: &[&str] = &["git@2.39"];
+
+/// jig's git at the host's version (2.39, the bookworm build), as `cmd` for `args`.
+fn git_cmd(t: &T, args: &[&str]) -> Command {
+    let mut c = t.shim_cmd("git", args);
+    c.env("JIG_GIT_VERSION", "2.39");
+    c
+}
 
 /// The host's git, as this identity, in `dir`, with `HOME` = `home`.
 fn host_git(t: &T, dir: &Path, home: &Path, args: &[&str]) -> Output {
@@ -17,7 +28,7 @@ fn host_git(t: &T, dir: &Path, home: &Path, args: &[&str]) -> Output {
 
 /// jig's git (the shim), as this identity, in `dir`.
 fn jig_git(t: &T, dir: &Path, args: &[&str]) -> Output {
-    let mut c = t.shim_cmd("git", args);
+    let mut c = git_cmd(t, args);
     c.current_dir(dir);
     run(c)
 }
@@ -45,7 +56,7 @@ fn host_ok(t: &T, dir: &Path, args: &[&str]) -> String {
 
 #[test]
 fn git_config_global_replaces_and_creates_the_hosts_gitconfig_as_native_git_does() {
-    for t in setups() {
+    for t in setups_with(GIT) {
         let l = t.label();
         // Twin homes: the host's git writes its own, jig's git the test's home.
         let twin = t.env.dir().join("twin-home");
@@ -95,7 +106,7 @@ fn git_config_global_replaces_and_creates_the_hosts_gitconfig_as_native_git_does
 
 #[test]
 fn files_the_configuration_names_and_etc_gitconfig_are_read_as_natively() {
-    for t in setups() {
+    for t in setups_with(GIT) {
         let l = t.label();
         t.env.write(
             &t.home().join(".gitconfig"),
@@ -139,7 +150,7 @@ fn files_the_configuration_names_and_etc_gitconfig_are_read_as_natively() {
             &["config", "--show-origin", "--get", "commit.template"],
         );
         // The commit template (an editor that edits it) and the included alias.
-        let mut c = t.shim_cmd("git", &["commit", "-q"]);
+        let mut c = git_cmd(&t, &["commit", "-q"]);
         c.current_dir(&p)
             .env("GIT_EDITOR", "sed -i s/Subject/Edited/");
         assert_ok(&run(c), &format!("{l} git commit with the template"));
@@ -187,7 +198,7 @@ fn write_identity(t: &T) {
 
 #[test]
 fn local_path_remotes_work_after_the_clone() {
-    for t in setups() {
+    for t in setups_with(GIT) {
         let l = t.label();
         write_identity(&t);
         let bare = bare_remote(&t);
@@ -228,7 +239,7 @@ fn local_path_remotes_work_after_the_clone() {
 
 #[test]
 fn worktrees_outside_the_workspace_stay_live_and_submodules_see_their_superproject() {
-    for t in setups() {
+    for t in setups_with(GIT) {
         let l = t.label();
         write_identity(&t);
         let main = t.project().join("main");
@@ -294,7 +305,7 @@ impl Drop for Agents<'_> {
 
 #[test]
 fn commits_are_signed_with_the_hosts_gpg_agent_and_ssh_agent() {
-    for t in setups() {
+    for t in setups_with(GIT) {
         let l = t.label();
         let mut agents = Agents { t: &t, ssh: None };
         let gnupg = t.home().join(".gnupg");
@@ -376,7 +387,7 @@ fn commits_are_signed_with_the_hosts_gpg_agent_and_ssh_agent() {
         );
         t.env.write(&t.home().join(".gitconfig"), conf);
         t.env.write(&p.join("a.txt"), "b\n");
-        let mut c = t.shim_cmd("git", &["commit", "-S", "-qam", "ssh signed"]);
+        let mut c = git_cmd(&t, &["commit", "-S", "-qam", "ssh signed"]);
         c.current_dir(&p).env("SSH_AUTH_SOCK", &sock);
         assert_ok(&run(c), &format!("{l} git commit -S (ssh)"));
         let shown = same(&t, &p, &["log", "--show-signature", "-1"]);

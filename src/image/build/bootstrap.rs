@@ -39,13 +39,14 @@ use crate::image::store::{
     DEFAULT_PATH, Image, ImageConfig, ImageMeta, PackagePin, Store, flight, space,
 };
 
-/// Builds (or finds cached) the Debian image for `spec` with `packages` installed. The
-/// packages jig extracts itself are held to `limits` (dpkg unpacks the rest).
+/// Builds (or finds cached) the Debian image for `spec` with `packages` installed,
+/// slimmed when `slim` is given (keeping the paths its globs match). The packages jig
+/// extracts itself are held to `limits` (dpkg unpacks the rest).
 pub fn image(
     store: &Store,
     spec: &Spec,
     packages: &[String],
-    slim: bool,
+    slim: Option<&[String]>,
     limits: &crate::image::unpack::Limits,
 ) -> Result<Image> {
     let cache = store.root().join("debian");
@@ -78,7 +79,9 @@ pub fn image(
     let image = if fetched.base.is_empty() || top.is_empty() {
         build_full(store, spec, &all, slim, limits, meta)?
     } else {
-        let base_image = base_of(store, spec, &fetched, &base, slim, limits)?;
+        // The base is every recipe's: slimmed without any recipe's globs.
+        let base_slim = slim.map(|_| &[] as &[String]);
+        let base_image = base_of(store, spec, &fetched, &base, base_slim, limits)?;
         progress::phase(&format!(
             "installing {} packages on the debian:{} base ({})",
             top.len(),
@@ -126,10 +129,14 @@ fn base_of(
     spec: &Spec,
     fetched: &Fetched,
     base: &[&Deb],
-    slim: bool,
+    slim: Option<&[String]>,
     limits: &crate::image::unpack::Limits,
 ) -> Result<Image> {
-    let mut text = format!("jig-debian-base-v1\0{}\0slim={slim}\0", fetched.index.arch);
+    let mut text = format!(
+        "jig-debian-base-v1\0{}\0slim={}\0",
+        fetched.index.arch,
+        slim.is_some()
+    );
     for d in base {
         text.push_str(&d.sha256);
         text.push('\0');
@@ -157,7 +164,7 @@ fn build_full(
     store: &Store,
     spec: &Spec,
     debs: &[&Deb],
-    slim: bool,
+    slim: Option<&[String]>,
     limits: &crate::image::unpack::Limits,
     meta: ImageMeta,
 ) -> Result<Image> {
@@ -198,8 +205,16 @@ fn build_full(
 
 /// The cache key: the signed package index plus the exact package set and options
 /// (v2: built on the suite's cached base).
-fn cache_key(f: &Fetched, slim: bool) -> String {
-    let mut text = format!("jig-debian-v2\0{}\0slim={slim}\0", f.index.packages_sha256);
+fn cache_key(f: &Fetched, slim: Option<&[String]>) -> String {
+    let mut text = format!(
+        "jig-debian-v2\0{}\0slim={}\0",
+        f.index.packages_sha256,
+        slim.is_some()
+    );
+    // Only when there are any: images without them keep their key.
+    for keep in slim.unwrap_or_default() {
+        text.push_str(&format!("keep={keep}\0"));
+    }
     for d in &f.debs {
         text.push_str(&d.sha256);
         text.push('\0');
@@ -309,3 +324,36 @@ fn extract_parallel(
 
 /// The exit status of an extractor that found the disk full.
 const FULL: i32 = libc::ENOSPC;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_images_with_keep_globs_get_a_new_cache_key() {
+        let f = Fetched {
+            index: debian::IndexInfo {
+                suite: "s".into(),
+                codename: "s".into(),
+                mirror: "m".into(),
+                snapshot: None,
+                arch: "amd64".into(),
+                inrelease_sha256: "i".into(),
+                packages_sha256: "p".into(),
+                signer: None,
+            },
+            debs: vec![],
+            base: Default::default(),
+            downloaded: Default::default(),
+        };
+        let none: &[String] = &[];
+        assert_eq!(
+            cache_key(&f, Some(none)),
+            sha256_hex(b"jig-debian-v2\0p\0slim=true\0")
+        );
+        assert_ne!(
+            cache_key(&f, Some(&["/usr/share/man/man*/git*".to_owned()])),
+            cache_key(&f, Some(none))
+        );
+    }
+}

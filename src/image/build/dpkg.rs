@@ -161,8 +161,9 @@ pub fn dependency_order<'a>(set: &[&'a Deb]) -> Vec<&'a Deb> {
     out
 }
 
-/// What dpkg needs before its first run, and policy for a container image.
-pub fn prepare_dpkg(root: &Path, slim: bool) -> Result<()> {
+/// What dpkg needs before its first run, and policy for a container image; for a
+/// slim image (`slim`: the recipe's `slim_keep` globs) what dpkg leaves out.
+pub fn prepare_dpkg(root: &Path, slim: Option<&[String]>) -> Result<()> {
     let w = |rel: &str, text: &str, mode: u32| -> Result<()> {
         let p = root.join(rel);
         if let Some(parent) = p.parent() {
@@ -193,22 +194,38 @@ pub fn prepare_dpkg(root: &Path, slim: bool) -> Result<()> {
         "// Written by jig: images run in a single-uid user namespace.\nAPT::Sandbox::User \"root\";\n",
         0o644,
     )?;
-    if slim {
-        let mut cfg = String::from("# Written by jig: slim image.\n");
-        for p in SLIM_EXCLUDE {
-            cfg.push_str(&format!("path-exclude={p}\n"));
-        }
-        for p in SLIM_INCLUDE {
-            cfg.push_str(&format!("path-include={p}\n"));
-        }
-        w("etc/dpkg/dpkg.cfg.d/jig-slim", &cfg, 0o644)?;
+    if let Some(keep) = slim {
+        slim_config(root, keep)?;
     }
     Ok(())
 }
 
+/// dpkg's configuration of a slim image: docs, manuals, locales left out, but for the
+/// copyright files and what `keep` (the recipe's `slim_keep` globs) names. dpkg
+/// re-creates the directories an included path needs. Written again on top of a
+/// cached base, whose own configuration had no recipe's globs.
+pub fn slim_config(root: &Path, keep: &[String]) -> Result<()> {
+    let mut cfg = String::from("# Written by jig: slim image.\n");
+    for p in SLIM_EXCLUDE {
+        cfg.push_str(&format!("path-exclude={p}\n"));
+    }
+    for p in SLIM_INCLUDE
+        .iter()
+        .copied()
+        .chain(keep.iter().map(String::as_str))
+    {
+        cfg.push_str(&format!("path-include={p}\n"));
+    }
+    let p = root.join("etc/dpkg/dpkg.cfg.d/jig-slim");
+    fs::create_dir_all(root.join("etc/dpkg/dpkg.cfg.d"))?;
+    fs::write(&p, cfg).with_context(|| format!("writing {}", p.display()))?;
+    fs::set_permissions(&p, fs::Permissions::from_mode(0o644))?;
+    Ok(())
+}
+
 /// Removes build-only files and, for slim images, what the excludes describe (the
-/// first extraction happened before dpkg knew them).
-pub fn finish(root: &Path, slim: bool) -> Result<()> {
+/// first extraction happened before dpkg knew them) except what `slim` keeps.
+pub fn finish(root: &Path, slim: Option<&[String]>) -> Result<()> {
     let _ = fs::remove_file(root.join("usr/sbin/policy-rc.d"));
     let _ = fs::remove_dir(root.join("var/cache/jig/debs"));
     let _ = fs::remove_dir(root.join("var/cache/jig"));
@@ -222,16 +239,24 @@ pub fn finish(root: &Path, slim: bool) -> Result<()> {
     ] {
         let _ = fs::remove_file(root.join(f));
     }
-    if !slim {
+    let Some(keep) = slim else {
         return Ok(());
-    }
+    };
+    // The same rule dpkg applied: excluded unless an include glob matches. Without
+    // `slim_keep` globs this removes exactly what jig always removed, so the tree
+    // hashes (and the locks that record them) of earlier slim images still hold.
+    let kept = |p: &Path| {
+        let inside = Path::new("/").join(p.strip_prefix(root).unwrap_or(p));
+        let inside = inside.to_string_lossy();
+        keep.iter().any(|k| crate::base::glob::matches(k, &inside))
+    };
     for dir in [
         "usr/share/man",
         "usr/share/info",
         "usr/share/lintian",
         "usr/share/linda",
     ] {
-        empty_dir(&root.join(dir))?;
+        prune(&root.join(dir), &kept)?;
     }
     // Docs: keep each package's copyright file.
     if let Ok(entries) = fs::read_dir(root.join("usr/share/doc")) {
@@ -239,7 +264,7 @@ pub fn finish(root: &Path, slim: bool) -> Result<()> {
             let p = e.path();
             if p.is_dir() && !p.is_symlink() {
                 for f in fs::read_dir(&p)?.flatten() {
-                    if f.file_name() != "copyright" {
+                    if f.file_name() != "copyright" && !kept(&f.path()) {
                         crate::image::store::remove_tree(&f.path())?;
                     }
                 }
@@ -248,13 +273,51 @@ pub fn finish(root: &Path, slim: bool) -> Result<()> {
     }
     if let Ok(entries) = fs::read_dir(root.join("usr/share/locale")) {
         for e in entries.flatten() {
-            if e.file_name() != "locale.alias" {
+            if e.file_name() != "locale.alias" && !kept(&e.path()) {
                 crate::image::store::remove_tree(&e.path())?;
             }
         }
     }
     for dir in ["var/lib/apt/lists", "var/cache/apt", "var/log/apt"] {
         empty_dir(&root.join(dir))?;
+    }
+    // man-db's directories for formatted pages: without them man formats each page
+    // when asked, as it does for every user but root outside. Saving one would make
+    // root inside chown it to the `man` user, whom a single-uid namespace cannot map
+    // ("man: can't chown ...: Invalid argument"). Its index stays.
+    if let Ok(entries) = fs::read_dir(root.join("var/cache/man")) {
+        for e in entries.flatten() {
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                crate::image::store::remove_tree(&e.path())?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Removes everything below `dir` that `kept` does not keep, and the directories left
+/// empty by that (all of it when nothing is kept).
+fn prune(dir: &Path, kept: &dyn Fn(&Path) -> bool) -> Result<()> {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return Ok(());
+    };
+    for e in entries.flatten() {
+        let path = e.path();
+        if kept(&path) {
+            continue;
+        }
+        if e.file_type().is_ok_and(|t| t.is_dir()) {
+            // As remove_tree does: a directory without u+rwx could not be emptied.
+            let mode = e.metadata().map(|m| m.permissions().mode()).unwrap_or(0);
+            if mode & 0o700 != 0o700 {
+                fs::set_permissions(&path, fs::Permissions::from_mode(0o700))?;
+            }
+            prune(&path, kept)?;
+            // Left in place only when something below it was kept.
+            let _ = fs::remove_dir(&path);
+        } else {
+            fs::remove_file(&path).with_context(|| format!("removing {}", path.display()))?;
+        }
     }
     Ok(())
 }
@@ -267,4 +330,108 @@ fn empty_dir(dir: &Path) -> Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A root with manuals, docs and locales as the first extraction leaves them.
+    fn tree() -> tempfile::TempDir {
+        let t = tempfile::tempdir().unwrap();
+        for f in [
+            "usr/share/man/man1/git-log.1.gz",
+            "usr/share/man/man1/ls.1.gz",
+            "usr/share/man/man7/gitrevisions.7.gz",
+            "usr/share/man/de/man1/git-log.1.gz",
+            "usr/share/man/fr/man1/ls.1.gz",
+            "usr/share/info/dir",
+            "usr/share/doc/git/copyright",
+            "usr/share/doc/git/changelog.gz",
+            "var/cache/man/index.db",
+            "var/cache/man/cat1/git-log.1.gz",
+            "usr/share/locale/locale.alias",
+            "usr/share/locale/de/LC_MESSAGES/git.mo",
+            "usr/bin/git",
+        ] {
+            let p = t.path().join(f);
+            fs::create_dir_all(p.parent().unwrap()).unwrap();
+            fs::write(p, f).unwrap();
+        }
+        t
+    }
+
+    fn files(root: &Path) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut todo = vec![root.to_path_buf()];
+        while let Some(d) = todo.pop() {
+            for e in fs::read_dir(&d).unwrap().flatten() {
+                if e.file_type().unwrap().is_dir() {
+                    todo.push(e.path());
+                } else {
+                    let rel = e.path().strip_prefix(root).unwrap().to_owned();
+                    out.push(rel.to_string_lossy().into_owned());
+                }
+            }
+        }
+        out.sort();
+        out
+    }
+
+    #[test]
+    fn slim_keeps_copyrights_and_the_recipes_globs_and_nothing_else() {
+        let t = tree();
+        finish(t.path(), Some(&["/usr/share/man/man*/git*".to_owned()])).unwrap();
+        assert_eq!(
+            files(t.path()),
+            [
+                "usr/bin/git",
+                "usr/share/doc/git/copyright",
+                "usr/share/locale/locale.alias",
+                "usr/share/man/man1/git-log.1.gz",
+                "usr/share/man/man7/gitrevisions.7.gz",
+                "var/cache/man/index.db",
+            ]
+        );
+        // Directories nothing was kept in are gone too.
+        assert!(!t.path().join("usr/share/man/fr").exists());
+        assert!(t.path().join("usr/share/man").is_dir());
+    }
+
+    #[test]
+    fn slim_without_globs_empties_the_manuals_as_before() {
+        let t = tree();
+        finish(t.path(), Some(&[])).unwrap();
+        assert_eq!(
+            files(t.path()),
+            [
+                "usr/bin/git",
+                "usr/share/doc/git/copyright",
+                "usr/share/locale/locale.alias",
+                "var/cache/man/index.db",
+            ]
+        );
+        assert_eq!(
+            fs::read_dir(t.path().join("usr/share/man"))
+                .unwrap()
+                .count(),
+            0
+        );
+        // Not slim: nothing goes.
+        let t = tree();
+        finish(t.path(), None).unwrap();
+        assert_eq!(files(t.path()).len(), 13);
+    }
+
+    #[test]
+    fn the_dpkg_configuration_includes_the_globs() {
+        let t = tempfile::tempdir().unwrap();
+        prepare_dpkg(t.path(), Some(&["/usr/share/man/man*/git*".to_owned()])).unwrap();
+        let cfg = fs::read_to_string(t.path().join("etc/dpkg/dpkg.cfg.d/jig-slim")).unwrap();
+        assert!(cfg.contains("path-exclude=/usr/share/man/*\n"), "{cfg}");
+        assert!(
+            cfg.contains("path-include=/usr/share/man/man*/git*\n"),
+            "{cfg}"
+        );
+    }
 }

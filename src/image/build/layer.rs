@@ -19,7 +19,7 @@ pub fn on_top(
     store: &Store,
     base: &Image,
     top: &[&Deb],
-    slim: bool,
+    slim: Option<&[String]>,
     meta: ImageMeta,
 ) -> Result<Image> {
     let temp = store.temp_image()?;
@@ -32,6 +32,10 @@ pub fn on_top(
         .with_context(|| format!("writing {}", policy.display()))?;
     fs::set_permissions(&policy, fs::Permissions::from_mode(0o755))?;
     fs::create_dir_all(root.join(dpkg::DEBS_INSIDE.trim_start_matches('/')))?;
+    // The recipe's own `slim_keep` globs, which the base was built without.
+    if let Some(keep) = slim {
+        dpkg::slim_config(&root, keep)?;
+    }
     dpkg::install(&root, &[("added", top)], &dpkg::debs_dir(top)?)?;
     dpkg::finish(&root, slim)?;
     store.commit(temp, meta)

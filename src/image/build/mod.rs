@@ -50,7 +50,13 @@ pub fn realize(spec: &ImageSpec, base: Option<&Path>, store: &Store) -> Result<I
                 .iter()
                 .map(|p| p.as_str().to_owned())
                 .collect();
-            crate::image::build::bootstrap::image(store, &debian, &packages, spec.slim, limits)
+            let keep: Vec<String> = spec
+                .slim_keep
+                .iter()
+                .map(|k| k.as_str().to_owned())
+                .collect();
+            let slim = spec.slim.then_some(keep.as_slice());
+            crate::image::build::bootstrap::image(store, &debian, &packages, slim, limits)
                 .with_context(|| format!("building the debian:{suite} image"))
         }
         Source::Busybox(binary) => rootfs::busybox(binary, store)

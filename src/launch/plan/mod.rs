@@ -52,6 +52,10 @@ pub fn build(target: &Target, facts: &Facts, cmd: Command) -> Launch {
     layer
         .files
         .extend(identity::files(&facts.embedded, host, &shell));
+    // The host's local time, copied (see `localtime`).
+    let (zone_files, zone_links) = facts.localtime.layer();
+    layer.files.extend(zone_files);
+    layer.links.extend(zone_links);
     let session = session(target, facts);
     layer.files.extend(session.files);
     layer

@@ -85,6 +85,7 @@ pub fn facts_for(host: Host) -> Facts {
         args: Vec::new(),
         display: Display::default(),
         editor_shims: Default::default(),
+        localtime: Default::default(),
         host,
     }
 }

@@ -507,6 +507,46 @@ mod tests {
         assert!(verify(&raw, &t.path().join("empty.gpg"), None).is_err());
     }
 
+    /// Network: trixie, the built-in recipes' default suite, verifies against the
+    /// host's keyring (Debian 12's debian-archive-keyring already holds the trixie
+    /// keys), by its own keys alone too: the day the archive stops signing with the
+    /// bookworm key, it still verifies. A key that never signed it verifies nothing.
+    #[test]
+    fn network_trixie_inrelease_verifies_with_the_host_keyring_and_the_trixie_keys() {
+        let url = format!("{}/dists/trixie/InRelease", super::super::DEFAULT_MIRROR);
+        let raw = super::super::fetch::Http::new().get_bytes(&url).unwrap();
+        let raw = String::from_utf8(raw).unwrap();
+        let now = Some(super::super::now());
+        let keyring = Path::new(super::super::DEFAULT_KEYRING);
+        let (text, _) = verify(&raw, keyring, now).unwrap();
+        assert!(text.contains("\nCodename: trixie\n"));
+        let only = |files: &[&str]| {
+            let t = tempfile::tempdir().unwrap();
+            for f in files {
+                let src = Path::new("/usr/share/keyrings").join(f);
+                std::fs::copy(&src, t.path().join(f))
+                    .unwrap_or_else(|e| panic!("{}: {e}", src.display()));
+            }
+            let r = verify(&raw, t.path(), now);
+            (t, r)
+        };
+        let (_t, r) = only(&[
+            "debian-archive-trixie-automatic.gpg",
+            "debian-archive-trixie-stable.gpg",
+        ]);
+        let (_, signer) = r.unwrap();
+        let trixie_keys = [
+            "B8E5F13176D2A7A75220028078DBA3BC47EF2265",
+            "41587F7DB8C774BCCF131416762F67A0B2C39DE4",
+        ];
+        assert!(
+            trixie_keys.iter().any(|k| k.eq_ignore_ascii_case(&signer)),
+            "signed by {signer}"
+        );
+        let (_t, r) = only(&["debian-archive-bookworm-stable.gpg"]);
+        assert!(r.unwrap_err().to_string().contains("does not verify"));
+    }
+
     #[test]
     fn malformed_release_is_an_error() {
         assert!(parse("").is_err());
