@@ -131,11 +131,15 @@ enum Command {
     },
     /// List installed versions whose recipe has a newer version or a new build (a
     /// built-in recipe updated with jig, a repository pin moved by `jig repo update`,
-    /// an edited recipe file).
+    /// an edited recipe file), or whose source moved (newer Debian packages in the
+    /// mirror's index, a registry tag naming another image).
     Outdated {
         /// Print a JSON array instead.
         #[arg(long)]
         json: bool,
+        /// Do not ask mirrors or registries (recipes only).
+        #[arg(long)]
+        offline: bool,
     },
     /// Install what `jig outdated` lists (NAME only, if given); a pinned version stays
     /// at its pin. Old images stay in the store until `jig gc`.
@@ -146,6 +150,9 @@ enum Command {
         /// Approve what the new recipes ask for without asking.
         #[arg(short, long)]
         yes: bool,
+        /// Do not ask mirrors or registries (recipes only).
+        #[arg(long)]
+        offline: bool,
     },
     /// List installed recipes: name, versions, shims, description (aligned under a
     /// header on a terminal, tab-separated without one through a pipe).
@@ -407,8 +414,10 @@ fn dispatch(cli: Cli, argv0: &std::ffi::OsStr) -> Result<i32> {
         Command::Lock { upgrade, yes } => pins::lock(&dirs, upgrade, yes),
         Command::Reshim => install::reshim(&dirs),
         Command::List { json } => install::list(&dirs, json),
-        Command::Outdated { json } => upgrade::outdated(&dirs, json),
-        Command::Upgrade { name, yes } => upgrade::upgrade(&dirs, name.as_deref(), yes),
+        Command::Outdated { json, offline } => upgrade::outdated(&dirs, json, offline),
+        Command::Upgrade { name, yes, offline } => {
+            upgrade::upgrade(&dirs, name.as_deref(), yes, offline)
+        }
         Command::Run {
             recipe, args, yes, ..
         } => run::run(&dirs, &recipe, args, yes),

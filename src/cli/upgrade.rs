@@ -1,5 +1,6 @@
 //! `jig outdated` and `jig upgrade`: installed versions whose recipe has a newer
-//! version or a new build ([`crate::install::outdated`]), listed or installed.
+//! version or a new build, or whose source moved ([`crate::install::outdated`]),
+//! listed or installed.
 
 use std::io::Write;
 
@@ -13,9 +14,10 @@ use crate::launch::resolve::Chosen;
 use crate::repo;
 
 /// `jig outdated [--json]`: one row per installed version with something newer: name,
-/// installed version, the version an upgrade moves to, why. Exit 0 either way.
-pub(super) fn outdated(dirs: &Dirs, json: bool) -> Result<i32> {
-    let (found, warnings) = outdated::find(dirs)?;
+/// installed version, the version an upgrade moves to, why. Exit 0 either way; a
+/// source that could not be asked is a warning (`--offline` asks none).
+pub(super) fn outdated(dirs: &Dirs, json: bool, offline: bool) -> Result<i32> {
+    let (found, warnings) = outdated::find(dirs, offline)?;
     for w in &warnings {
         eprintln!("jig: warning: {w}");
     }
@@ -31,6 +33,10 @@ pub(super) fn outdated(dirs: &Dirs, json: bool) -> Result<i32> {
                     "target": o.target,
                     "recipe_changed": o.changed,
                     "recipe": o.spec,
+                    "packages": o.moved.packages,
+                    "image": o.moved.image.as_ref().map(|(tag, digest)| {
+                        serde_json::json!({ "tag": tag, "digest": digest })
+                    }),
                 })
             })
             .collect();
@@ -56,10 +62,12 @@ pub(super) fn outdated(dirs: &Dirs, json: bool) -> Result<i32> {
 
 /// `jig upgrade [NAME] [--yes]`: installs what `jig outdated` lists (for NAME only,
 /// if given). A version pinned here (project, global `jig.toml` or variable) stays at
-/// its pin and is only rebuilt when its recipe changed. The old version's entry is
-/// replaced, so its image stays in the store until `jig gc`.
-pub(super) fn upgrade(dirs: &Dirs, name: Option<&str>, yes: bool) -> Result<i32> {
-    let (found, warnings) = outdated::find(dirs)?;
+/// its pin and is only rebuilt when its recipe changed; a version the project's
+/// `jig.lock` names keeps its locked image when only its source moved (`jig lock
+/// --upgrade` moves it). The old version's entry is replaced, so its image stays in
+/// the store until `jig gc`.
+pub(super) fn upgrade(dirs: &Dirs, name: Option<&str>, yes: bool, offline: bool) -> Result<i32> {
+    let (found, warnings) = outdated::find(dirs, offline)?;
     for w in &warnings {
         eprintln!("jig: warning: {w}");
     }
@@ -103,6 +111,18 @@ pub(super) fn upgrade(dirs: &Dirs, name: Option<&str>, yes: bool) -> Result<i32>
             target = o.version.clone();
         }
         let loaded = repo::find(dirs, &o.spec)?;
+        if !o.changed
+            && target == o.version
+            && crate::install::lock_pin(&loaded.at(Some(&target))?)?.is_some()
+        {
+            eprintln!(
+                "jig: {} {} stays at its jig.lock entry; `jig lock --upgrade` moves it ({})",
+                o.name,
+                o.version,
+                o.moved.why().join("; ")
+            );
+            continue;
+        }
         let opts = crate::install::Options {
             yes,
             ..Default::default()

@@ -5,6 +5,7 @@ pub mod approved;
 pub mod index;
 pub mod outdated;
 pub mod permissions;
+pub mod remote;
 pub mod shims;
 
 pub use shims::{jig_exe, reshim, uninstall, write_shims};
@@ -379,7 +380,7 @@ fn command(loaded: &Loaded, project: bool) -> String {
 /// from another recipe text is stale: reported, or refused in locked mode. Locked mode
 /// also refuses a tool of the project (one its `jig.toml` lists or its lock names) that
 /// the lock does not name at this version: it builds and downloads nothing else.
-fn lock_pin(loaded: &Loaded) -> Result<Option<lock::Locked>> {
+pub fn lock_pin(loaded: &Loaded) -> Result<Option<lock::Locked>> {
     let Ok(cwd) = std::env::current_dir() else {
         return Ok(None);
     };

@@ -5,14 +5,18 @@
 //!
 //! A recipe whose hash changed has a new build (a built-in recipe updated with jig, a
 //! repository pin moved by `jig repo update`, an edited file); a recipe whose default
-//! version is above the installed default has a newer version. Nothing is downloaded:
-//! a Debian index or a registry tag that moved under an unchanged recipe is not seen
-//! here (`jig lock --upgrade` resolves those afresh).
+//! version is above the installed default has a newer version. Unless offline, an
+//! installed version whose recipe did not move is also checked against its source
+//! ([`crate::install::remote`]): newer Debian packages in the mirror's index, a
+//! registry tag that names another image now. A source that cannot be asked is one
+//! warning for that version, never a failure of the whole command.
 
 use anyhow::Result;
 
 use crate::base::paths::Dirs;
+use crate::image::store::Store;
 use crate::install::index::{Entry, Index};
+use crate::install::remote::Moved;
 use crate::recipe::{Loaded, Origin};
 
 /// One installed version with something newer.
@@ -28,16 +32,22 @@ pub struct Outdated {
     pub changed: bool,
     /// How to name the recipe to load it again (`builtin/git`, `team/tool`, a path).
     pub spec: String,
+    /// What moved under the unchanged recipe (packages, the registry tag).
+    pub moved: Moved,
 }
 
 impl Outdated {
     /// Why, in a few words: `new version 2.40`, `recipe changed`.
     pub fn why(&self) -> String {
-        match (self.target != self.version, self.changed) {
-            (true, true) => format!("new version {}; recipe changed", self.target),
-            (true, false) => format!("new version {}", self.target),
-            _ => "recipe changed".to_owned(),
+        let mut why = Vec::new();
+        if self.target != self.version {
+            why.push(format!("new version {}", self.target));
         }
+        if self.changed {
+            why.push("recipe changed".to_owned());
+        }
+        why.extend(self.moved.why());
+        why.join("; ")
     }
 }
 
@@ -74,31 +84,64 @@ pub fn compare(
         target: if newer { newest } else { version.to_owned() },
         changed,
         spec: spec_of(&entry.origin),
+        moved: Moved::default(),
     })
 }
 
 /// Every installed version (project recipes aside) with a newer version or build, and
-/// a warning for each whose recipe cannot be read now.
-pub fn find(dirs: &Dirs) -> Result<(Vec<Outdated>, Vec<String>)> {
+/// a warning for each whose recipe cannot be read now or whose source could not be
+/// asked. `offline` skips the sources (no network at all).
+pub fn find(dirs: &Dirs, offline: bool) -> Result<(Vec<Outdated>, Vec<String>)> {
     let index = Index::read(&dirs.index())?;
+    let store = Store::new(dirs.store());
     let mut found = Vec::new();
     let mut warnings = Vec::new();
     for (name, tool) in &index.tools {
         for (version, entry) in &tool.versions {
             let spec = spec_of(&entry.origin);
-            match crate::repo::find(dirs, &spec) {
-                Ok(loaded) => found.extend(compare(
-                    name,
-                    version,
-                    entry,
-                    *version == tool.default,
-                    &loaded,
-                )),
+            let loaded = match crate::repo::find(dirs, &spec) {
+                Ok(loaded) => loaded,
+                Err(e) => {
+                    warnings.push(format!(
+                        "{name} {version}: cannot read its recipe ({spec}): {e:#}"
+                    ));
+                    continue;
+                }
+            };
+            let default = *version == tool.default;
+            if let Some(o) = compare(name, version, entry, default, &loaded) {
+                // Rebuilt or replaced anyway: its source need not be asked.
+                found.push(o);
+                continue;
+            }
+            if offline {
+                continue;
+            }
+            match moved(&store, entry) {
+                Ok(Some(moved)) if moved.any() => found.push(Outdated {
+                    name: name.clone(),
+                    version: version.clone(),
+                    target: version.clone(),
+                    changed: false,
+                    spec,
+                    moved,
+                }),
+                Ok(_) => {}
                 Err(e) => warnings.push(format!(
-                    "{name} {version}: cannot read its recipe ({spec}): {e:#}"
+                    "{name} {version}: could not check its image source ({}): {}",
+                    entry.recipe.image.from,
+                    format!("{e:#}").replace('\n', " ")
                 )),
             }
         }
     }
     Ok((found, warnings))
+}
+
+/// What moved under `entry`'s image, from the metadata the store records for it.
+fn moved(store: &Store, entry: &Entry) -> Result<Option<Moved>> {
+    let Some(image) = store.image(&entry.image)? else {
+        return Ok(None);
+    };
+    crate::install::remote::check(store, &entry.recipe.image, &image.meta)
 }

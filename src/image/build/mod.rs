@@ -18,6 +18,23 @@ use anyhow::{Context, Result};
 use crate::image::store::{Image, Store};
 use crate::recipe::{ImageSpec, Source};
 
+/// The Debian source `[image]` names (`from = "debian:SUITE"`, `mirror`, `snapshot`,
+/// `insecure`), with the keyring of jig's `config`.
+pub fn debian_spec(
+    spec: &ImageSpec,
+    suite: &str,
+    config: &crate::base::config::Config,
+) -> debian::Spec {
+    debian::Spec {
+        suite: suite.to_owned(),
+        mirror: spec.mirror.as_ref().map(|m| m.as_str().to_owned()),
+        snapshot: spec.snapshot.as_ref().map(|s| s.as_str().to_owned()),
+        insecure: spec.insecure,
+        keyring: config.debian_keyring.clone(),
+        arch: None,
+    }
+}
+
 /// Produces the base image for `[image]`, importing, fetching or bootstrapping it as
 /// needed (`run` steps are applied afterwards by [`crate::image::build::steps`]). `base` is the
 /// directory relative paths are resolved against (the recipe file's directory).
@@ -37,14 +54,7 @@ pub fn realize(spec: &ImageSpec, base: Option<&Path>, store: &Store) -> Result<I
                 .with_context(|| format!("importing root filesystem {}", path.display()))
         }
         Source::Debian(suite) => {
-            let debian = debian::Spec {
-                suite: suite.to_string(),
-                mirror: spec.mirror.as_ref().map(|m| m.as_str().to_owned()),
-                snapshot: spec.snapshot.as_ref().map(|s| s.as_str().to_owned()),
-                insecure: spec.insecure,
-                keyring: config.debian_keyring.clone(),
-                arch: None,
-            };
+            let debian = debian_spec(spec, suite.as_str(), &config);
             let packages: Vec<String> = spec
                 .packages
                 .iter()

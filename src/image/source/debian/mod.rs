@@ -176,10 +176,20 @@ fn now() -> i64 {
         .unwrap_or(0)
 }
 
-/// Resolves the Essential packages, `apt` and `extra` (package names, or relations
-/// like `git (>= 1:2.39)` or `vim | nano`) with their Depends/Pre-Depends closure,
-/// downloads what `cache` lacks and verifies everything against the signed index.
-pub fn fetch(spec: &Spec, extra: &[String], cache: &Path) -> Result<Fetched> {
+/// A verified index: the signed Release and the Packages text it vouches for.
+struct Verified {
+    base: String,
+    arch: String,
+    codename: String,
+    inrelease_sha256: String,
+    packages_sha256: String,
+    packages: String,
+    signer: Option<String>,
+}
+
+/// Steps 1 and 2 of [`fetch`]: `InRelease` downloaded and verified, then the Packages
+/// index the signed list vouches for (from `cache` when it is there).
+fn verified_index(spec: &Spec, cache: &Path) -> Result<Verified> {
     let arch = match &spec.arch {
         Some(a) => a.clone(),
         None => host_arch()?.to_owned(),
@@ -188,7 +198,6 @@ pub fn fetch(spec: &Spec, extra: &[String], cache: &Path) -> Result<Fetched> {
         bail!("'{}' is not a Debian suite name", spec.suite);
     }
     let base = base_url(spec)?;
-    crate::image::source::progress::status(&format!("resolving debian:{}", spec.suite));
     let http = fetch::Http::new();
     let indexes = cache.join("indexes");
     // Partial downloads of killed processes (nobody holds them any more).
@@ -222,9 +231,56 @@ pub fn fetch(spec: &Spec, extra: &[String], cache: &Path) -> Result<Fetched> {
     rel.check(&spec.suite, &arch, now(), spec.snapshot.is_some())?;
 
     // 2. Packages, verified against the signed list.
-    let packages_text = packages_index(&http, &rel, &dists, &arch, &indexes)?;
-    let packages_sha256 = packages_text.0;
-    let pkgs = packages::parse(&packages_text.1, &arch)
+    let (packages_sha256, packages) = packages_index(&http, &rel, &dists, &arch, &indexes)?;
+    Ok(Verified {
+        base,
+        arch,
+        codename: rel.codename.clone(),
+        inrelease_sha256,
+        packages_sha256,
+        packages,
+        signer,
+    })
+}
+
+/// Resolves `apt` and `extra` as [`fetch`] does against the suite's current index,
+/// without downloading any .deb: (name, version, sha256 of the .deb) per package,
+/// sorted by name. What `jig outdated` compares an installed image's packages with.
+pub fn resolve_current(
+    spec: &Spec,
+    extra: &[String],
+    cache: &Path,
+) -> Result<Vec<(String, String, String)>> {
+    let ix = verified_index(spec, cache)?;
+    let pkgs = packages::parse(&ix.packages, &ix.arch)
+        .with_context(|| format!("reading the Packages index of {}", spec.suite))?;
+    let mut requested = vec!["apt".to_string()];
+    requested.extend(extra.iter().cloned());
+    let resolved = resolve::resolve(&pkgs, &ix.arch, &requested)
+        .with_context(|| format!("resolving the packages for {} ({})", spec.suite, ix.arch))?;
+    let mut out: Vec<_> = resolved
+        .iter()
+        .map(|r| {
+            (
+                r.pkg.name.to_owned(),
+                r.pkg.version.to_owned(),
+                r.pkg.sha256.to_ascii_lowercase(),
+            )
+        })
+        .collect();
+    out.sort();
+    Ok(out)
+}
+
+/// Resolves the Essential packages, `apt` and `extra` (package names, or relations
+/// like `git (>= 1:2.39)` or `vim | nano`) with their Depends/Pre-Depends closure,
+/// downloads what `cache` lacks and verifies everything against the signed index.
+pub fn fetch(spec: &Spec, extra: &[String], cache: &Path) -> Result<Fetched> {
+    crate::image::source::progress::status(&format!("resolving debian:{}", spec.suite));
+    let ix = verified_index(spec, cache)?;
+    let (arch, base) = (ix.arch.clone(), ix.base.clone());
+    let http = fetch::Http::new();
+    let pkgs = packages::parse(&ix.packages, &arch)
         .with_context(|| format!("reading the Packages index of {}", spec.suite))?;
 
     // 3. Resolution.
@@ -291,13 +347,13 @@ pub fn fetch(spec: &Spec, extra: &[String], cache: &Path) -> Result<Fetched> {
     Ok(Fetched {
         index: IndexInfo {
             suite: spec.suite.clone(),
-            codename: rel.codename.clone(),
+            codename: ix.codename,
             mirror: base,
             snapshot: spec.snapshot.clone(),
             arch,
-            inrelease_sha256,
-            packages_sha256,
-            signer,
+            inrelease_sha256: ix.inrelease_sha256,
+            packages_sha256: ix.packages_sha256,
+            signer: ix.signer,
         },
         debs,
         downloaded,

@@ -121,6 +121,32 @@ pub fn pull(reference: &Reference, store: &Store, limits: &unpack::Limits) -> Re
     )
 }
 
+/// The digest of the manifest `reference`'s tag names now, asked of its mirrors in
+/// order and then its registry (as [`pull`] does): a HEAD, or a GET hashed here when
+/// the registry does not say. Nothing is stored. What `jig outdated` compares an
+/// installed image's source digest with.
+pub fn tag_digest(reference: &Reference) -> Result<String> {
+    let mut clients = client::pull_clients(reference)?.into_iter().peekable();
+    loop {
+        let mut client = clients.next().expect("the registry itself is always tried");
+        let asked = client
+            .manifest_digest(reference.manifest_ref())
+            .and_then(|d| match d {
+                Some(d) => Ok(d),
+                None => client
+                    .manifest(reference.manifest_ref())
+                    .map(|(body, _)| crate::base::digest::sha256_digest(&body)),
+            });
+        match asked {
+            Ok(d) => return Ok(d),
+            Err(e) if clients.peek().is_some() => {
+                eprintln!("jig: {}: {e:#}; trying the next", client.name());
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 /// What a registry (or mirror) said a reference names.
 enum Found {
     /// An image already stored from the manifest the tag names now.
