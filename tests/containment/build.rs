@@ -13,7 +13,7 @@ fn install_steps(env: &Env, dir: &Path, steps: &[&str]) -> std::process::Output 
         .collect::<Vec<_>>()
         .join(", ");
     let recipe = probe_recipe(env, "steps", &rootfs, &format!("run = [{run}]"), "");
-    env.jig(&["install", recipe.to_str().unwrap()])
+    env.jig(&["install", "-v", recipe.to_str().unwrap()])
 }
 
 #[test]

@@ -66,7 +66,7 @@ fn a_build_step_has_no_controlling_terminal() {
         );
         let t = Tmux::bash(&env, "ctty.sock");
         t.type_line(&format!(
-            "JIG_YES=1 {} install {}; echo INSTALL-rc=$?",
+            "JIG_YES=1 {} install -v {}; echo INSTALL-rc=$?",
             fixture().jig.display(),
             recipe.display()
         ));
