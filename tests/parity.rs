@@ -7,6 +7,11 @@
 //!   corpus of `parity/git_corpus.rs` on the history of `parity/history.rs`.
 //! - npm: jig's `npm@18` against the host's `/usr/bin/npm` (Debian 12's npm 9 with
 //!   nodejs 18, which `script/deps` installs), over `parity/npm_corpus.rs`, offline.
+//!   A host whose Node.js comes from elsewhere (NodeSource's `nodejs`, which Debian's
+//!   npm cannot be installed beside) runs the very build `npm@18` has natively
+//!   instead: bwrap puts that image's `/usr` in place of the host's and changes
+//!   nothing else (the host's `/etc`, home, paths, user and environment), which is
+//!   what installing Debian 12's nodejs and npm on that host would give.
 //!
 //! Before each side of each case the whole world is restored from one pristine copy
 //! (the repository, its bare clone, the home directory), so the two sides start from
@@ -113,6 +118,8 @@ struct World {
     cwd: &'static str,
     /// Variables every case gets on both sides.
     vars: Vec<(String, String)>,
+    /// For the host side: a `/usr` to put in place of the host's (see the module docs).
+    host_usr: Option<PathBuf>,
 }
 
 impl World {
@@ -143,6 +150,7 @@ impl World {
             entries,
             cwd,
             vars,
+            host_usr: None,
         }
     }
 
@@ -183,7 +191,16 @@ impl World {
     /// Runs the host shell `script` on `side`, as the identity, with `CASE` set to
     /// `case`.
     fn sh(&self, side: Side, script: &str, case: &str) -> Output {
-        let mut c = self.t.command("/bin/sh");
+        let mut c = match (side, &self.host_usr) {
+            (Side::Host, Some(usr)) => {
+                let mut c = self.t.command("bwrap");
+                c.args(["--dev-bind", "/", "/", "--ro-bind"])
+                    .arg(usr)
+                    .args(["/usr", "--", "/bin/sh"]);
+                c
+            }
+            _ => self.t.command("/bin/sh"),
+        };
         c.arg("-c")
             .arg(script)
             .env("CASE", case)
@@ -293,6 +310,15 @@ fn diff(host: &Output, jig: &Output) -> String {
     s
 }
 
+/// What `program ARGS` prints on stdout ("" when it cannot run).
+fn host_prints(program: &str, args: &[&str]) -> String {
+    std::process::Command::new(program)
+        .args(args)
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default()
+}
+
 /// The host program a side of the comparison needs, with the version it must print.
 fn require_host(program: &str, args: &[&str], prefix: &str) {
     let out = std::process::Command::new(program)
@@ -371,11 +397,33 @@ fn make_repositories(w: &World) {
 /// The npm corpus on a package with dependencies from the workspace.
 #[test]
 fn npm_behaves_as_the_hosts_npm_of_the_same_version() {
-    require_host("/usr/bin/npm", &["--version"], "9.2.0");
-    require_host("/usr/bin/node", &["--version"], "v18.");
+    let debians = host_prints("/usr/bin/npm", &["--version"]).starts_with("9.2.0")
+        && host_prints("/usr/bin/node", &["--version"]).starts_with("v18.");
     let mut failures = String::new();
     for t in setups_with(TOOLS) {
-        let world = World::new(t, vec!["project", "home", "lib"], "project/app");
+        let mut world = World::new(t, vec!["project", "home", "lib"], "project/app");
+        if !debians {
+            let mut c = world.t.jig_cmd(&["which", "npm"]);
+            c.env("JIG_NPM_VERSION", "18");
+            let out = run(c);
+            assert_ok(&out, "jig which npm");
+            let id = stdout(&out)
+                .lines()
+                .find_map(|l| l.strip_prefix("image:"))
+                .and_then(|l| l.split_whitespace().next())
+                .expect("an image: line")
+                .trim_start_matches("sha256:")
+                .to_owned();
+            let usr = world
+                .t
+                .shared
+                .jig_home()
+                .join("store/images")
+                .join(id)
+                .join("rootfs/usr");
+            assert!(usr.join("bin/npm").exists(), "{}", usr.display());
+            world.host_usr = Some(usr);
+        }
         assert!(world.both("node --version").starts_with("v18."));
         assert_eq!(world.both("npm --version"), "9.2.0\n");
         npm_corpus::make_packages(&world.t.env, Path::new(&world.dir));

@@ -305,8 +305,10 @@ fn build(
         }
         let base_meta = base.meta.clone();
         let image = steps::run_steps(store, base, &recipe.image.run)?;
-        if let Some(held) = store.hold(&image.id)? {
-            return Ok((base_meta, held));
+        // Leased from here on. The metadata stays the build's: a Dockerfile's
+        // ENTRYPOINT, CMD and ENV are not in the image.toml of its last step's tree.
+        if store.hold(&image.id)?.is_some() {
+            return Ok((base_meta, image));
         }
     }
     bail!(

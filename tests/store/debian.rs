@@ -63,7 +63,7 @@ fn a_debian_build_killed_mid_extraction_and_mid_dpkg_leaves_nothing_then_builds_
         kill_when(
             &env,
             "jq",
-            "bootstrapping debian:bookworm",
+            "bootstrapping debian:trixie",
             Duration::from_millis(300),
         );
         kill_when(
@@ -76,7 +76,7 @@ fn a_debian_build_killed_mid_extraction_and_mid_dpkg_leaves_nothing_then_builds_
         assert_ok(&out, &format!("{l} install jq after the kills"));
         let err = stderr(&out);
         assert!(
-            err.contains("packages on the debian:bookworm base"),
+            err.contains("packages on the debian:trixie base"),
             "{l} {err}"
         );
         assert_eq!(tmp_entries(&env), Vec::<String>::new(), "{l} store/tmp");
@@ -88,7 +88,7 @@ fn a_debian_build_killed_mid_extraction_and_mid_dpkg_leaves_nothing_then_builds_
         let base = err
             .lines()
             // (dpkg's own lines name packages such as `ncurses-base (6.4-4)`.)
-            .find_map(|x| x.split("packages on the debian:bookworm base (").nth(1))
+            .find_map(|x| x.split("packages on the debian:trixie base (").nth(1))
             .map(|x| x.trim_end_matches(')').to_owned())
             .expect("the base's id");
         let root = nix::unistd::getuid().is_root();
