@@ -227,8 +227,8 @@ fn sixteen_concurrent_first_uses_of_a_pinned_version_make_one_build() {
             assert_ok(&out, &format!("{l} a first use"));
             assert_eq!(stdout(&out), "v2\n", "{l}");
             let err = stderr(&out);
-            // `[1/1] run:` when it builds (the approval prompt lists steps too).
-            builds += err.matches("] run: sleep 1").count();
+            // `running step 1 of 1:` when it builds (the approval prompt lists steps too).
+            builds += err.matches("running step 1 of 1: sleep 1").count();
             waited += err.matches("jig: waiting for another jig").count();
         }
         assert_eq!(builds, 1, "{l} builds of version 2");
