@@ -69,7 +69,7 @@ fn a_debian_build_killed_mid_extraction_and_mid_dpkg_leaves_nothing_then_builds_
         kill_when(
             &env,
             "jq",
-            "jig: dpkg: installing",
+            "essential packages",
             Duration::from_millis(500),
         );
         let out = env.jig(&["install", "jq"]);
