@@ -66,12 +66,7 @@ fn a_debian_build_killed_mid_extraction_and_mid_dpkg_leaves_nothing_then_builds_
             "bootstrapping debian:trixie",
             Duration::from_millis(300),
         );
-        kill_when(
-            &env,
-            "jq",
-            "essential packages",
-            Duration::from_millis(500),
-        );
+        kill_when(&env, "jq", "essential packages", Duration::from_millis(500));
         let out = env.jig(&["install", "jq"]);
         assert_ok(&out, &format!("{l} install jq after the kills"));
         let err = stderr(&out);
