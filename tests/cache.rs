@@ -273,3 +273,95 @@ fn a_projects_cache_needs_trust() {
         assert!(err.contains("from the cache"), "trusted: a hit: {err}");
     }
 }
+
+/// A project's own Debian recipe (Essential and apt, slim), pinned and locked.
+const DEB_RECIPE: &str = r#"name = "deb"
+version = "1"
+[image]
+from = "debian:bookworm"
+packages = []
+slim = true
+[tool]
+shims = ["dash"]
+"#;
+
+fn debian_project(env: &Env) {
+    let recipes = env.project().join(".jig/recipes");
+    env.mkdir(&env.project().join(".jig"));
+    env.mkdir(&recipes);
+    env.write(&recipes.join("deb.toml"), DEB_RECIPE);
+    env.write(&env.project().join("jig.toml"), "[tools]\ndeb = \"1\"\n");
+}
+
+#[test]
+fn a_locked_debian_project_installs_from_the_cache_without_a_bootstrap() {
+    let reg = Registry::start();
+    for who in Identity::all() {
+        let cache = format!("{}/debian/{}", reg.host(), who.name);
+        // The first machine bootstraps, pushes and locks.
+        let first = home_with_cache(&who, &cache, true);
+        debian_project(&first);
+        let trust = first.jig(&["trust", "--yes"]);
+        assert_ok(&trust, "jig trust (builds)");
+        let err = stderr(&trust);
+        assert!(err.contains("bootstrapping debian:bookworm"), "{err}");
+        assert!(err.contains("pushed to the cache"), "{err}");
+        assert_ok(&first.jig(&["lock"]), "jig lock");
+        let lock = fs::read_to_string(first.project().join("jig.lock")).unwrap();
+        let locked_image = lock
+            .lines()
+            .find_map(|l| l.strip_prefix("image = \""))
+            .unwrap()
+            .trim_end_matches('"')
+            .to_owned();
+
+        // The second machine has the project with its lock: the lock names the sources,
+        // the cache the image; nothing is resolved, downloaded or bootstrapped.
+        let second = home_with_cache(&who, &cache, false);
+        debian_project(&second);
+        second.write(&second.project().join("jig.lock"), &lock);
+        let trust = second.jig(&["--locked", "trust", "--yes"]);
+        assert_ok(&trust, "jig trust (from the cache)");
+        let err = stderr(&trust);
+        assert!(err.contains("from the cache"), "{} {err}", second.label());
+        for built in ["bootstrapping", "downloading", "debian:bookworm image"] {
+            assert!(
+                !err.contains(built),
+                "{} no build ({built}): {err}",
+                second.label()
+            );
+        }
+        assert_eq!(
+            second.image_id("dash"),
+            locked_image,
+            "{} the locked image",
+            second.label()
+        );
+        assert_ok(&second.jig(&["verify"]), "jig verify");
+        let ran = second.shim("dash", &["-c", "echo $((6 * 7))"]);
+        assert_ok(&ran, "the cached Debian tool runs");
+        assert_eq!(stdout(&ran), "42\n");
+
+        // A lock that names another image: the cache's is refused, not installed.
+        let third = home_with_cache(&who, &cache, false);
+        debian_project(&third);
+        let other = format!("sha256:{}", "ab".repeat(32));
+        third.write(
+            &third.project().join("jig.lock"),
+            lock.replace(&locked_image, &other),
+        );
+        let out = third.jig(&["trust", "--yes"]);
+        assert!(
+            !out.status.success(),
+            "{} another locked image",
+            third.label()
+        );
+        let err = stderr(&out);
+        assert!(err.contains("but jig.lock has"), "{err}");
+        assert!(
+            !err.contains("bootstrapping"),
+            "{} no quiet rebuild: {err}",
+            third.label()
+        );
+    }
+}

@@ -6,6 +6,7 @@
 //! shows that file alone to the tool and names its directory in `JIG_CONFIG_DIR`, so
 //! the shims a tool calls read the same pins. Only things that cannot live in a recipe
 //! go here: which registries may be spoken to over plain HTTP, registry credentials,
+//! the image cache,
 //! which OpenPGP keyring verifies Debian indexes, the order recipe names are looked up
 //! in, whether `$HOME` may be a workspace, and how much unpacking may write. A missing
 //! file is an empty configuration.

@@ -9,7 +9,9 @@
 //! goes to the tag `jig-<first 32 hex digits of the key>` as one OCI image (the
 //! deterministic layer `jig push` writes), its manifest annotated with the full key
 //! ([`KEY`]), the image id, i.e. the tree hash ([`IMAGE`]), and the image's metadata
-//! ([`META`]: source, source digest, packages, runtime config).
+//! ([`META`]: source, source digest, packages, runtime config) and the modes the
+//! unpacker does not write ([`MODES`]: set-id bits and the like, which a pull sets
+//! back so the tree hash is the built one).
 //!
 //! The cache is hostile input like any registry. A hit must carry the full key it was
 //! looked up by, metadata whose source digest and packages are the key's own, and an
@@ -36,6 +38,9 @@ pub const KEY: &str = "dev.jig.cache.key";
 pub const IMAGE: &str = "dev.jig.image";
 /// Manifest annotation: the image's metadata (`image.toml`'s fields, as JSON).
 pub const META: &str = "dev.jig.meta";
+/// Manifest annotation: the modes the unpacker does not write (set-id bits, owners
+/// without read or write), as a JSON object of path → mode (`oci::modes`).
+pub const MODES: &str = "dev.jig.modes";
 /// The prefix of the tags jig writes.
 pub const TAG_PREFIX: &str = "jig-";
 
@@ -104,6 +109,8 @@ pub struct Hit {
     pub image: ImageId,
     /// The metadata the image is recorded with.
     pub meta: ImageMeta,
+    /// The modes to set after unpacking.
+    modes: BTreeMap<String, u32>,
 }
 
 /// Checks what the cache holds under `facts`' tag: the full key, the image id, and
@@ -143,10 +150,16 @@ pub fn check(repo: &CacheRepo, tagged: oci::Tagged, facts: &Facts) -> Result<Hit
     if tagged.manifest.layers.is_empty() {
         return Err(refused("its manifest has no layers".into()));
     }
+    let modes = match a.get(MODES) {
+        None => BTreeMap::new(),
+        Some(m) => serde_json::from_str(m)
+            .map_err(|e| refused(format!("its mode list does not parse: {e}")))?,
+    };
     Ok(Hit {
         tagged,
         image,
         meta,
+        modes,
     })
 }
 
@@ -158,7 +171,7 @@ pub fn fetch(repo: &CacheRepo, hit: Hit, store: &Store, limits: &unpack::Limits)
         return Ok(image);
     }
     let claimed = hit.image.clone();
-    let image = oci::pull_tagged(hit.tagged, store, limits, hit.meta)
+    let image = oci::pull_tagged(hit.tagged, store, limits, &hit.modes, hit.meta)
         .with_context(|| format!("pulling image {} from the cache {repo}", claimed.short()))?;
     if image.id != claimed {
         // Named by what it holds, so harmless in the store; but not the image asked for.
@@ -181,7 +194,12 @@ pub fn push(repo: &CacheRepo, store: &Store, image: &Image, facts: &Facts) -> Re
     let mut meta = image.meta.clone();
     // The size is the store's count, made again at commit.
     meta.size = 0;
+    let modes = oci::modes::collect(&store.rootfs_of(&image.id))?;
     let annotations = BTreeMap::from([
+        (
+            MODES.to_owned(),
+            serde_json::to_string(&modes).context("serializing the mode list")?,
+        ),
         (KEY.to_owned(), key),
         (IMAGE.to_owned(), image.id.to_string()),
         (

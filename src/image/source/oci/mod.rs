@@ -13,13 +13,15 @@
 //!
 //! Submodules: [`reference`] (names), [`client`] (HTTP + auth), [`auth`]
 //! (credentials, challenges), [`manifest`] (documents), [`blobs`] (the cache),
-//! [`push`] (the other direction); progress on stderr is a
+//! [`push`] (the other direction), [`modes`] (what an image cache carries beside
+//! its layer); progress on stderr is a
 //! [`Transfer`](super::progress::Transfer) per layer.
 
 pub mod auth;
 pub mod blobs;
 pub mod client;
 pub mod manifest;
+pub mod modes;
 pub mod push;
 
 use std::fs::File;
@@ -74,8 +76,15 @@ pub fn pull(reference: &Reference, store: &Store, limits: &unpack::Limits) -> Re
     };
 
     let source = format!("oci:{reference}");
-    pull_manifest(&mut client, reference, &manifest, store, limits, |run| {
-        ImageMeta {
+    let keep = |_: &std::path::Path| Ok(());
+    pull_manifest(
+        &mut client,
+        reference,
+        &manifest,
+        store,
+        limits,
+        keep,
+        |run| ImageMeta {
             source,
             source_digest: Some(digest),
             config: ImageConfig {
@@ -85,19 +94,21 @@ pub fn pull(reference: &Reference, store: &Store, limits: &unpack::Limits) -> Re
             },
             layers: manifest.layers.iter().map(|l| l.digest.clone()).collect(),
             ..ImageMeta::default()
-        }
-    })
+        },
+    )
 }
 
 /// Downloads (or finds in the blob cache) the config and layers of `manifest`, every
 /// blob verified while it streams, unpacks them into a temp image within `limits` and
-/// commits it with the metadata `meta` makes of the image config's run section.
+/// commits it with the metadata `meta` makes of the image config's run section, after
+/// `fixup` had its say on the unpacked root.
 fn pull_manifest(
     client: &mut Client,
     reference: &Reference,
     manifest: &ImageManifest,
     store: &Store,
     limits: &unpack::Limits,
+    fixup: impl FnOnce(&std::path::Path) -> Result<()>,
     meta: impl FnOnce(manifest::RunConfig) -> ImageMeta,
 ) -> Result<Image> {
     let _lock = store.lock_shared()?;
@@ -131,6 +142,7 @@ fn pull_manifest(
         let target = temp.rootfs();
         apply_layer(client, &blobs, layer, diff_id, &target, &budget, &name)?;
     }
+    fixup(&temp.rootfs())?;
     store.commit(temp, meta(config.config.unwrap_or_default()))
 }
 
@@ -173,11 +185,13 @@ pub fn tagged(reference: &Reference) -> Result<Option<Tagged>> {
 }
 
 /// Pulls what [`tagged`] found into `store`, as [`pull`] does (every blob verified,
-/// within `limits`), recording `meta` as its metadata.
+/// within `limits`), sets the `modes` the unpacker does not write ([`modes::restore`])
+/// and records `meta` as its metadata.
 pub fn pull_tagged(
     mut tagged: Tagged,
     store: &Store,
     limits: &unpack::Limits,
+    modes: &std::collections::BTreeMap<String, u32>,
     meta: ImageMeta,
 ) -> Result<Image> {
     let Tagged {
@@ -186,7 +200,10 @@ pub fn pull_tagged(
         ref manifest,
         ..
     } = tagged;
-    pull_manifest(client, reference, manifest, store, limits, |_| meta)
+    let restore = |root: &std::path::Path| modes::restore(root, modes);
+    pull_manifest(client, reference, manifest, store, limits, restore, |_| {
+        meta
+    })
 }
 
 /// The tags of `reference`'s repository (`GET /v2/<name>/tags/list`, every page).
