@@ -181,6 +181,14 @@ fn cache_push_sends_an_installed_image_that_another_home_then_finds() {
             second.label()
         );
         assert_eq!(second.image_id("cbb"), first.image_id("cbb"));
+
+        // `--push-cache` pushes what an install builds, whatever config.toml says.
+        let flagged = format!("{}/flagged/{}", reg.host(), who.name);
+        let third = home_with_cache(&who, &flagged, false);
+        let err = install(&third, &["--push-cache", "./cbb.toml"]);
+        assert!(err.contains("pushed to the cache"), "--push-cache: {err}");
+        let fourth = home_with_cache(&who, &flagged, false);
+        assert!(install(&fourth, &["./cbb.toml"]).contains("from the cache"));
     }
 }
 

@@ -177,6 +177,10 @@ pub fn lookup(
     pinned: Option<&Locked>,
 ) -> Result<Option<Image>> {
     let repo = &cache.repo;
+    // A stop asked for while the sources resolved or the cache was asked is a stop,
+    // not a reason to build.
+    let stop = || crate::base::interrupt::check().map_err(anyhow::Error::from);
+    stop()?;
     let facts = match facts {
         Ok(Some(f)) => f,
         Ok(None) => {
@@ -193,7 +197,9 @@ pub fn lookup(
         }
     };
     let key = facts.key();
-    let tagged = match cache::lookup(repo, &key) {
+    let asked = cache::lookup(repo, &key);
+    stop()?;
+    let tagged = match asked {
         Ok(Some(t)) => t,
         Ok(None) => {
             progress::note(&format!(
