@@ -77,7 +77,7 @@ if command -v docker-registry >/dev/null; then
     "$work/registry" "$port" >"$work/registry.yml"
   docker-registry serve "$work/registry.yml" >"$work/registry.log" 2>&1 &
   registry_pid=$!
-  trap 'kill "$registry_pid" 2>/dev/null; rm -rf "$work"' EXIT
+  trap 'kill "$registry_pid" 2>/dev/null || true; rm -rf "$work"' EXIT
   for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/v2/" >/dev/null && break; sleep 0.1; done
   cached() { # JIG_HOME PUSH: a home whose config names the cache
     mkdir -p "$1"
@@ -98,7 +98,6 @@ if command -v docker-registry >/dev/null; then
   cold=$(printf '%s\n' "${rows[@]}" | awk -F' *\\| *' -v r="$r" '$2 == r { print $4 }')
   layer=$(du -sB1M "$work/registry" | cut -f1)
   cache_line="$r: cold build $cold s; cold build and push $(printf %.1f "$(echo "$t1 - $t0" | bc)") s; cold install from the cache $(printf %.1f "$(echo "$t3 - $t2" | bc)") s (registry holds $layer MiB): from the cache / cold build = $(printf %.2f "$(echo "($t3 - $t2) / $cold" | bc -l)")"
-  kill "$registry_pid"
 fi
 
 mkdir -p target/bench

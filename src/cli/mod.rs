@@ -7,11 +7,11 @@
 //!
 //! This file holds the clap definitions and the dispatch; the commands live beside it
 //! by concern: `install` (install, uninstall, reshim, list), `run` (run, exec, shell),
-//! `images` (images, rm, gc), `cache` (the image cache), `verify` (verify, and the store check of doctor), `registry`
-//! (pull, push), `build`, `repos` (repo, search), `pins` (which, pin, lock, trust),
-//! `upgrade` (outdated, upgrade), `sbom`, `activate`, `doctor`, `complete` (completions
-//! and the completers of argument values), `manual` (the man pages), and `table` (how
-//! listings print).
+//! `images` (images, rm, gc), `cache` (the image cache), `verify` (verify, and the
+//! store check of doctor), `registry` (pull, push), `build`, `repos` (repo, search),
+//! `pins` (which, pin, lock, trust), `upgrade` (outdated, upgrade), `sbom`, `activate`,
+//! `doctor`, `complete` (completions and the completers of argument values), `manual`
+//! (the man pages), and `table` (how listings print).
 
 use std::ffi::OsString;
 
