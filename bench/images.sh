@@ -12,6 +12,11 @@
 # sharing (`du` of each recipe's image on its own, as if each had its own copies) and
 # with it (`du` of images/ and files/ together, each inode counted once).
 #
+# Then the image cache (`[cache]` of config.toml) on a loopback docker-registry, for the
+# first recipe: a cold build that pushes (the push's cost over the cold build above),
+# and a cold install from the cache in an empty JIG_HOME (no build step, no Debian
+# mirror), against the cold build.
+#
 # Usage: bench/images.sh [RECIPE...]   (default: every built-in Debian recipe)
 # Writes target/bench/images.md and prints it.
 set -euo pipefail
@@ -63,6 +68,38 @@ for r in "${recipes[@]}"; do
 done
 shared=$(du -csB1M "$JIG_HOME/store/images" "$JIG_HOME/store/files" | tail -1 | cut -f1)
 
+# The image cache: a registry on a free loopback port, storage in $work.
+cache_line=
+if command -v docker-registry >/dev/null; then
+  r=${recipes[0]}
+  port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  printf 'version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: %s\nhttp:\n  addr: 127.0.0.1:%s\n' \
+    "$work/registry" "$port" >"$work/registry.yml"
+  docker-registry serve "$work/registry.yml" >"$work/registry.log" 2>&1 &
+  registry_pid=$!
+  trap 'kill "$registry_pid" 2>/dev/null || true; rm -rf "$work"' EXIT
+  for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/v2/" >/dev/null && break; sleep 0.1; done
+  cached() { # JIG_HOME PUSH: a home whose config names the cache
+    mkdir -p "$1"
+    printf '[cache]\nregistry = "127.0.0.1:%s/bench"\npush = %s\n' "$port" "$2" >"$1/config.toml"
+  }
+  cached "$work/cache-build" true
+  export JIG_HOME=$work/cache-build
+  t0=$(now)
+  "$jig" install --yes "$r" >"$work/$r.cache-build.log" 2>&1 || { cat "$work/$r.cache-build.log" >&2; exit 1; }
+  t1=$(now)
+  grep -q "pushed to the cache" "$work/$r.cache-build.log" || { cat "$work/$r.cache-build.log" >&2; exit 1; }
+  cached "$work/cache-pull" false
+  export JIG_HOME=$work/cache-pull
+  t2=$(now)
+  "$jig" install --yes "$r" >"$work/$r.cache-pull.log" 2>&1 || { cat "$work/$r.cache-pull.log" >&2; exit 1; }
+  t3=$(now)
+  grep -q "from the cache" "$work/$r.cache-pull.log" || { cat "$work/$r.cache-pull.log" >&2; exit 1; }
+  cold=$(printf '%s\n' "${rows[@]}" | awk -F' *\\| *' -v r="$r" '$2 == r { print $4 }')
+  layer=$(du -sB1M "$work/registry" | cut -f1)
+  cache_line="$r: cold build $cold s; cold build and push $(printf %.1f "$(echo "$t1 - $t0" | bc)") s; cold install from the cache $(printf %.1f "$(echo "$t3 - $t2" | bc)") s (registry holds $layer MiB): from the cache / cold build = $(printf %.2f "$(echo "($t3 - $t2) / $cold" | bc -l)")"
+fi
+
 mkdir -p target/bench
 {
   echo "Machine: $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1), $(nproc) cores, Linux $(uname -r)"
@@ -78,5 +115,6 @@ mkdir -p target/bench
   echo "|---|---:|---:|---:|---:|"
   printf '%s\n' "${shared_rows[@]}"
   echo
+  [[ -z $cache_line ]] || { echo "Image cache (loopback docker-registry): $cache_line"; echo; }
   echo "Disk: the recipes' images $unshared MiB each on its own (no sharing); the whole store's images and shared files (the base included) $shared MiB ($(printf %.2f "$(echo "$shared / $unshared" | bc -l)")x)"
 } | tee target/bench/images.md

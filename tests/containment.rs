@@ -10,6 +10,8 @@ mod common;
 
 #[path = "containment/build.rs"]
 mod build;
+#[path = "containment/cache.rs"]
+mod cache;
 #[path = "containment/dockerfile.rs"]
 mod dockerfile;
 #[path = "containment/gitconfig.rs"]

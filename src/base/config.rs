@@ -6,6 +6,7 @@
 //! shows that file alone to the tool and names its directory in `JIG_CONFIG_DIR`, so
 //! the shims a tool calls read the same pins. Only things that cannot live in a recipe
 //! go here: which registries may be spoken to over plain HTTP, registry credentials,
+//! the image cache,
 //! which OpenPGP keyring verifies Debian indexes, the order recipe names are looked up
 //! in, whether `$HOME` may be a workspace, and how much unpacking may write. A missing
 //! file is an empty configuration.
@@ -23,6 +24,10 @@
 //! [registry_mirrors]        # pulls from a registry try these first, in order
 //! "docker.io" = ["https://mirror.example.com", "http://127.0.0.1:5000"]
 //!
+//! [cache]                   # a registry repository shared as an image cache
+//! registry = "registry.example.com/team/jig-cache"
+//! push = false              # true: every image built here goes to the cache too
+//!
 //! [limits]                  # what unpacking may write (see [`Limits`]; the defaults)
 //! image_bytes = "8GiB"      # file contents, all layers together (or a number of bytes)
 //! image_entries = 1000000   # files, directories, links, whiteouts
@@ -39,7 +44,7 @@ use std::io::ErrorKind;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
-use serde::{Deserialize, Deserializer};
+use serde::{Deserialize, Deserializer, Serialize};
 
 /// The parsed configuration.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
@@ -71,6 +76,68 @@ pub struct Config {
     /// mirrors its pulls try first, in order; the registry itself is the fallback.
     #[serde(default)]
     pub registry_mirrors: BTreeMap<String, Vec<Mirror>>,
+    /// `[cache]`: a registry repository that holds built images by their cache key,
+    /// looked up before a build and (with `push`) written after one.
+    #[serde(default)]
+    pub cache: Option<Cache>,
+}
+
+/// `[cache]`: a registry repository used as a shared image cache.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Cache {
+    /// `HOST[:PORT]/REPO`: where cached images live (no tag, no digest).
+    pub registry: CacheRepo,
+    /// Push every image this machine builds to the cache.
+    #[serde(default)]
+    pub push: bool,
+}
+
+/// A cache repository, `HOST[:PORT]/REPO`: a registry host (with a dot, a port or
+/// `localhost`, so it is never read as a Docker Hub name) and a repository path, no
+/// tag or digest (jig names the tags).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct CacheRepo(String);
+
+impl CacheRepo {
+    /// Checks `s` is `HOST[:PORT]/REPO`.
+    pub fn parse(s: &str) -> Result<CacheRepo, String> {
+        let bad = || {
+            format!(
+                "invalid cache registry \"{s}\": expected HOST[:PORT]/REPO, e.g. \"registry.example.com/team/jig-cache\""
+            )
+        };
+        let (host, repo) = s.split_once('/').ok_or_else(bad)?;
+        let host_ok = (host.contains('.') || host.contains(':') || host == "localhost")
+            && host
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-.:[]".contains(&b));
+        let repo_ok = !repo.is_empty()
+            && !repo.starts_with('/')
+            && !repo.ends_with('/')
+            && !repo.contains("//")
+            && repo
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-._/".contains(&b));
+        if !host_ok || !repo_ok {
+            return Err(bad());
+        }
+        Ok(CacheRepo(s.to_owned()))
+    }
+}
+
+impl std::fmt::Display for CacheRepo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for CacheRepo {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<CacheRepo, D::Error> {
+        let s = String::deserialize(d)?;
+        CacheRepo::parse(&s).map_err(serde::de::Error::custom)
+    }
 }
 
 /// A registry mirror: `http://` or `https://` and a `host[:port]`, nothing after it
@@ -406,6 +473,31 @@ layer_entries = 50
                 "{bad}: {err}"
             );
         }
+    }
+
+    #[test]
+    fn a_cache_is_a_host_and_a_repository() {
+        let c: Config =
+            toml::from_str("[cache]\nregistry = \"127.0.0.1:5000/team/cache\"\npush = true\n")
+                .unwrap();
+        let cache = c.cache.unwrap();
+        assert_eq!(cache.registry.to_string(), "127.0.0.1:5000/team/cache");
+        assert!(cache.push);
+        for bad in [
+            "cache",
+            "team/cache",
+            "r.example.com/",
+            "r.example.com/Cache",
+            "r.example.com/c:tag",
+            "r.example.com/c@sha256:00",
+            "https://r.example.com/c",
+        ] {
+            let err = toml::from_str::<Config>(&format!("[cache]\nregistry = \"{bad}\""))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("invalid cache registry"), "{bad}: {err}");
+        }
+        assert!(toml::from_str::<Config>("[cache]\nregistry = \"a.b/c\"\npull = 1").is_err());
     }
 
     #[test]

@@ -21,6 +21,7 @@ pub(super) fn install(
     force: bool,
     yes: bool,
     project: bool,
+    push_cache: bool,
 ) -> Result<i32> {
     // Parse every recipe before building any, so a typo fails fast.
     let loaded = if recipes.is_empty() {
@@ -45,6 +46,7 @@ pub(super) fn install(
             yes: yes || *project && recipes.is_empty(),
             project: *project,
             upgrade: false,
+            push_cache,
         };
         let r = crate::install::prepare(dirs, loaded, version.as_deref(), &opts)?;
         ready.push((r, opts));

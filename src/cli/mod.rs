@@ -7,11 +7,11 @@
 //!
 //! This file holds the clap definitions and the dispatch; the commands live beside it
 //! by concern: `install` (install, uninstall, reshim, list), `run` (run, exec, shell),
-//! `images` (images, rm, gc), `verify` (verify, and the store check of doctor), `registry`
-//! (pull, push), `build`, `repos` (repo, search), `pins` (which, pin, lock, trust),
-//! `upgrade` (outdated, upgrade), `sbom`, `activate`, `doctor`, `complete` (completions
-//! and the completers of argument values), `manual` (the man pages), and `table` (how
-//! listings print).
+//! `images` (images, rm, gc), `cache` (the image cache), `verify` (verify, and the
+//! store check of doctor), `registry` (pull, push), `build`, `repos` (repo, search),
+//! `pins` (which, pin, lock, trust), `upgrade` (outdated, upgrade), `sbom`, `activate`,
+//! `doctor`, `complete` (completions and the completers of argument values), `manual`
+//! (the man pages), and `table` (how listings print).
 
 use std::ffi::OsString;
 
@@ -24,6 +24,7 @@ use crate::base::paths::Dirs;
 
 mod activate;
 mod build;
+mod cache;
 mod complete;
 pub mod doctor;
 mod images;
@@ -84,6 +85,9 @@ enum Command {
         /// Install as a project recipe (used by shims in trusted projects).
         #[arg(long, hide = true)]
         project: bool,
+        /// Push what is built to the image cache (`[cache]` of config.toml).
+        #[arg(long)]
+        push_cache: bool,
         #[command(flatten)]
         lock: Locked,
     },
@@ -233,6 +237,12 @@ enum Command {
         /// Image reference, e.g. `alpine:3.20`, `ghcr.io/o/r:tag`, `host:5000/x@sha256:...`.
         reference: String,
     },
+    /// The image cache (`[cache]` of config.toml, or a trusted project's): images
+    /// kept in a registry by the key of what decides them.
+    Cache {
+        #[command(subcommand)]
+        command: CacheCommand,
+    },
     /// Push an installed recipe's image to an OCI registry and print the manifest digest.
     Push {
         /// Installed recipe, NAME or NAME@VERSION.
@@ -300,6 +310,29 @@ enum Command {
     Search {
         /// Case-insensitive text to find in names and descriptions (default: list all).
         term: Option<String>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum CacheCommand {
+    /// List the images the cache holds: tag, image id, source.
+    List {
+        /// Print a JSON array instead.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Push an installed recipe's image to the cache under its key; prints the reference.
+    Push {
+        /// Installed recipe, NAME or NAME@VERSION.
+        #[arg(add = ArgValueCompleter::new(complete::installed))]
+        recipe: String,
+    },
+    /// Pull the image the cache holds for a recipe into the store (checked as an
+    /// install checks it, without installing); prints the image id.
+    Pull {
+        /// Recipe, NAME or NAME@VERSION (as for `jig install`).
+        #[arg(add = ArgValueCompleter::new(complete::recipes))]
+        recipe: String,
     },
 }
 
@@ -406,8 +439,9 @@ fn dispatch(cli: Cli, argv0: &std::ffi::OsStr) -> Result<i32> {
             force,
             yes,
             project,
+            push_cache,
             lock: _,
-        } => install::install(&dirs, &recipes, force, yes, project),
+        } => install::install(&dirs, &recipes, force, yes, project, push_cache),
         Command::Uninstall { name } => install::uninstall(&dirs, &name),
         Command::Pin { spec, global } => pins::pin(&dirs, &spec, global),
         Command::Trust { revoke, yes, .. } => pins::trust(&dirs, revoke, yes),
@@ -438,6 +472,11 @@ fn dispatch(cli: Cli, argv0: &std::ffi::OsStr) -> Result<i32> {
         } => build::build(&dirs, &path, &build_args, target.as_deref()),
         Command::Pull { reference } => registry::pull(&dirs, &reference),
         Command::Push { recipe, reference } => registry::push(&dirs, &recipe, &reference),
+        Command::Cache { command } => match command {
+            CacheCommand::List { json } => cache::list(&dirs, json),
+            CacheCommand::Push { recipe } => cache::push(&dirs, &recipe),
+            CacheCommand::Pull { recipe } => cache::pull(&dirs, &recipe),
+        },
         Command::Rm { ids } => images::rm(&dirs, &ids),
         Command::Gc => images::gc(&dirs),
         Command::Sbom { recipe, format } => sbom::sbom(&dirs, &recipe, format),

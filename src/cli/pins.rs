@@ -182,6 +182,7 @@ pub(super) fn lock(dirs: &Dirs, upgrade: bool, yes: bool) -> Result<i32> {
             project: project_recipe,
             upgrade,
             force: false,
+            push_cache: false,
         };
         let tool = loaded.recipe.name.to_string();
         eprintln!("jig: locking {tool}");

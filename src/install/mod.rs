@@ -2,6 +2,7 @@
 //! installed index, and keep the shim directory in step with the index.
 
 pub mod approved;
+pub mod cache;
 pub mod index;
 pub mod outdated;
 pub mod permissions;
@@ -47,6 +48,9 @@ pub struct Options {
     pub project: bool,
     /// Ignore the project's `jig.lock` and resolve afresh (`jig lock --upgrade`).
     pub upgrade: bool,
+    /// Push what is built to the image cache (`--push-cache`), whatever `config.toml`
+    /// says.
+    pub push_cache: bool,
 }
 
 /// An install the user approved (or that asks nothing new), not started yet: made by
@@ -181,9 +185,28 @@ pub fn finish(dirs: &Dirs, ready: Ready, opts: &Options) -> Result<Done> {
             .join(format!("{}@{version}.log", name.replace('/', "+"))),
     );
     let what = format!("the image of {name} {version}");
-    let built = build(&store, &spec, &loaded, base_dir, pinned.as_ref())
-        .map_err(|e| space::explain(e, &store.tmp_dir(), &what, None))?;
-    let (base_meta, image) = built;
+    // The image cache first, when there is one: a hit is the image, checked.
+    let cache = cache::Cache::choose(dirs, opts.push_cache)?;
+    let cached = match &cache {
+        Some(c) => {
+            let facts = cache::facts(&store, &spec, &loaded, base_dir, pinned.as_ref());
+            cache::lookup(c, &store, facts, pinned.as_ref())
+                .map_err(|e| space::explain(e, &store.tmp_dir(), &what, None))?
+        }
+        None => None,
+    };
+    let (base_meta, image) = match cached {
+        // A cached image carries its base's metadata (steps keep it).
+        Some(image) => (image.meta.clone(), image),
+        None => {
+            let built = build(&store, &spec, &loaded, base_dir, pinned.as_ref())
+                .map_err(|e| space::explain(e, &store.tmp_dir(), &what, None))?;
+            if let Some(c) = cache.as_ref().filter(|c| c.push) {
+                cache::push_built(c, &store, &spec, &loaded.hash, &built.1);
+            }
+            built
+        }
+    };
     shown.done(&format!("image {}", image.id.short()));
     if let Some(p) = &pinned
         && p.image != image.id.to_string()

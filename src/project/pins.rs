@@ -4,6 +4,9 @@
 //! [tools]
 //! git = "2.39"                 # a plain pin: needs no trust
 //! npm = { version = "20", home = [".config/my-npm"], pass = ["NPM_TOKEN"] }
+//!
+//! [cache]                      # an image cache to look in first: needs trust
+//! registry = "registry.example.com/team/jig-cache"
 //! ```
 //!
 //! The nearest `jig.toml` walking up from the current directory is the project file; the
@@ -38,6 +41,18 @@ pub struct ProjectFile {
     /// Recipe name → pin.
     #[serde(default)]
     pub tools: BTreeMap<String, Pin>,
+    /// `[cache]`: the project's image cache (needs trust: it widens what jig contacts).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache: Option<ProjectCache>,
+}
+
+/// A project's `[cache]`: images are looked up there before a build. Pushing stays
+/// the user's choice (`config.toml`, `jig install --push-cache`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProjectCache {
+    /// `HOST[:PORT]/REPO`.
+    pub registry: crate::base::config::CacheRepo,
 }
 
 /// One `[tools]` entry.
@@ -96,7 +111,7 @@ impl ProjectFile {
 
     /// Whether the file asks for more than version pins.
     pub fn widens(&self) -> bool {
-        self.tools.values().any(|p| p.widening().is_some())
+        self.cache.is_some() || self.tools.values().any(|p| p.widening().is_some())
     }
 }
 

@@ -52,6 +52,12 @@ pub fn asks(found: &Found) -> Asks {
             out.lines.push(format!("{tool}: environment {g}"));
         }
     }
+    if let Some(c) = &found.file.cache {
+        out.lines.push(format!(
+            "images from the cache registry {} (fetched before building)",
+            c.registry
+        ));
+    }
     out.recipes = project_recipes(found);
     for r in &out.recipes {
         out.lines.push(format!(
@@ -174,6 +180,11 @@ mod tests {
         std::fs::write(&file, "[tools]\nbb = { pass = [\"Y\"] }\n").unwrap();
         let edited = Found::read(&file).unwrap().unwrap();
         assert!(!is_trusted(&dirs, &edited).unwrap());
+        // A cache widens what jig contacts: it is listed.
+        std::fs::write(&file, "[cache]\nregistry = \"r.example.com/c\"\n").unwrap();
+        let cached = Found::read(&file).unwrap().unwrap();
+        assert!(cached.file.widens());
+        assert!(asks(&cached).lines[0].contains("cache registry r.example.com/c"));
         set(&dirs, &edited, true).unwrap();
         assert!(!is_trusted(&dirs, &found).unwrap());
     }

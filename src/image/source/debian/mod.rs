@@ -251,6 +251,20 @@ pub fn resolve_current(
     extra: &[String],
     cache: &Path,
 ) -> Result<Vec<(String, String, String)>> {
+    Ok(resolve_with_index(spec, extra, cache)?.1)
+}
+
+/// A resolved package set: (name, version, sha256 of the .deb) per package, by name.
+pub type Resolved = Vec<(String, String, String)>;
+
+/// [`resolve_current`], with the `sha256:` of the verified Packages index resolved
+/// against (what a bootstrapped image records as its source digest): the inputs an
+/// image cache key names.
+pub fn resolve_with_index(
+    spec: &Spec,
+    extra: &[String],
+    cache: &Path,
+) -> Result<(String, Resolved)> {
     let ix = verified_index(spec, cache)?;
     let pkgs = packages::parse(&ix.packages, &ix.arch)
         .with_context(|| format!("reading the Packages index of {}", spec.suite))?;
@@ -269,7 +283,7 @@ pub fn resolve_current(
         })
         .collect();
     out.sort();
-    Ok(out)
+    Ok((format!("sha256:{}", ix.packages_sha256), out))
 }
 
 /// Resolves the Essential packages, `apt` and `extra` (package names, or relations

@@ -474,8 +474,13 @@ impl Client {
         self.check(&mut resp, &format!("uploading manifest {tag}"))
     }
 
+    /// `scheme://host[:port]` of the registry API, for a relative `Link` header.
+    pub fn origin(&self) -> String {
+        format!("{}://{}", self.scheme, self.host)
+    }
+
     /// Turns a non-success status into an error that says what to do.
-    fn check(&self, resp: &mut Response<ureq::Body>, what: &str) -> Result<()> {
+    pub fn check(&self, resp: &mut Response<ureq::Body>, what: &str) -> Result<()> {
         let status = resp.status().as_u16();
         if (200..300).contains(&status) {
             return Ok(());

@@ -85,10 +85,14 @@ struct Raw {
     config: Option<Descriptor>,
     #[serde(default)]
     layers: Option<Vec<Descriptor>>,
+    #[serde(default)]
+    annotations: BTreeMap<String, String>,
 }
 
 /// A parsed manifest document.
 #[derive(Debug, Clone)]
+// One value per manifest read, never stored in bulk: boxing the large variant buys nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum Document {
     /// An index / manifest list.
     Index(Vec<Descriptor>),
@@ -108,6 +112,9 @@ pub struct ImageManifest {
     pub config: Descriptor,
     /// Layer blobs, bottom first.
     pub layers: Vec<Descriptor>,
+    /// Free-form annotations of the manifest itself (a cache image's key and id).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub annotations: BTreeMap<String, String>,
 }
 
 /// Parses a manifest body. `content_type` is the response's `Content-Type`; the body's
@@ -143,6 +150,7 @@ pub fn parse(body: &[u8], content_type: Option<&str>) -> Result<Document> {
             },
             config,
             layers,
+            annotations: raw.annotations,
         })),
         (true, _, _) => bail!("the image manifest has no config or no layers"),
         (false, _, _) => Err(crate::base::error::hinted(

@@ -13,13 +13,15 @@
 //!
 //! Submodules: [`reference`] (names), [`client`] (HTTP + auth), [`auth`]
 //! (credentials, challenges), [`manifest`] (documents), [`blobs`] (the cache),
-//! [`push`] (the other direction); progress on stderr is a
+//! [`push`] (the other direction), [`modes`] (what an image cache carries beside
+//! its layer); progress on stderr is a
 //! [`Transfer`](super::progress::Transfer) per layer.
 
 pub mod auth;
 pub mod blobs;
 pub mod client;
 pub mod manifest;
+pub mod modes;
 pub mod push;
 
 use std::fs::File;
@@ -73,10 +75,46 @@ pub fn pull(reference: &Reference, store: &Store, limits: &unpack::Limits) -> Re
         Found::Manifest(m, d) => (m, d),
     };
 
+    let source = format!("oci:{reference}");
+    let keep = |_: &std::path::Path| Ok(());
+    pull_manifest(
+        &mut client,
+        reference,
+        &manifest,
+        store,
+        limits,
+        keep,
+        |run| ImageMeta {
+            source,
+            source_digest: Some(digest),
+            config: ImageConfig {
+                env: run.env.unwrap_or_default(),
+                entrypoint: run.entrypoint.unwrap_or_default(),
+                cmd: run.cmd.unwrap_or_default(),
+            },
+            layers: manifest.layers.iter().map(|l| l.digest.clone()).collect(),
+            ..ImageMeta::default()
+        },
+    )
+}
+
+/// Downloads (or finds in the blob cache) the config and layers of `manifest`, every
+/// blob verified while it streams, unpacks them into a temp image within `limits` and
+/// commits it with the metadata `meta` makes of the image config's run section, after
+/// `fixup` had its say on the unpacked root.
+fn pull_manifest(
+    client: &mut Client,
+    reference: &Reference,
+    manifest: &ImageManifest,
+    store: &Store,
+    limits: &unpack::Limits,
+    fixup: impl FnOnce(&std::path::Path) -> Result<()>,
+    meta: impl FnOnce(manifest::RunConfig) -> ImageMeta,
+) -> Result<Image> {
     let _lock = store.lock_shared()?;
     let blobs = Blobs::new(store)?;
     blobs.sweep_stale();
-    let config = fetch_config(&mut client, &blobs, &manifest)?;
+    let config = fetch_config(client, &blobs, manifest)?;
     let diff_ids = &config.rootfs.diff_ids;
     if diff_ids.len() != manifest.layers.len() {
         bail!(
@@ -102,23 +140,114 @@ pub fn pull(reference: &Reference, store: &Store, limits: &unpack::Limits) -> Re
     for (i, (layer, diff_id)) in manifest.layers.iter().zip(diff_ids).enumerate() {
         let name = format!("layer {}/{count} {}", i + 1, short(&layer.digest));
         let target = temp.rootfs();
-        apply_layer(&mut client, &blobs, layer, diff_id, &target, &budget, &name)?;
+        apply_layer(client, &blobs, layer, diff_id, &target, &budget, &name)?;
     }
-    let run = config.config.unwrap_or_default();
-    store.commit(
-        temp,
-        ImageMeta {
-            source: format!("oci:{reference}"),
-            source_digest: Some(digest),
-            config: ImageConfig {
-                env: run.env.unwrap_or_default(),
-                entrypoint: run.entrypoint.unwrap_or_default(),
-                cmd: run.cmd.unwrap_or_default(),
-            },
-            layers: manifest.layers.iter().map(|l| l.digest.clone()).collect(),
-            ..ImageMeta::default()
-        },
-    )
+    fixup(&temp.rootfs())?;
+    store.commit(temp, meta(config.config.unwrap_or_default()))
+}
+
+/// An image manifest a registry holds under a tag, as [`tagged`] found it.
+pub struct Tagged {
+    client: Client,
+    reference: Reference,
+    /// The manifest.
+    pub manifest: ImageManifest,
+}
+
+/// The image manifest `reference` (a tag) names at its registry itself (mirrors are
+/// not asked), or `Ok(None)` when the registry has no such tag. An index is refused:
+/// what jig pushes under its own tags is one image manifest.
+pub fn tagged(reference: &Reference) -> Result<Option<Tagged>> {
+    let mut client = Client::new(reference, false)?;
+    let tag = reference.manifest_ref();
+    let url = client.url(&format!("manifests/{tag}"));
+    let resp = client.request(
+        ureq::http::Method::HEAD,
+        &url,
+        &[("accept", manifest::ACCEPT)],
+        client::Body::Empty,
+    )?;
+    if resp.status() == 404 {
+        return Ok(None);
+    }
+    let (body, content_type) = client.manifest(tag)?;
+    let manifest = match manifest::parse(&body, content_type.as_deref())
+        .with_context(|| format!("reading the manifest of {reference}"))?
+    {
+        Document::Image(m) => m,
+        Document::Index(_) => bail!("{reference} names an index, not one image manifest"),
+    };
+    Ok(Some(Tagged {
+        client,
+        reference: reference.clone(),
+        manifest,
+    }))
+}
+
+/// Pulls what [`tagged`] found into `store`, as [`pull`] does (every blob verified,
+/// within `limits`), sets the `modes` the unpacker does not write ([`modes::restore`])
+/// and records `meta` as its metadata.
+pub fn pull_tagged(
+    mut tagged: Tagged,
+    store: &Store,
+    limits: &unpack::Limits,
+    modes: &std::collections::BTreeMap<String, u32>,
+    meta: ImageMeta,
+) -> Result<Image> {
+    let Tagged {
+        ref mut client,
+        ref reference,
+        ref manifest,
+        ..
+    } = tagged;
+    let restore = |root: &std::path::Path| modes::restore(root, modes);
+    pull_manifest(client, reference, manifest, store, limits, restore, |_| {
+        meta
+    })
+}
+
+/// The tags of `reference`'s repository (`GET /v2/<name>/tags/list`, every page).
+pub fn tags(reference: &Reference) -> Result<Vec<String>> {
+    let mut client = Client::new(reference, false)?;
+    let mut url = client.url("tags/list?n=1000");
+    let mut out = Vec::new();
+    for _ in 0..100 {
+        let mut resp = client.request(ureq::http::Method::GET, &url, &[], client::Body::Empty)?;
+        if resp.status() == 404 {
+            // distribution answers 404 for a repository nothing was pushed to yet.
+            return Ok(out);
+        }
+        client.check(&mut resp, "the tag list")?;
+        let next = resp
+            .headers()
+            .get("link")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|l| l.split(';').next())
+            .map(|l| {
+                l.trim()
+                    .trim_start_matches('<')
+                    .trim_end_matches('>')
+                    .to_owned()
+            });
+        let body = resp
+            .body_mut()
+            .with_config()
+            .limit(8 << 20)
+            .read_to_vec()
+            .context("reading the tag list")?;
+        #[derive(serde::Deserialize)]
+        struct List {
+            #[serde(default)]
+            tags: Option<Vec<String>>,
+        }
+        let list: List = serde_json::from_slice(&body).context("the tag list is not valid JSON")?;
+        out.extend(list.tags.unwrap_or_default());
+        match next {
+            Some(n) if n.starts_with('/') => url = format!("{}{n}", client.origin()),
+            _ => return Ok(out),
+        }
+    }
+    bail!("{reference}: the tag list has more than 100 pages")
 }
 
 /// The digest of the manifest `reference`'s tag names now, asked of its mirrors in

@@ -5,9 +5,12 @@
 //! names) so the same image always gives the same layer digest. The config carries the
 //! layer's diff_id, the env and command the installed recipe runs with, and a history
 //! entry saying where it came from; an OCI manifest ties config and layer together.
-//! Blobs the registry already has are not uploaded again.
+//! Blobs the registry already has are not uploaded again. An image cache's copy
+//! ([`push_stored`]) keeps the files' modification times (to the second, which is
+//! what the unpacker restores), so an image pulled from the cache looks like the one
+//! built: Python's `.pyc` files, make and `ls -l` read them.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Write};
 use std::os::unix::ffi::OsStrExt;
@@ -71,11 +74,90 @@ pub fn push(store: &Store, what: &Pushing, label: &str, reference: &Reference) -
             "`jig install` the recipe again",
         ));
     }
+    let make = |diff_id: &str| image_config(entry, label, diff_id);
+    upload(
+        store,
+        &rootfs,
+        label,
+        make,
+        BTreeMap::new(),
+        reference,
+        tag,
+        false,
+    )
+}
+
+/// Pushes image `id` as it is stored (its runtime config `config` as recorded, the
+/// history line `created_by`) to `reference`'s tag, with `annotations` on the
+/// manifest: what an image cache holds.
+pub fn push_stored(
+    store: &Store,
+    id: &ImageId,
+    config: &ImageConfig,
+    created_by: &str,
+    annotations: BTreeMap<String, String>,
+    reference: &Reference,
+) -> Result<Pushed> {
+    let tag = reference.tag.clone().unwrap_or_else(|| "latest".into());
+    let rootfs = store.rootfs_of(id);
+    if !rootfs.is_dir() {
+        bail!("the image {} is missing from the store", id.short());
+    }
+    let make = |diff_id: &str| {
+        let host = manifest::host_platform();
+        ImageConfigFile {
+            architecture: host.architecture,
+            os: host.os,
+            config: Some(RunConfig {
+                env: Some(config.env.clone()).filter(|v| !v.is_empty()),
+                entrypoint: Some(config.entrypoint.clone()).filter(|v| !v.is_empty()),
+                cmd: Some(config.cmd.clone()).filter(|v| !v.is_empty()),
+                user: None,
+            }),
+            rootfs: RootFs {
+                kind: "layers".into(),
+                diff_ids: vec![diff_id.to_owned()],
+            },
+            history: vec![History {
+                created: Some(EPOCH.into()),
+                created_by: Some(created_by.to_owned()),
+                comment: Some(format!("jig image {id}")),
+                empty_layer: None,
+            }],
+        }
+    };
+    upload(
+        store,
+        &rootfs,
+        id.short(),
+        make,
+        annotations,
+        reference,
+        tag,
+        true,
+    )
+}
+
+/// Packs `rootfs` as one layer (with the files' modification times, to the second,
+/// when `times`; else the epoch), makes the config of its diff_id with `make`, and
+/// uploads layer, config and manifest (with `annotations`) under `tag`, skipping
+/// blobs the registry has.
+#[allow(clippy::too_many_arguments)]
+fn upload(
+    store: &Store,
+    rootfs: &Path,
+    label: &str,
+    make: impl FnOnce(&str) -> ImageConfigFile,
+    annotations: BTreeMap<String, String>,
+    reference: &Reference,
+    tag: String,
+    times: bool,
+) -> Result<Pushed> {
     let _lock = store.lock_shared()?;
     let blobs = Blobs::new(store)?;
 
-    let layer = write_layer(&rootfs, &blobs).with_context(|| format!("packing {label}"))?;
-    let config = image_config(entry, label, &layer.diff_id);
+    let layer = write_layer(rootfs, &blobs, times).with_context(|| format!("packing {label}"))?;
+    let config = make(&layer.diff_id);
     let config_bytes = serde_json::to_vec(&config).context("serializing the image config")?;
     let config_digest = crate::base::digest::sha256_digest(&config_bytes);
     let image = ImageManifest {
@@ -95,6 +177,7 @@ pub fn push(store: &Store, what: &Pushing, label: &str, reference: &Reference) -
             platform: None,
             annotations: Default::default(),
         }],
+        annotations,
     };
     let manifest_bytes = serde_json::to_vec(&image).context("serializing the manifest")?;
 
@@ -188,8 +271,9 @@ impl<W: Write> Write for HashWriter<W> {
     }
 }
 
-/// Writes `rootfs` as a deterministic tar.gz into the blob cache.
-fn write_layer(rootfs: &Path, blobs: &Blobs) -> Result<LayerBlob> {
+/// Writes `rootfs` as a deterministic tar.gz into the blob cache: entries in byte
+/// order, owners 0, and times of the epoch, or (`times`) the entries' own seconds.
+fn write_layer(rootfs: &Path, blobs: &Blobs, times: bool) -> Result<LayerBlob> {
     let temp = blobs.temp()?;
     let file = temp
         .file
@@ -210,7 +294,7 @@ fn write_layer(rootfs: &Path, blobs: &Blobs) -> Result<LayerBlob> {
     };
     let mut builder = tar::Builder::new(plain);
     let mut links = HashMap::new();
-    add_dir(&mut builder, rootfs, "", &mut links)?;
+    add_dir(&mut builder, rootfs, "", &mut links, times)?;
     let plain = builder.into_inner().context("finishing the layer tar")?;
     let diff_id = format!("sha256:{}", hex(&plain.hasher.finalize()));
     let mut compressed = plain.inner.finish().context("finishing the layer gzip")?;
@@ -232,12 +316,12 @@ fn write_layer(rootfs: &Path, blobs: &Blobs) -> Result<LayerBlob> {
     })
 }
 
-fn header(kind: tar::EntryType, mode: u32, size: u64) -> tar::Header {
+fn header(kind: tar::EntryType, mode: u32, size: u64, mtime: u64) -> tar::Header {
     let mut h = tar::Header::new_gnu();
     h.set_entry_type(kind);
     h.set_mode(mode);
     h.set_size(size);
-    h.set_mtime(0);
+    h.set_mtime(mtime);
     h.set_uid(0);
     h.set_gid(0);
     h
@@ -248,6 +332,7 @@ fn add_dir<W: Write>(
     dir: &Path,
     rel: &str,
     links: &mut HashMap<(u64, u64), String>,
+    times: bool,
 ) -> Result<()> {
     let mut names: Vec<_> = fs::read_dir(dir)
         .with_context(|| format!("reading {}", dir.display()))?
@@ -277,32 +362,34 @@ fn add_dir<W: Write>(
         let meta = fs::symlink_metadata(&path).with_context(|| format!("{}", path.display()))?;
         let ft = meta.file_type();
         let mode = meta.mode() & 0o7777;
+        // Times before the epoch (or unset) are the epoch.
+        let mtime = if times { meta.mtime().max(0) as u64 } else { 0 };
         let ctx = || format!("adding {rel_path} to the layer");
         if ft.is_dir() {
-            let mut h = header(tar::EntryType::Directory, mode, 0);
+            let mut h = header(tar::EntryType::Directory, mode, 0, mtime);
             b.append_data(&mut h, format!("{rel_path}/"), io::empty())
                 .with_context(ctx)?;
-            add_dir(b, &path, &rel_path, links)?;
+            add_dir(b, &path, &rel_path, links, times)?;
         } else if ft.is_symlink() {
             let target = fs::read_link(&path).with_context(ctx)?;
-            let mut h = header(tar::EntryType::Symlink, 0o777, 0);
+            let mut h = header(tar::EntryType::Symlink, 0o777, 0, mtime);
             b.append_link(&mut h, &rel_path, &target)
                 .with_context(ctx)?;
         } else if ft.is_file() {
             if meta.nlink() > 1 {
                 let key = (meta.dev(), meta.ino());
                 if let Some(first) = links.get(&key) {
-                    let mut h = header(tar::EntryType::Link, mode, 0);
+                    let mut h = header(tar::EntryType::Link, mode, 0, mtime);
                     b.append_link(&mut h, &rel_path, first).with_context(ctx)?;
                     continue;
                 }
                 links.insert(key, rel_path.clone());
             }
             let file = File::open(&path).with_context(ctx)?;
-            let mut h = header(tar::EntryType::Regular, mode, meta.len());
+            let mut h = header(tar::EntryType::Regular, mode, meta.len(), mtime);
             b.append_data(&mut h, &rel_path, file).with_context(ctx)?;
         } else if ft.is_fifo() {
-            let mut h = header(tar::EntryType::Fifo, mode, 0);
+            let mut h = header(tar::EntryType::Fifo, mode, 0, mtime);
             b.append_data(&mut h, &rel_path, io::empty())
                 .with_context(ctx)?;
         }
