@@ -163,6 +163,25 @@ pub fn normalize(p: &Path) -> PathBuf {
     out
 }
 
+/// The first `max` bytes of the regular file at `path` (symlinks followed), or `None`
+/// when it is missing, unreadable or not a regular file. Opened with `O_NONBLOCK`, so a
+/// FIFO planted where a file is expected cannot make the caller wait for a writer.
+pub fn read_regular(path: &Path, max: u64) -> Option<Vec<u8>> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(path)
+        .ok()?;
+    if !f.metadata().ok()?.is_file() {
+        return None;
+    }
+    let mut out = Vec::new();
+    f.take(max).read_to_end(&mut out).ok()?;
+    Some(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -101,17 +101,5 @@ pub fn gather(host: &Host) -> GpgFacts {
 
 /// A regular file's contents (at most 1 MiB), without blocking on a FIFO.
 fn read(path: &Path) -> Option<Vec<u8>> {
-    use std::io::Read;
-    use std::os::unix::fs::OpenOptionsExt;
-    let f = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
-        .open(path)
-        .ok()?;
-    if !f.metadata().ok()?.is_file() {
-        return None;
-    }
-    let mut out = Vec::new();
-    f.take(1 << 20).read_to_end(&mut out).ok()?;
-    Some(out)
+    crate::base::paths::read_regular(path, 1 << 20)
 }

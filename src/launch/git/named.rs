@@ -264,19 +264,7 @@ fn helper_paths(value: &[u8]) -> Vec<Vec<u8>> {
 
 /// The start of a regular file, without blocking on a FIFO.
 fn read(path: &Path) -> Option<Vec<u8>> {
-    use std::io::Read;
-    use std::os::unix::fs::OpenOptionsExt;
-    let f = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
-        .open(path)
-        .ok()?;
-    if !f.metadata().ok()?.is_file() {
-        return None;
-    }
-    let mut out = Vec::new();
-    f.take(MAX_FILE).read_to_end(&mut out).ok()?;
-    Some(out)
+    crate::base::paths::read_regular(path, MAX_FILE)
 }
 
 #[cfg(test)]

@@ -212,19 +212,7 @@ fn read_bytes(path: &Path) -> Option<Vec<u8>> {
 
 /// The start of a regular file (at most `max` bytes), without blocking on a FIFO.
 fn read_bytes_max(path: &Path, max: u64) -> Option<Vec<u8>> {
-    use std::io::Read;
-    use std::os::unix::fs::OpenOptionsExt;
-    let f = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
-        .open(path)
-        .ok()?;
-    if !f.metadata().ok()?.is_file() {
-        return None;
-    }
-    let mut out = Vec::new();
-    f.take(max).read_to_end(&mut out).ok()?;
-    Some(out)
+    crate::base::paths::read_regular(path, max)
 }
 
 #[cfg(test)]
