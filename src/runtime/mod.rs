@@ -3,14 +3,16 @@
 //! This is the whole container runtime. There is no daemon, no helper process and no
 //! fork on the default path: the calling process itself enters a user and mount
 //! namespace, builds the root, pivots into it and calls `execve`. (A plan that saves
-//! home files forks first, [`supervise`]: the tool runs in the child and jig waits to
+//! home files starts the tool in a child instead, [`supervise`], and jig waits to
 //! save what it left, [`save`].) The tool therefore
 //! keeps jig's pid, its parent (the user's shell), its process group, its controlling
 //! terminal and fds 0–2, so job control, Ctrl-C/Ctrl-Z, pipes and exit statuses are
 //! exactly those of a native binary.
 //!
 //! The sequence, each step in its own module:
-//! 1. [`userns::enter`]: `unshare(CLONE_NEWUSER | CLONE_NEWNS)`, map uid/gid to themselves.
+//! 1. [`userns::enter`]: `unshare(CLONE_NEWUSER | CLONE_NEWNS)`, map uid/gid to themselves
+//!    (a launch that saves home files: [`supervise::spawn`] clones a child into the
+//!    namespaces, which maps its ids and goes on with step 2).
 //! 2. [`mount::root`]: scratch tmpfs; the skeleton (mountpoints, /tmp, /dev links) and
 //!    generated files (passwd, group, resolv.conf, hosts) in its upper directory; the
 //!    overlay of the image under it.
@@ -47,22 +49,29 @@ pub fn launch(plan: &Plan) -> LaunchError {
         Ok(p) => p,
         Err(e) => return e,
     };
-    let saver = if plan.saved.is_empty() {
-        None
-    } else {
-        let tool = plan.exec.argv.first().map(std::path::Path::new);
-        let tool = tool
-            .and_then(|t| t.file_name())
-            .map(|t| t.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        match supervise::split(&plan.saved, &tool) {
-            Ok(child) => Some(child),
-            Err(e) => return e,
+    if plan.saved.is_empty() {
+        if let Err(e) = userns::enter(plan.uid, plan.gid) {
+            return e;
         }
-    };
-    if let Err(e) = userns::enter(plan.uid, plan.gid) {
-        return e;
+        return inside(plan, &prepared, None);
     }
+    let tool = plan.exec.argv.first().map(std::path::Path::new);
+    let tool = tool
+        .and_then(|t| t.file_name())
+        .map(|t| t.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    // The child is cloned into the namespaces: only the id maps are left to write.
+    supervise::spawn(&plan.saved, &tool, &mut |saver| {
+        if let Err(e) = userns::map(plan.uid, plan.gid, plan.uid, plan.gid) {
+            return e;
+        }
+        inside(plan, &prepared, Some(saver))
+    })
+}
+
+/// Steps 2 to 6, in the new namespaces; `saver` is where a launch that saves home
+/// files sends its upper directory.
+fn inside(plan: &Plan, prepared: &exec::Prepared, saver: Option<&supervise::Child>) -> LaunchError {
     let upper = mount::Upper {
         dirs: &plan.dirs,
         files: &plan.files,
@@ -90,5 +99,5 @@ pub fn launch(plan: &Plan) -> LaunchError {
     if let Err(e) = mount::pivot(root, &plan.cwd) {
         return e;
     }
-    exec::exec(&prepared, &plan.confine)
+    exec::exec(prepared, &plan.confine)
 }

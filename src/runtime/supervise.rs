@@ -1,5 +1,5 @@
-//! A launch that saves home files ([`Plan::saved`](super::spec::Plan::saved)) forks:
-//! the tool runs in the child, and the parent, which keeps jig's pid (the process the
+//! A launch that saves home files ([`Plan::saved`](super::spec::Plan::saved)) starts
+//! the tool in a child ([`spawn`]), and the parent, which keeps jig's pid (the process the
 //! user's shell started and waits for), waits for it, saves the files
 //! ([`super::save`]) and then ends as the tool ended: the same exit status, or the same
 //! signal raised on itself.
@@ -7,8 +7,8 @@
 //! Why the tool is the child and not the other way round: the shell must not learn
 //! that the command ended before its files are on the host (`git config --global a.b
 //! c && cat ~/.gitconfig`), and nothing can delay the exit notification of a process
-//! that exits. Why the fork comes before `unshare`: the parent stays in the host's user
-//! namespace, where the tool, in a child user namespace, can neither ptrace it nor open
+//! that exits. Why only the child enters the namespaces: the parent stays in the
+//! host's user namespace, where the tool, in a child user namespace, can neither ptrace it nor open
 //! its `/proc` files (ptrace(2) needs `CAP_SYS_PTRACE` in the parent's namespace), and
 //! where it sees the host's files to write.
 //!
@@ -31,11 +31,12 @@ use std::sync::atomic::{AtomicI32, Ordering};
 
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
+use nix::sched::CloneFlags;
 use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, SigmaskHow, Signal};
 use nix::sys::socket::{AddressFamily, SockFlag, SockType};
 use nix::sys::stat::Mode;
 use nix::sys::wait::{WaitPidFlag, WaitStatus};
-use nix::unistd::{ForkResult, Pid};
+use nix::unistd::Pid;
 
 use super::spec::Saved;
 use crate::base::error::LaunchError;
@@ -60,7 +61,7 @@ static CHILD: AtomicI32 = AtomicI32::new(0);
 
 /// The child's end of the launch: where it sends the upper directory.
 pub struct Child {
-    sock: OwnedFd,
+    sock: RawFd,
 }
 
 impl Child {
@@ -80,54 +81,152 @@ impl Child {
             Mode::empty(),
         )
         .map_err(fail)?;
-        pass_fd(self.sock.as_raw_fd(), dir.as_raw_fd()).map_err(fail)?;
+        pass_fd(self.sock, dir.as_raw_fd()).map_err(fail)?;
         Ok(())
     }
 }
 
-/// Forks. Returns in the child (which goes on with the launch); the parent waits for
-/// the child, saves `saved` (reporting as `jig: TOOL: ...`) and exits as the child did.
-pub fn split(saved: &[Saved], tool: &str) -> Result<Child, LaunchError> {
-    let (ours, theirs) = nix::sys::socket::socketpair(
+/// The child's stack: the launch's setup runs on it (mount options, paths, the exec's
+/// search), well within this.
+const STACK: usize = 1 << 20;
+
+/// Starts the tool in a child that `clone` creates in new user and mount namespaces
+/// ([`userns::FLAGS`]) and that runs `inside` (the rest of the launch, ending in
+/// `execve`); this process waits for it, saves `saved` (reporting as `jig: TOOL: ...`)
+/// and exits as the child did. Returns only when the launch failed before the tool
+/// started, with the child's error; nothing was saved then.
+///
+/// The child shares this process's memory until it execs (`CLONE_VM | CLONE_VFORK`,
+/// as posix_spawn(3) does), which costs neither a copy of the page tables nor the
+/// copy-on-write faults a fork costs on both sides (about 0.5 ms per launch, measured
+/// in docs/benchmarks.md). That is sound because this process is suspended meanwhile
+/// (`CLONE_VFORK`) and single-threaded, and because the child only borrows: what it
+/// allocates stays allocated, what it reports it leaves in `failed`, and it ends with
+/// the `exit` system call (the clone trampoline's), never running exit handlers or
+/// flushing buffers that are this process's too. The namespaces come from `clone`
+/// itself, since `unshare(CLONE_NEWUSER)` refuses a process whose memory is shared.
+pub fn spawn(
+    saved: &[Saved],
+    tool: &str,
+    inside: &mut dyn FnMut(&Child) -> LaunchError,
+) -> LaunchError {
+    let (ours, theirs) = match nix::sys::socket::socketpair(
         AddressFamily::Unix,
         SockType::SeqPacket,
         None,
         SockFlag::SOCK_CLOEXEC,
-    )
-    .map_err(|e| LaunchError::setup(format!("cannot create a socket pair: {e}")))?;
-    // Blocked across the fork, so none arrives before the parent's handlers are in
+    ) {
+        Ok(pair) => pair,
+        Err(e) => return LaunchError::setup(format!("cannot create a socket pair: {e}")),
+    };
+    let mut stack = match Stack::new() {
+        Ok(s) => s,
+        Err(e) => return LaunchError::setup(format!("cannot map a stack for the tool: {e}")),
+    };
+    // Blocked across the clone, so none arrives before the parent's handlers are in
     // place; each side restores the caller's mask.
     let mut caught = SigSet::empty();
     for s in FORWARDED.iter().chain(&STOPS) {
         caught.add(*s);
     }
-    let old = caught
-        .thread_swap_mask(SigmaskHow::SIG_BLOCK)
-        .map_err(|e| LaunchError::setup(format!("cannot block signals: {e}")))?;
+    let old = match caught.thread_swap_mask(SigmaskHow::SIG_BLOCK) {
+        Ok(old) => old,
+        Err(e) => return LaunchError::setup(format!("cannot block signals: {e}")),
+    };
     let parent = nix::unistd::getpid();
-    // SAFETY: the process is single-threaded (launches must be, for unshare), so the
-    // child may run any code.
-    match unsafe { nix::unistd::fork() } {
-        Err(e) => {
-            let _ = old.thread_set_mask();
-            Err(LaunchError::setup(format!("cannot fork: {e}")))
-        }
-        Ok(ForkResult::Child) => {
-            drop(ours);
+    let child_end = Child {
+        sock: theirs.as_raw_fd(),
+    };
+    let mut failed: Option<LaunchError> = None;
+    let cloned = {
+        let failed = &mut failed;
+        let child = Box::new(|| -> isize {
             let _ = old.thread_set_mask();
             // The tool dies with the parent, as a native tool killed by its user does.
             // SAFETY: prctl with integer arguments.
             unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
             if nix::unistd::getppid() != parent {
-                // SAFETY: _exit ends this process at once.
-                unsafe { libc::_exit(125) };
+                return 125;
             }
-            Ok(Child { sock: theirs })
+            *failed = Some(inside(&child_end));
+            125
+        });
+        // SAFETY: see the function's docs: this process is single-threaded and
+        // suspended until the child execs or exits; the child runs on its own stack,
+        // touches only what it borrows and ends with exit(2).
+        unsafe {
+            nix::sched::clone(
+                child,
+                stack.as_mut(),
+                super::userns::FLAGS | CloneFlags::CLONE_VM | CloneFlags::CLONE_VFORK,
+                Some(libc::SIGCHLD),
+            )
         }
-        Ok(ForkResult::Parent { child }) => {
-            drop(theirs);
-            wait_and_save(child, ours, old, saved, tool)
+    };
+    drop(stack);
+    drop(theirs);
+    let child = match cloned {
+        Ok(child) => child,
+        Err(e) => {
+            let _ = old.thread_set_mask();
+            return super::userns::cannot_create(e);
         }
+    };
+    if let Some(e) = failed {
+        // The child exited before the tool started: reap it and report as a launch
+        // that does not save would.
+        let _ = nix::sys::wait::waitpid(child, None);
+        let _ = old.thread_set_mask();
+        return e;
+    }
+    wait_and_save(child, ours, old, saved, tool)
+}
+
+/// An anonymous mapping for the child's stack, with an inaccessible page below it so
+/// that an overflow faults instead of writing over other memory.
+struct Stack {
+    base: std::ptr::NonNull<libc::c_void>,
+}
+
+impl Stack {
+    const GUARD: usize = 4096;
+
+    fn new() -> Result<Stack, Errno> {
+        use nix::sys::mman::{MapFlags, ProtFlags};
+        let len = std::num::NonZeroUsize::new(STACK + Self::GUARD).expect("non-zero");
+        // SAFETY: a fresh anonymous mapping, owned by the Stack and unmapped on drop.
+        let base = unsafe {
+            nix::sys::mman::mmap_anonymous(
+                None,
+                len,
+                ProtFlags::PROT_READ | ProtFlags::PROT_WRITE,
+                MapFlags::MAP_PRIVATE | MapFlags::MAP_STACK | MapFlags::MAP_NORESERVE,
+            )?
+        };
+        // SAFETY: the lowest page of the mapping just made.
+        if let Err(e) = unsafe { nix::sys::mman::mprotect(base, Self::GUARD, ProtFlags::PROT_NONE) }
+        {
+            // SAFETY: unmapping what was just mapped.
+            let _ = unsafe { nix::sys::mman::munmap(base, STACK + Self::GUARD) };
+            return Err(e);
+        }
+        Ok(Stack { base })
+    }
+
+    fn as_mut(&mut self) -> &mut [u8] {
+        // SAFETY: the STACK bytes above the guard page are mapped read-write and owned
+        // by this Stack.
+        unsafe {
+            std::slice::from_raw_parts_mut(self.base.as_ptr().cast::<u8>().add(Self::GUARD), STACK)
+        }
+    }
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        // SAFETY: the mapping made in `new`; the child no longer runs on it (it has
+        // exec'd or exited when clone returns, CLONE_VFORK).
+        let _ = unsafe { nix::sys::mman::munmap(self.base, STACK + Self::GUARD) };
     }
 }
 

@@ -22,16 +22,29 @@ pub fn enter(uid: u32, gid: u32) -> Result<(), LaunchError> {
 /// `inner_gid` (inside). Builds use 0/0: root inside, the caller outside.
 pub fn enter_as(inner_uid: u32, inner_gid: u32, uid: u32, gid: u32) -> Result<(), LaunchError> {
     // unshare(2): CLONE_NEWUSER fails with EINVAL in a multi-threaded process.
-    unshare(CloneFlags::CLONE_NEWUSER | CloneFlags::CLONE_NEWNS).map_err(|e| {
-        let err = LaunchError::setup(format!("cannot create a user namespace: {e}"));
-        match e {
-            Errno::EPERM | Errno::ENOSPC | Errno::EACCES => err.hint(
-                "unprivileged user namespaces are disabled or exhausted here; `jig doctor` shows which setting to change",
-            ),
-            Errno::EINVAL => err.hint("jig was multi-threaded at unshare time; this is a bug in jig"),
-            _ => err,
-        }
-    })?;
+    unshare(FLAGS).map_err(cannot_create)?;
+    map(inner_uid, inner_gid, uid, gid)
+}
+
+/// The namespaces a launch or build lives in: a user namespace and a mount namespace
+/// it owns.
+pub const FLAGS: CloneFlags = CloneFlags::CLONE_NEWUSER.union(CloneFlags::CLONE_NEWNS);
+
+/// The error for `unshare` or `clone` refusing [`FLAGS`].
+pub fn cannot_create(e: Errno) -> LaunchError {
+    let err = LaunchError::setup(format!("cannot create a user namespace: {e}"));
+    match e {
+        Errno::EPERM | Errno::ENOSPC | Errno::EACCES => err.hint(
+            "unprivileged user namespaces are disabled or exhausted here; `jig doctor` shows which setting to change",
+        ),
+        Errno::EINVAL => err.hint("jig was multi-threaded at unshare time; this is a bug in jig"),
+        _ => err,
+    }
+}
+
+/// Maps `uid`/`gid` (outside) to `inner_uid`/`inner_gid` in the user namespace the
+/// process has just entered, by unshare or by being cloned into it.
+pub fn map(inner_uid: u32, inner_gid: u32, uid: u32, gid: u32) -> Result<(), LaunchError> {
     // uid_map first; setgroups must be denied before an unprivileged process may write
     // gid_map (user_namespaces(7), "The /proc/[pid]/setgroups file").
     write_map("/proc/self/uid_map", &format!("{inner_uid} {uid} 1\n"))?;
