@@ -14,6 +14,7 @@
 //! The first way is the common one and costs one path walk in the dentry cache; the
 //! second costs an `openat2`, a walk through /proc and a `close` per mount.
 
+use std::collections::HashSet;
 use std::ffi::OsStr;
 use std::io::Write;
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -35,10 +36,14 @@ use crate::runtime::spec::{Bind, File, Node};
 pub struct Root {
     fd: OwnedFd,
     /// Paths (inside the container) this launch created in the upper layer.
-    made: Vec<PathBuf>,
+    made: Made,
     /// Targets bound so far.
     bound: Vec<PathBuf>,
 }
+
+/// Paths made in the upper layer: a set, since every entry and bind looks its
+/// parents up in it (a list's comparisons were a visible part of a launch).
+type Made = HashSet<PathBuf>;
 
 fn fail(what: impl std::fmt::Display, e: Errno) -> LaunchError {
     LaunchError::setup(format!("{what}: {e}"))
@@ -132,7 +137,7 @@ pub struct Upper<'a> {
 /// relative to one directory fd (no walk from `/` per entry), and the umask is 0 while
 /// it runs so the modes are exact (/tmp needs its sticky bit); the tool gets the
 /// caller's umask back.
-fn fill_upper(dir: &Path, upper: &Upper) -> Result<Vec<PathBuf>, LaunchError> {
+fn fill_upper(dir: &Path, upper: &Upper) -> Result<Made, LaunchError> {
     let fd = nix::fcntl::open(
         dir,
         OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
@@ -142,7 +147,7 @@ fn fill_upper(dir: &Path, upper: &Upper) -> Result<Vec<PathBuf>, LaunchError> {
     let umask = nix::sys::stat::umask(Mode::empty());
     let mut fill = Fill {
         fd,
-        made: Vec::new(),
+        made: Made::new(),
     };
     let filled = fill.all(upper);
     nix::sys::stat::umask(umask);
@@ -151,7 +156,7 @@ fn fill_upper(dir: &Path, upper: &Upper) -> Result<Vec<PathBuf>, LaunchError> {
 
 struct Fill {
     fd: OwnedFd,
-    made: Vec<PathBuf>,
+    made: Made,
 }
 
 impl Fill {
@@ -178,7 +183,7 @@ impl Fill {
         let Some(parent) = dst.parent() else {
             return Ok(());
         };
-        if parent == Path::new("/") || self.made.iter().any(|m| m == parent) {
+        if parent == Path::new("/") || self.made.contains(parent) {
             return Ok(());
         }
         self.dir(parent, 0o755)
@@ -198,8 +203,8 @@ impl Fill {
             )?,
             Err(e) => return Err(e),
         }
-        if !self.made.iter().any(|m| m == dst) {
-            self.made.push(dst.to_owned());
+        if !self.made.contains(dst) {
+            self.made.insert(dst.to_owned());
         }
         Ok(())
     }
@@ -215,7 +220,7 @@ impl Fill {
         std::fs::File::from(fd)
             .write_all(&f.contents)
             .map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))?;
-        self.made.push(f.dst.clone());
+        self.made.insert(f.dst.clone());
         Ok(())
     }
 }
@@ -235,11 +240,11 @@ impl Root {
         .map_err(|e| fail(format_args!("cannot bind {} onto itself", dir.display()), e))?;
         // Nothing in an image being built was made by jig: every target is resolved
         // in-root.
-        Root::enter(dir, Vec::new())
+        Root::enter(dir, Made::new())
     }
 
     /// Opens the root mounted at `dir` and makes it the working directory.
-    fn enter(dir: &Path, made: Vec<PathBuf>) -> Result<Root, LaunchError> {
+    fn enter(dir: &Path, made: Made) -> Result<Root, LaunchError> {
         let fd = nix::fcntl::open(
             dir,
             OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
@@ -259,7 +264,7 @@ impl Root {
     /// above it in the upper layer and no bind so far covers it: then nothing from the
     /// image or the host can be on the way.
     fn made_here<'p>(&self, dst: &'p Path) -> Option<&'p Path> {
-        let made = self.made.iter().any(|m| m == dst);
+        let made = self.made.contains(dst);
         let covered = self.bound.iter().any(|b| dst.starts_with(b));
         (made && !covered && dst.is_absolute()).then(|| rel(dst))
     }

@@ -8,6 +8,7 @@
 //! own: they are directories of the overlay, whose upper layer is the launch's tmpfs,
 //! so what a tool writes there is as ephemeral (and as fast) as on a dedicated tmpfs.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use crate::launch::facts::{InImage, Probes};
@@ -79,15 +80,17 @@ pub fn premake(plan: &mut Plan, probes: &Probes) {
     let mut earlier: Vec<&Path> = Vec::new();
     let mut dirs: Vec<(PathBuf, u32)> = Vec::new();
     let mut files: Vec<File> = Vec::new();
+    // What the upper layer already has, as sets: each bind looks up every ancestor.
+    let mut made_dirs: HashSet<PathBuf> = plan.dirs.iter().map(|(d, _)| d.clone()).collect();
+    let mut others: HashSet<PathBuf> = (plan.files.iter().map(|f| f.dst.clone()))
+        .chain(plan.links.iter().map(|(l, _)| l.clone()))
+        .collect();
     for b in &plan.binds {
         let covered = earlier.iter().any(|e| b.dst.starts_with(e));
         earlier.push(&b.dst);
         // Whether `p` is already a directory, or another node, of the upper layer.
-        let made_dir = |p: &Path| plan.dirs.iter().chain(&dirs).any(|(d, _)| d == p);
-        let made_other = |p: &Path| {
-            plan.files.iter().chain(&files).any(|f| f.dst == p)
-                || plan.links.iter().any(|(l, _)| l == p)
-        };
+        let made_dir = |p: &Path| made_dirs.contains(p);
+        let made_other = |p: &Path| others.contains(p);
         if covered || !b.dst.is_absolute() || made_dir(&b.dst) || made_other(&b.dst) {
             continue;
         }
@@ -135,13 +138,17 @@ pub fn premake(plan: &mut Plan, probes: &Probes) {
             (Node::Dir | Node::DirAlone, InImage::Dir(mode)) => {
                 new_dirs.push((b.dst.clone(), mode));
             }
-            (Node::File, InImage::Missing | InImage::File) => files.push(File {
-                dst: b.dst.clone(),
-                contents: Vec::new(),
-                mode: 0o644,
-            }),
+            (Node::File, InImage::Missing | InImage::File) => {
+                others.insert(b.dst.clone());
+                files.push(File {
+                    dst: b.dst.clone(),
+                    contents: Vec::new(),
+                    mode: 0o644,
+                });
+            }
             _ => continue,
         }
+        made_dirs.extend(new_dirs.iter().map(|(d, _)| d.clone()));
         dirs.extend(new_dirs);
     }
     plan.dirs.extend(dirs);
