@@ -174,10 +174,13 @@ pub fn read_regular(path: &Path, max: u64) -> Option<Vec<u8>> {
         .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
         .open(path)
         .ok()?;
-    if !f.metadata().ok()?.is_file() {
+    let meta = f.metadata().ok()?;
+    if !meta.is_file() {
         return None;
     }
-    let mut out = Vec::new();
+    // Room for the whole file and the read that finds its end: `take` hides the size
+    // from read_to_end, which would otherwise start at 32 bytes and read several times.
+    let mut out = Vec::with_capacity(meta.len().min(max) as usize + 1);
     f.take(max).read_to_end(&mut out).ok()?;
     Some(out)
 }
