@@ -449,7 +449,16 @@ fn debian_images_of_one_suite_share_their_base_layer_in_the_cache() {
         assert_eq!((jq.len(), less.len()), (2, 2), "{l} two layers each");
         assert_eq!(jq[0]["digest"], less[0]["digest"], "{l} one base layer");
         assert_ne!(jq[1]["digest"], less[1]["digest"], "{l} two own layers");
-        assert!(jq[0]["annotations"]["dev.jig.base"].is_string(), "{l}");
+        let base = jq[0]["annotations"]["dev.jig.base"].as_str().unwrap();
+        // Packed once: the second push found the base's layer in the blob cache.
+        let packed = first.jig_home().join("store/blobs/packed");
+        let packed: Vec<_> = fs::read_dir(packed).unwrap().map(|e| e.unwrap()).collect();
+        assert_eq!(packed.len(), 1, "{l} one packed base");
+        assert_eq!(
+            packed[0].file_name().to_str(),
+            base.strip_prefix("sha256:"),
+            "{l}"
+        );
         let size = |v: &serde_json::Value| v["size"].as_u64().unwrap();
         assert!(
             size(&jq[1]) * 4 < size(&jq[0]),

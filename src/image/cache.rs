@@ -27,15 +27,15 @@
 //! looked up by, metadata whose source digest and packages are the key's own, and an
 //! image id; the layers are pulled with every blob verified, and the tree hash of
 //! what was unpacked must be the id the manifest claims, whatever base its first
-//! layer names. Any of these failing is an
-//! error ([`check`], [`fetch`]), never a quiet rebuild. What no check here can see is
+//! layer names. Any of these failing is an error ([`check`], [`fetch`]), never a
+//! quiet rebuild. What no check here can see is
 //! a cache that serves, consistently, another tree under a key: outside a locked
 //! project (where the install checks the id against `jig.lock`) the cache is trusted
 //! as whoever pushes to it.
 
 use std::collections::BTreeMap;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 
 use crate::base::config::CacheRepo;
 use crate::image::reference::Reference;
@@ -315,11 +315,13 @@ fn pull_base(
     )?;
     if image.id != base.id {
         drop_new(store, &image.id, had);
-        bail!(
-            "its first layer is said to be the base image {}, but unpacks to {}",
-            base.id,
-            image.id
-        );
+        return Err(crate::base::error::hinted(
+            format!(
+                "its first layer is said to be the base image {}, but unpacks to {}",
+                base.id, image.id
+            ),
+            "the cache's copy is damaged or was tampered with; nothing was installed from it",
+        ));
     }
     Ok(image)
 }

@@ -8,7 +8,9 @@
 //! Blobs the registry already has are not uploaded again. An image cache's copy
 //! ([`push_stored`]) keeps the files' modification times (to the second, which is
 //! what the unpacker restores), so an image pulled from the cache looks like the one
-//! built: Python's `.pyc` files, make and `ls -l` read them.
+//! built: Python's `.pyc` files, make and `ls -l` read them. An image built on a base
+//! ([`OnBase`]) goes as two layers there: the base's tree, packed once per base
+//! (`blobs/packed/`), and what the image adds to it ([`super::diff`]).
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs::{self, File};
@@ -125,7 +127,10 @@ pub fn push_stored(
     }
     let layers = match (on, &base) {
         (Some(on), Some((_, root))) => {
-            vec![Part::Whole(root, on.annotations), Part::Diff(&rootfs, root)]
+            vec![
+                Part::Base(on.id, root, on.annotations),
+                Part::Diff(&rootfs, root),
+            ]
         }
         _ => vec![Part::Whole(&rootfs, BTreeMap::new())],
     };
@@ -174,11 +179,56 @@ pub fn push_stored(
     )
 }
 
-/// What one layer is made of: a tree (with the layer's descriptor annotations), or a
-/// tree's difference from another.
+/// What one layer is made of: a tree (with the layer's descriptor annotations), a
+/// stored image's tree (packed once: [`packed`]), or a tree's difference from
+/// another.
 enum Part<'a> {
     Whole(&'a Path, BTreeMap<String, String>),
+    Base(&'a ImageId, &'a Path, BTreeMap<String, String>),
     Diff(&'a Path, &'a Path),
+}
+
+/// What [`packed`] remembers of the layer of an image's tree.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Packed {
+    digest: String,
+    size: u64,
+    diff_id: String,
+    /// The tree's root directory (device, inode, time), which a new copy of the
+    /// image under the same id would not have.
+    tree: String,
+}
+
+/// The layer (with times) of the tree `root` of the stored image `id`, packed again
+/// only when the blob cache lacks it: `blobs/packed/<id>` names the blob, so every
+/// image pushed on one base packs that base once.
+fn packed(store: &Store, blobs: &Blobs, id: &ImageId, root: &Path) -> Result<LayerBlob> {
+    let memo = store.root().join("blobs/packed").join(id.hex());
+    let m = fs::metadata(root).with_context(|| format!("{}", root.display()))?;
+    let tree = format!("{}:{}:{}.{}", m.dev(), m.ino(), m.mtime(), m.mtime_nsec());
+    let known = fs::read(&memo)
+        .ok()
+        .and_then(|b| serde_json::from_slice::<Packed>(&b).ok())
+        .filter(|p| p.tree == tree && blobs.has(&p.digest));
+    if let Some(p) = known {
+        return Ok(LayerBlob {
+            digest: p.digest,
+            size: p.size,
+            diff_id: p.diff_id,
+        });
+    }
+    let layer = write_layer(root, None, blobs, true)?;
+    let note = Packed {
+        digest: layer.digest.clone(),
+        size: layer.size,
+        diff_id: layer.diff_id.clone(),
+        tree,
+    };
+    // Only a shortcut: without it the next push packs the tree again.
+    if let (Some(dir), Ok(text)) = (memo.parent(), serde_json::to_vec(&note)) {
+        let _ = fs::create_dir_all(dir).and_then(|()| fs::write(&memo, text));
+    }
+    Ok(layer)
 }
 
 /// Packs each of `parts` as a layer (with the files' modification times, to the
@@ -203,6 +253,7 @@ fn upload(
     for part in parts {
         let (layer, notes) = match part {
             Part::Whole(root, notes) => (write_layer(root, None, &blobs, times), notes.clone()),
+            Part::Base(id, root, notes) => (packed(store, &blobs, id, root), notes.clone()),
             Part::Diff(root, base) => {
                 let diff = Diff::between(root, base)?;
                 (
