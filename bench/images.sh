@@ -15,7 +15,9 @@
 # Then the image cache (`[cache]` of config.toml) on a loopback docker-registry, for the
 # first recipe: a cold build that pushes (the push's cost over the cold build above),
 # and a cold install from the cache in an empty JIG_HOME (no build step, no Debian
-# mirror), against the cold build.
+# mirror), against the cold build; then the second recipe, pushed from the same home
+# and installed from the cache where the first is (a recipe of the same suite finds
+# the base there and downloads only its own layer).
 #
 # Usage: bench/images.sh [RECIPE...]   (default: every built-in Debian recipe)
 # Writes target/bench/images.md and prints it.
@@ -98,6 +100,23 @@ if command -v docker-registry >/dev/null; then
   cold=$(printf '%s\n' "${rows[@]}" | awk -F' *\\| *' -v r="$r" '$2 == r { print $4 }')
   layer=$(du -sB1M "$work/registry" | cut -f1)
   cache_line="$r: cold build $cold s; cold build and push $(printf %.1f "$(echo "$t1 - $t0" | bc)") s; cold install from the cache $(printf %.1f "$(echo "$t3 - $t2" | bc)") s (registry holds $layer MiB): from the cache / cold build = $(printf %.2f "$(echo "($t3 - $t2) / $cold" | bc -l)")"
+  # The second recipe: built and pushed on the first's base, then installed from the
+  # cache in the home that has the first (and so its base, when both are of one suite).
+  if [[ ${#recipes[@]} -gt 1 ]]; then
+    r2=${recipes[1]}
+    export JIG_HOME=$work/cache-build
+    "$jig" install --yes "$r2" >"$work/$r2.cache-build.log" 2>&1 || { cat "$work/$r2.cache-build.log" >&2; exit 1; }
+    both=$(du -sB1M "$work/registry" | cut -f1)
+    export JIG_HOME=$work/cache-pull
+    t4=$(now)
+    "$jig" install --yes "$r2" >"$work/$r2.cache-pull.log" 2>&1 || { cat "$work/$r2.cache-pull.log" >&2; exit 1; }
+    t5=$(now)
+    grep -q "from the cache" "$work/$r2.cache-pull.log" || { cat "$work/$r2.cache-pull.log" >&2; exit 1; }
+    base="base downloaded"
+    grep -q "is in the store; not downloaded" "$work/$r2.cache-pull.log" && base="base already here, only its own layer downloaded"
+    cold2=$(printf '%s\n' "${rows[@]}" | awk -F' *\\| *' -v r="$r2" '$2 == r { print $4 }')
+    cache_line+="; then $r2 from the cache ($base) $(printf %.1f "$(echo "$t5 - $t4" | bc)") s against its cold build $cold2 s; the registry with both $both MiB"
+  fi
 fi
 
 mkdir -p target/bench

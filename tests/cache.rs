@@ -2,7 +2,8 @@
 //! loopback docker-registry (`common::registry`). The first home builds and pushes;
 //! the second installs from the cache without running a build step, and gets the
 //! same image id and tree. A damaged blob in the registry's storage is an error; a
-//! cache that does not answer means a build with a note.
+//! cache that does not answer means a build with a note. Debian images of one suite
+//! share their base's layer, and a home that has the base downloads only the rest.
 
 mod common;
 
@@ -371,5 +372,133 @@ fn a_locked_debian_project_installs_from_the_cache_without_a_bootstrap() {
             "{} no quiet rebuild: {err}",
             third.label()
         );
+    }
+}
+
+/// Two recipes of one suite, each with a package of its own on the suite's base.
+const JQ_RECIPE: &str = r#"name = "cjq"
+version = "1"
+[image]
+from = "debian:bookworm"
+packages = ["jq"]
+slim = true
+[tool]
+shims = ["jq"]
+"#;
+const LESS_RECIPE: &str = r#"name = "cless"
+version = "1"
+[image]
+from = "debian:bookworm"
+packages = ["less"]
+slim = true
+[tool]
+shims = ["less"]
+"#;
+
+/// The layer digests of the cache's image of `recipe` (installed in `env`).
+fn layers_of(reg: &Registry, env: &Env, repo: &str, recipe: &str) -> Vec<serde_json::Value> {
+    let id = env.image_id(recipe);
+    let out = env.jig(&["cache", "list", "--json"]);
+    assert_ok(&out, "jig cache list");
+    let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let tag = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["image"].as_str() == Some(id.trim()))
+        .unwrap_or_else(|| panic!("{recipe} {id} in the cache: {list}"))["tag"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    reg.manifest(repo, &tag)["layers"]
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+/// The blobs of the registry's storage.
+fn registry_blobs(reg: &Registry) -> usize {
+    let probe = reg.blob_data(&format!("sha256:{}", "0".repeat(64)));
+    let root = probe.ancestors().nth(3).unwrap().to_owned();
+    fs::read_dir(root)
+        .map(|d| {
+            d.map(|e| fs::read_dir(e.unwrap().path()).unwrap().count())
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+#[test]
+fn debian_images_of_one_suite_share_their_base_layer_in_the_cache() {
+    for who in Identity::all() {
+        // A registry each: its storage counts one identity's blobs.
+        let reg = Registry::start();
+        let repo = format!("layers/{}", who.name);
+        let cache = format!("{}/{repo}", reg.host());
+        let first = home_with_cache(&who, &cache, true);
+        first.write(&first.project().join("cjq.toml"), JQ_RECIPE);
+        first.write(&first.project().join("cless.toml"), LESS_RECIPE);
+        for r in ["./cjq.toml", "./cless.toml"] {
+            let err = install(&first, &[r]);
+            assert!(err.contains("on the debian:bookworm base"), "{r}: {err}");
+            assert!(err.contains("pushed to the cache"), "{r}: {err}");
+        }
+        let jq = layers_of(&reg, &first, &repo, "cjq");
+        let less = layers_of(&reg, &first, &repo, "cless");
+        let l = first.label();
+        assert_eq!((jq.len(), less.len()), (2, 2), "{l} two layers each");
+        assert_eq!(jq[0]["digest"], less[0]["digest"], "{l} one base layer");
+        assert_ne!(jq[1]["digest"], less[1]["digest"], "{l} two own layers");
+        let base = jq[0]["annotations"]["dev.jig.base"].as_str().unwrap();
+        // Packed once: the second push found the base's layer in the blob cache.
+        let packed = first.jig_home().join("store/blobs/packed");
+        let packed: Vec<_> = fs::read_dir(packed).unwrap().map(|e| e.unwrap()).collect();
+        assert_eq!(packed.len(), 1, "{l} one packed base");
+        assert_eq!(
+            packed[0].file_name().to_str(),
+            base.strip_prefix("sha256:"),
+            "{l}"
+        );
+        let size = |v: &serde_json::Value| v["size"].as_u64().unwrap();
+        assert!(
+            size(&jq[1]) * 4 < size(&jq[0]),
+            "{l} jq's own layer is small"
+        );
+        // The base layer, two own layers, two configs and the two manifests (which
+        // the registry keeps as blobs too).
+        assert_eq!(registry_blobs(&reg), 7, "{l} the base stored once");
+
+        // Another home: the first image with its base, the second on that base.
+        let second = home_with_cache(&who, &cache, false);
+        second.write(&second.project().join("cjq.toml"), JQ_RECIPE);
+        second.write(&second.project().join("cless.toml"), LESS_RECIPE);
+        let err = install(&second, &["./cjq.toml"]);
+        assert!(
+            err.contains("from the cache") && !err.contains("bootstrapping"),
+            "{err}"
+        );
+        // Without the blob cache's copy, a download of the base layer would show.
+        let base_blob = jq[0]["digest"]
+            .as_str()
+            .unwrap()
+            .trim_start_matches("sha256:");
+        let blob = second.jig_home().join("store/blobs/sha256").join(base_blob);
+        fs::remove_file(&blob).unwrap();
+        let err = install(&second, &["./cless.toml"]);
+        assert!(err.contains("from the cache"), "{l} {err}");
+        assert!(err.contains("is in the store; not downloaded"), "{l} {err}");
+        assert!(!blob.exists(), "{l} the base layer was downloaded again");
+        for r in ["cjq", "cless"] {
+            let id = first.image_id(r);
+            assert_eq!(second.image_id(r), id, "{l} {r}: the same image");
+            assert_eq!(
+                content_digest(&rootfs(&second, &id)),
+                content_digest(&rootfs(&first, &id)),
+                "{l} {r}: the same tree"
+            );
+        }
+        assert_ok(&second.jig(&["verify"]), "jig verify");
+        let ran = second.shim("jq", &["-n", "6 * 7"]);
+        assert_eq!(stdout(&ran), "42\n", "{l} jq from the cache runs");
     }
 }

@@ -7,17 +7,28 @@
 //! the source resolved to: the Debian Packages index and every package's name, version
 //! and .deb hash, or the OCI manifest digest, or the busybox binary's hash. The image
 //! goes to the tag `jig-<first 32 hex digits of the key>` as one OCI image (the
-//! deterministic layer `jig push` writes), its manifest annotated with the full key
+//! deterministic layers `jig push` writes), its manifest annotated with the full key
 //! ([`KEY`]), the image id, i.e. the tree hash ([`IMAGE`]), and the image's metadata
 //! ([`META`]: source, source digest, packages, runtime config) and the modes the
 //! unpacker does not write ([`MODES`]: set-id bits and the like, which a pull sets
 //! back so the tree hash is the built one).
 //!
+//! An image built on a base that is still in the store (a Debian recipe on its suite's
+//! base) goes as two layers: the base's tree, written as the base itself would be, so
+//! every recipe of the suite has the same first layer and the registry keeps it once,
+//! annotated with the base's id, metadata and modes ([`BASE`], [`BASE_META`],
+//! [`BASE_MODES`]); then what the image adds to it (`oci::diff`). A pull whose store
+//! has that base starts from a copy of it and downloads the second layer only;
+//! otherwise it pulls the first layer as the base image (its tree hash must be the id
+//! annotated), then the image on a copy of it, so the next image of the suite finds
+//! the base.
+//!
 //! The cache is hostile input like any registry. A hit must carry the full key it was
 //! looked up by, metadata whose source digest and packages are the key's own, and an
 //! image id; the layers are pulled with every blob verified, and the tree hash of
-//! what was unpacked must be the id the manifest claims. Any of these failing is an
-//! error ([`check`], [`fetch`]), never a quiet rebuild. What no check here can see is
+//! what was unpacked must be the id the manifest claims, whatever base its first
+//! layer names. Any of these failing is an error ([`check`], [`fetch`]), never a
+//! quiet rebuild. What no check here can see is
 //! a cache that serves, consistently, another tree under a key: outside a locked
 //! project (where the install checks the id against `jig.lock`) the cache is trusted
 //! as whoever pushes to it.
@@ -28,7 +39,7 @@ use anyhow::{Context, Result};
 
 use crate::base::config::CacheRepo;
 use crate::image::reference::Reference;
-use crate::image::source::oci;
+use crate::image::source::{oci, progress};
 use crate::image::store::{Image, ImageId, ImageMeta, PackagePin, Store};
 use crate::image::unpack;
 
@@ -41,6 +52,13 @@ pub const META: &str = "dev.jig.meta";
 /// Manifest annotation: the modes the unpacker does not write (set-id bits, owners
 /// without read or write), as a JSON object of path → mode (`oci::modes`).
 pub const MODES: &str = "dev.jig.modes";
+/// First layer's annotation: the image id of the base whose tree the layer is (the
+/// image's second layer is what it adds to that base).
+pub const BASE: &str = "dev.jig.base";
+/// First layer's annotation: the base's metadata, as [`META`] is the image's.
+pub const BASE_META: &str = "dev.jig.base.meta";
+/// First layer's annotation: the base's modes, as [`MODES`] are the image's.
+pub const BASE_MODES: &str = "dev.jig.base.modes";
 /// The prefix of the tags jig writes.
 pub const TAG_PREFIX: &str = "jig-";
 
@@ -111,6 +129,15 @@ pub struct Hit {
     pub meta: ImageMeta,
     /// The modes to set after unpacking.
     modes: BTreeMap<String, u32>,
+    /// The base image the first layer is said to be, when there are more layers.
+    base: Option<Base>,
+}
+
+/// What a hit's first layer says of the base image it is.
+struct Base {
+    id: ImageId,
+    meta: ImageMeta,
+    modes: BTreeMap<String, u32>,
 }
 
 /// Checks what the cache holds under `facts`' tag: the full key, the image id, and
@@ -150,32 +177,61 @@ pub fn check(repo: &CacheRepo, tagged: oci::Tagged, facts: &Facts) -> Result<Hit
     if tagged.manifest.layers.is_empty() {
         return Err(refused("its manifest has no layers".into()));
     }
-    let modes = match a.get(MODES) {
-        None => BTreeMap::new(),
-        Some(m) => serde_json::from_str(m)
-            .map_err(|e| refused(format!("its mode list does not parse: {e}")))?,
+    let modes = modes_of(a.get(MODES)).map_err(|e| refused(format!("its mode list {e}")))?;
+    let base = match &tagged.manifest.layers[..] {
+        [first, _, ..] => base_of(&first.annotations)
+            .map_err(|e| refused(format!("its first layer's base {e}")))?,
+        _ => None,
     };
     Ok(Hit {
         tagged,
         image,
         meta,
         modes,
+        base,
     })
+}
+
+/// A mode list annotation, or none.
+fn modes_of(text: Option<&String>) -> Result<BTreeMap<String, u32>> {
+    match text {
+        None => Ok(BTreeMap::new()),
+        Some(m) => serde_json::from_str(m).context("does not parse"),
+    }
+}
+
+/// The base a first layer's annotations name, if any.
+fn base_of(a: &BTreeMap<String, String>) -> Result<Option<Base>> {
+    let Some(id) = a.get(BASE) else {
+        return Ok(None);
+    };
+    let meta = a.get(BASE_META).context("has no metadata")?;
+    Ok(Some(Base {
+        id: ImageId::parse(id)?,
+        meta: serde_json::from_str(meta).context("metadata does not parse")?,
+        modes: modes_of(a.get(BASE_MODES)).context("mode list")?,
+    }))
 }
 
 /// The image of a checked hit: from the store when it is there already, else pulled
 /// (every blob verified, within `limits`) and committed; its tree hash must be the id
 /// the manifest claims.
-pub fn fetch(repo: &CacheRepo, hit: Hit, store: &Store, limits: &unpack::Limits) -> Result<Image> {
+pub fn fetch(
+    repo: &CacheRepo,
+    mut hit: Hit,
+    store: &Store,
+    limits: &unpack::Limits,
+) -> Result<Image> {
     if let Some(image) = store.hold(&hit.image)? {
         return Ok(image);
     }
     let claimed = hit.image.clone();
-    let image = oci::pull_tagged(hit.tagged, store, limits, &hit.modes, hit.meta)
+    let had = stored(store)?;
+    let image = pull(&mut hit, store, limits, &had)
         .with_context(|| format!("pulling image {} from the cache {repo}", claimed.short()))?;
     if image.id != claimed {
         // Named by what it holds, so harmless in the store; but not the image asked for.
-        let _ = store.remove(std::slice::from_ref(&image.id));
+        drop_new(store, &image.id, &had);
         return Err(crate::base::error::hinted(
             format!(
                 "the cache {repo} claims image {claimed}, but its layers unpack to {}",
@@ -185,6 +241,102 @@ pub fn fetch(repo: &CacheRepo, hit: Hit, store: &Store, limits: &unpack::Limits)
         ));
     }
     Ok(image)
+}
+
+/// The ids of the images in `store`.
+fn stored(store: &Store) -> Result<Vec<ImageId>> {
+    Ok(store.images()?.into_iter().map(|i| i.id).collect())
+}
+
+/// Removes `id` if a pull made it: an image that was there before stays.
+fn drop_new(store: &Store, id: &ImageId, had: &[ImageId]) {
+    if !had.contains(id) {
+        let _ = store.remove(std::slice::from_ref(id));
+    }
+}
+
+/// Pulls a hit's layers: onto a copy of its base when the first layer is said to be
+/// a base image (pulled first, from that layer, when the store lacks it), else all.
+fn pull(hit: &mut Hit, store: &Store, limits: &unpack::Limits, had: &[ImageId]) -> Result<Image> {
+    let Some(base) = hit.base.take() else {
+        let all = oci::Layers::all(&hit.tagged.manifest);
+        return oci::pull_tagged(
+            &mut hit.tagged,
+            (store, limits),
+            all,
+            &hit.modes,
+            hit.meta.clone(),
+        );
+    };
+    let count = hit.tagged.manifest.layers.len();
+    let base = match store.hold(&base.id)? {
+        Some(image) => {
+            progress::note(&format!(
+                "layer 1/{count}: the base image {} is in the store; not downloaded",
+                image.id.short()
+            ));
+            image
+        }
+        None => pull_base(hit, base, store, limits, had)?,
+    };
+    let rootfs = store.rootfs_of(&base.id);
+    let rest = oci::Layers {
+        range: 1..count,
+        onto: Some(&rootfs),
+    };
+    oci::pull_tagged(
+        &mut hit.tagged,
+        (store, limits),
+        rest,
+        &hit.modes,
+        hit.meta.clone(),
+    )
+}
+
+/// The base image a hit's first layer is said to be, pulled from that layer alone;
+/// it must unpack to the id its annotation names.
+fn pull_base(
+    hit: &mut Hit,
+    base: Base,
+    store: &Store,
+    limits: &unpack::Limits,
+    had: &[ImageId],
+) -> Result<Image> {
+    let first = oci::Layers {
+        range: 0..1,
+        onto: None,
+    };
+    let image = oci::pull_tagged(
+        &mut hit.tagged,
+        (store, limits),
+        first,
+        &base.modes,
+        base.meta,
+    )?;
+    if image.id != base.id {
+        drop_new(store, &image.id, had);
+        return Err(crate::base::error::hinted(
+            format!(
+                "its first layer is said to be the base image {}, but unpacks to {}",
+                base.id, image.id
+            ),
+            "the cache's copy is damaged or was tampered with; nothing was installed from it",
+        ));
+    }
+    Ok(image)
+}
+
+/// The annotations of the first layer of an image built on `base`: its id, metadata
+/// and modes.
+fn base_annotations(store: &Store, base: &Image) -> Result<BTreeMap<String, String>> {
+    let mut meta = base.meta.clone();
+    meta.size = 0;
+    let modes = oci::modes::collect(&store.rootfs_of(&base.id))?;
+    Ok(BTreeMap::from([
+        (BASE.to_owned(), base.id.to_string()),
+        (BASE_META.to_owned(), serde_json::to_string(&meta)?),
+        (BASE_MODES.to_owned(), serde_json::to_string(&modes)?),
+    ]))
 }
 
 /// Pushes `image` to the cache under the key of `facts`: the tag.
@@ -208,6 +360,18 @@ pub fn push(repo: &CacheRepo, store: &Store, image: &Image, facts: &Facts) -> Re
         ),
     ]);
     let reference = reference(repo, &tag)?;
+    // Built on a base that is still here: the base's tree, then what the image adds.
+    let base = match &image.meta.base {
+        Some(b) => store.image(b)?,
+        None => None,
+    };
+    let on = match &base {
+        Some(b) => Some(oci::push::OnBase {
+            id: &b.id,
+            annotations: base_annotations(store, b)?,
+        }),
+        None => None,
+    };
     oci::push::push_stored(
         store,
         &image.id,
@@ -215,6 +379,7 @@ pub fn push(repo: &CacheRepo, store: &Store, image: &Image, facts: &Facts) -> Re
         &format!("jig cache {}", image.meta.source),
         annotations,
         &reference,
+        on,
     )?;
     Ok(tag)
 }

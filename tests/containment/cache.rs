@@ -2,7 +2,9 @@
 //! key's tag names. A manifest whose layers are another tree under the same
 //! annotations, another key's image moved under this key's tag, and metadata naming
 //! other sources are each refused, with nothing installed and nothing rebuilt
-//! quietly; the untampered tag (the positive control) installs and runs.
+//! quietly; the untampered tag (the positive control) installs and runs. A first
+//! layer said to be another local image than it is makes no other tree than the key's
+//! image either: the same two layers with the true base install.
 
 use serde_json::Value;
 
@@ -129,5 +131,96 @@ fn a_tampered_cache_cannot_make_jig_install_another_image_than_the_key_names() {
         put(&good);
         let (ok, err, _) = try_install(&who, &cache, "honest");
         assert!(ok, "restored: {err}");
+    }
+}
+
+/// The manifest `good` (one layer, the image `id`) made of two layers: that layer,
+/// annotated as the base image `base`, and an empty one.
+fn on_base(reg: &Registry, repo: &str, good: &Value, base: &str) -> Value {
+    let empty = Layer::new(Tar::new().finish(), Comp::Gzip);
+    let empty_digest = reg.upload_blob(repo, &empty.blob);
+    let config_digest = good["config"]["digest"].as_str().unwrap();
+    let mut config: Value = serde_json::from_slice(&reg.blob(repo, config_digest)).unwrap();
+    config["rootfs"]["diff_ids"]
+        .as_array_mut()
+        .unwrap()
+        .push(Value::from(empty.diff_id.clone()));
+    let config = serde_json::to_vec(&config).unwrap();
+    let mut m = good.clone();
+    m["config"]["digest"] = Value::from(reg.upload_blob(repo, &config));
+    m["config"]["size"] = Value::from(config.len());
+    let a = &good["annotations"];
+    m["layers"][0]["annotations"] = serde_json::json!({
+        "dev.jig.base": base,
+        "dev.jig.base.meta": a["dev.jig.meta"],
+        "dev.jig.base.modes": a["dev.jig.modes"],
+    });
+    m["layers"].as_array_mut().unwrap().push(serde_json::json!({
+        "mediaType": empty.media_type, "digest": empty_digest, "size": empty.blob.len(),
+    }));
+    m
+}
+
+#[test]
+fn a_first_layer_said_to_be_another_local_image_installs_nothing() {
+    for who in Identity::all() {
+        let reg = Registry::start();
+        let repo = "based";
+        let cache = format!("{}/{repo}", reg.host());
+        let honest = home(&who, &cache, true, "honest");
+        assert_ok(&honest.jig(&["install", "./hc.toml"]), "honest push");
+        let tag = tag_of(&honest);
+        let good: Value = reg.manifest(repo, &tag);
+        let id = good["annotations"]["dev.jig.image"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        // A home with another image of its own: a miss in this cache, so built here.
+        let env = home(&who, &format!("{cache}-none"), false, "other");
+        assert_ok(&env.jig(&["install", "./hc.toml"]), "the other image");
+        let other = env.image_id("hc");
+        assert_ne!(other.trim(), id);
+        env.write(
+            &env.jig_home().join("config.toml"),
+            format!("[cache]\nregistry = \"{cache}\"\n"),
+        );
+        env.write(&env.project().join("hc.toml"), recipe("honest"));
+        let put = |m: &Value| {
+            reg.put_manifest(repo, &tag, OCI_MANIFEST, &serde_json::to_vec(m).unwrap());
+        };
+
+        // The first layer said to be the other local image: a copy of it plus the
+        // second layer is not the image the key names.
+        put(&on_base(&reg, repo, &good, other.trim()));
+        let out = env.jig(&["install", "./hc.toml"]);
+        let err = stderr(&out);
+        assert!(!out.status.success(), "{} installed: {err}", env.label());
+        assert!(err.contains("unpack to"), "{} {err}", env.label());
+        assert!(
+            !err.contains("running step"),
+            "{} rebuilt: {err}",
+            env.label()
+        );
+        let ran = env.shim("sh", &["-c", "cat /said"]);
+        assert_eq!(
+            stdout(&ran),
+            "other\n",
+            "{} the old image stays",
+            env.label()
+        );
+
+        // The control: the same two layers, the first said to be what it is.
+        put(&on_base(&reg, repo, &good, &id));
+        let out = env.jig(&["install", "./hc.toml"]);
+        let err = stderr(&out);
+        assert!(
+            out.status.success() && err.contains("from the cache"),
+            "{} control: {err}",
+            env.label()
+        );
+        assert_eq!(env.image_id("hc").trim(), id, "{}", env.label());
+        let ran = env.shim("sh", &["-c", "cat /said"]);
+        assert_eq!(stdout(&ran), "honest\n", "{}", env.label());
+        assert_ok(&env.jig(&["verify"]), "jig verify");
     }
 }

@@ -2,7 +2,8 @@
 //! of the base image (times kept, so the files dpkg leaves alone are shared with the
 //! base again at commit), the build-only policy file put back, `dpkg --install` of
 //! the packages the base lacks in dependency order, `dpkg --configure -a`, the audit,
-//! and the same clean-up as a full bootstrap.
+//! and the same clean-up as a full bootstrap. The image records the base's id
+//! (`ImageMeta::base`), so an image cache can push the base's tree as a layer of its own.
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
@@ -20,8 +21,9 @@ pub fn on_top(
     base: &Image,
     top: &[&Deb],
     slim: Option<&[String]>,
-    meta: ImageMeta,
+    mut meta: ImageMeta,
 ) -> Result<Image> {
+    meta.base = Some(base.id.clone());
     let temp = store.temp_image()?;
     let root = temp.rootfs();
     clone_tree(&store.rootfs_of(&base.id), &root)?;

@@ -43,6 +43,9 @@ pub struct Sharing {
     /// files of one image never become one (a build working on a copy could otherwise
     /// write through one name into the other).
     claimed: HashMap<(u64, u64), (u64, u64)>,
+    /// The directories a link was renamed into, with their modification times from
+    /// before: put back by [`Sharing::finish`], so sharing changes no time.
+    touched: HashMap<PathBuf, libc::timespec>,
     /// Files now shared with an earlier image.
     pub linked: u64,
     /// Their bytes.
@@ -82,6 +85,7 @@ impl Sharing {
             enabled: true,
             done: HashMap::new(),
             claimed: HashMap::new(),
+            touched: HashMap::new(),
             linked: 0,
             saved: 0,
         }
@@ -156,6 +160,12 @@ impl Sharing {
             return;
         }
         let Some(parent) = path.parent() else { return };
+        if !self.touched.contains_key(parent) {
+            let Ok(m) = fs::symlink_metadata(parent) else {
+                return;
+            };
+            self.touched.insert(parent.to_owned(), times(&m)[1]);
+        }
         let beside = parent.join(format!(".jig-share.{}", std::process::id()));
         let _ = fs::remove_file(&beside);
         // EMLINK (more links than the file system allows) and the like leave this
@@ -168,6 +178,14 @@ impl Sharing {
             self.saved += meta.len();
         } else {
             let _ = fs::remove_file(&beside);
+        }
+    }
+
+    /// Puts back the modification times of the directories links were renamed into
+    /// (as everything here, a failure only leaves a time as sharing made it).
+    pub fn finish(&mut self) {
+        for (dir, mtime) in self.touched.drain() {
+            let _ = utimens(&dir, mtime);
         }
     }
 }
@@ -200,7 +218,7 @@ pub fn sweep_unreferenced(dir: &Path) -> io::Result<(u64, u64)> {
 /// Copies a stored image's tree `src` into the new directory `dst` for a build to
 /// change: regular files are copied (cloned, sharing blocks, where the file system
 /// can; `copy_file_range` otherwise), never linked, so nothing written later reaches
-/// the stored files. Modes and modification times are kept, so files the build leaves
+/// the stored files. Modes and modification times (of directories too) are kept, so files the build leaves
 /// alone are shared with `src` again when the result is committed; hard links inside
 /// the tree stay hard links.
 pub fn clone_tree(src: &Path, dst: &Path) -> Result<()> {
@@ -245,9 +263,11 @@ fn clone_dir(src: &Path, dst: &Path, links: &mut HashMap<(u64, u64), PathBuf>) -
             .map_err(|e| with(e.into()))?;
         }
     }
-    // Directory modes last (a read-only directory is filled first).
+    // Directory modes and times last (a read-only directory is filled first, and
+    // filling a directory moves its time).
     for (to, meta) in dirs {
         fs::set_permissions(&to, fs::Permissions::from_mode(meta.mode() & 0o7777))?;
+        utimens(&to, times(&meta)[1])?;
     }
     Ok(())
 }
@@ -307,6 +327,30 @@ fn times(meta: &fs::Metadata) -> [libc::timespec; 2] {
         tv_nsec: meta.mtime_nsec(),
     };
     [t, t]
+}
+
+/// Sets the modification time of `path` (not following a symlink), leaving its
+/// access time.
+fn utimens(path: &Path, mtime: libc::timespec) -> io::Result<()> {
+    let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes())?;
+    let omit = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: libc::UTIME_OMIT,
+    };
+    let t = [omit, mtime];
+    // SAFETY: utimensat with a NUL-terminated path and two valid timespecs.
+    let done = unsafe {
+        libc::utimensat(
+            libc::AT_FDCWD,
+            c.as_ptr(),
+            t.as_ptr(),
+            libc::AT_SYMLINK_NOFOLLOW,
+        )
+    };
+    if done != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
 }
 
 fn set_mtime_fd(f: &File, meta: &fs::Metadata) -> io::Result<()> {

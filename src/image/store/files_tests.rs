@@ -67,8 +67,13 @@ fn identical_files_share_one_inode_and_anything_else_stays_apart() {
         "two files stay two"
     );
 
+    let dir_time = std::time::UNIX_EPOCH + std::time::Duration::from_secs(5000);
+    File::open(&b).unwrap().set_modified(dir_time).unwrap();
     let mut second = Sharing::new(store.clone());
     offer_all(&mut second, &b);
+    second.finish();
+    let mtime = |p: &Path| fs::metadata(p).unwrap().modified().unwrap();
+    assert_eq!(mtime(&b), dir_time, "the directory's time is kept");
     assert_eq!(second.linked, 2, "lib and its link");
     assert_eq!(second.saved, 14);
     assert_eq!(ino(&b.join("lib")), ino(&a.join("lib")));
@@ -106,9 +111,16 @@ fn a_clone_is_a_copy_with_modes_times_and_inner_links() {
     )
     .unwrap();
     fs::set_permissions(src.join("d/e"), fs::Permissions::from_mode(0o700)).unwrap();
+    let dir_time = std::time::UNIX_EPOCH + std::time::Duration::from_secs(4321);
+    File::open(src.join("d"))
+        .unwrap()
+        .set_modified(dir_time)
+        .unwrap();
     let dst = t.path().join("dst");
     fs::create_dir(&dst).unwrap();
     clone_tree(&src, &dst).unwrap();
+    let modified = fs::metadata(dst.join("d")).unwrap().modified().unwrap();
+    assert_eq!(modified, dir_time, "a directory's time");
     let m = fs::metadata(dst.join("d/f")).unwrap();
     assert_eq!(m.mode() & 0o7777, 0o750);
     assert_eq!(m.mtime(), 1234);

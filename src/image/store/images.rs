@@ -179,6 +179,7 @@ impl Store {
         let mut sharing = Sharing::new(self.files_dir());
         let summary = tree::hash_with(&rootfs, &mut |p, m, sha| sharing.offer(p, m, sha))
             .with_context(|| format!("hashing {}", rootfs.display()))?;
+        sharing.finish();
         meta.size = summary.size;
         let id = ImageId::parse(&summary.hex)?;
         let text = toml::to_string(&meta).context("serializing image metadata")?;

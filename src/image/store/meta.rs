@@ -78,6 +78,10 @@ pub struct ImageMeta {
     /// The layer digests of a registry image (`sha256:HEX`, manifest order), for its SBOM.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub layers: Vec<String>,
+    /// The image this one was built on (a Debian recipe's suite base), whose tree is
+    /// its first layer in an image cache.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base: Option<ImageId>,
 }
 
 /// One package of a bootstrapped image.
@@ -99,4 +103,27 @@ pub struct Image {
     pub id: ImageId,
     /// Its recorded metadata.
     pub meta: ImageMeta,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_base_is_recorded_and_older_metadata_without_it_loads() {
+        let old: ImageMeta = toml::from_str("source = \"debian:bookworm\"\nsize = 1\n").unwrap();
+        assert_eq!(old.base, None);
+        let base = ImageId::parse(&"ab".repeat(32)).unwrap();
+        let meta = ImageMeta {
+            source: "debian:bookworm".into(),
+            base: Some(base.clone()),
+            ..ImageMeta::default()
+        };
+        let text = toml::to_string(&meta).unwrap();
+        assert!(
+            text.contains(&format!("base = \"{}\"", base.hex())),
+            "{text}"
+        );
+        assert_eq!(toml::from_str::<ImageMeta>(&text).unwrap(), meta);
+    }
 }

@@ -13,13 +13,15 @@
 //!
 //! Submodules: [`reference`] (names), [`client`] (HTTP + auth), [`auth`]
 //! (credentials, challenges), [`manifest`] (documents), [`blobs`] (the cache),
-//! [`push`] (the other direction), [`modes`] (what an image cache carries beside
-//! its layer); progress on stderr is a
+//! [`push`] (the other direction), [`diff`] (what an image adds to its base, an image
+//! cache's second layer), [`modes`] (what an image cache carries beside its
+//! layers); progress on stderr is a
 //! [`Transfer`](super::progress::Transfer) per layer.
 
 pub mod auth;
 pub mod blobs;
 pub mod client;
+pub mod diff;
 pub mod manifest;
 pub mod modes;
 pub mod push;
@@ -77,12 +79,13 @@ pub fn pull(reference: &Reference, store: &Store, limits: &unpack::Limits) -> Re
 
     let source = format!("oci:{reference}");
     let keep = |_: &std::path::Path| Ok(());
+    let all = Layers::all(&manifest);
     pull_manifest(
         &mut client,
         reference,
         &manifest,
-        store,
-        limits,
+        (store, limits),
+        all,
         keep,
         |run| ImageMeta {
             source,
@@ -98,16 +101,35 @@ pub fn pull(reference: &Reference, store: &Store, limits: &unpack::Limits) -> Re
     )
 }
 
-/// Downloads (or finds in the blob cache) the config and layers of `manifest`, every
-/// blob verified while it streams, unpacks them into a temp image within `limits` and
-/// commits it with the metadata `meta` makes of the image config's run section, after
-/// `fixup` had its say on the unpacked root.
+/// Which layers of a manifest a pull applies, and onto what.
+pub struct Layers<'a> {
+    /// The manifest's layers applied, by index (all of them for a plain pull).
+    pub range: std::ops::Range<usize>,
+    /// A stored tree the pull starts from (a copy, `store::files::clone_tree`)
+    /// instead of nothing: what the layers before `range` are known to make.
+    pub onto: Option<&'a std::path::Path>,
+}
+
+impl Layers<'_> {
+    /// Every layer of `manifest`, from nothing.
+    pub fn all(manifest: &ImageManifest) -> Layers<'static> {
+        Layers {
+            range: 0..manifest.layers.len(),
+            onto: None,
+        }
+    }
+}
+
+/// Downloads (or finds in the blob cache) the config and the `layers` of `manifest`,
+/// every blob verified while it streams, unpacks them into a temp image within
+/// `limits` and commits it with the metadata `meta` makes of the image config's run
+/// section, after `fixup` had its say on the unpacked root.
 fn pull_manifest(
     client: &mut Client,
     reference: &Reference,
     manifest: &ImageManifest,
-    store: &Store,
-    limits: &unpack::Limits,
+    (store, limits): (&Store, &unpack::Limits),
+    layers: Layers,
     fixup: impl FnOnce(&std::path::Path) -> Result<()>,
     meta: impl FnOnce(manifest::RunConfig) -> ImageMeta,
 ) -> Result<Image> {
@@ -135,9 +157,15 @@ fn pull_manifest(
     }
 
     let temp = store.temp_image()?;
+    if let Some(onto) = layers.onto {
+        crate::image::store::files::clone_tree(onto, &temp.rootfs())?;
+    }
     let budget = unpack::Budget::new(*limits).context("setting up the image's limits")?;
     let count = manifest.layers.len();
     for (i, (layer, diff_id)) in manifest.layers.iter().zip(diff_ids).enumerate() {
+        if !layers.range.contains(&i) {
+            continue;
+        }
         let name = format!("layer {}/{count} {}", i + 1, short(&layer.digest));
         let target = temp.rootfs();
         apply_layer(client, &blobs, layer, diff_id, &target, &budget, &name)?;
@@ -184,13 +212,13 @@ pub fn tagged(reference: &Reference) -> Result<Option<Tagged>> {
     }))
 }
 
-/// Pulls what [`tagged`] found into `store`, as [`pull`] does (every blob verified,
-/// within `limits`), sets the `modes` the unpacker does not write ([`modes::restore`])
-/// and records `meta` as its metadata.
+/// Pulls the `layers` of what [`tagged`] found into `store`, as [`pull`] does (every
+/// blob verified, within `limits`), sets the `modes` the unpacker does not write
+/// ([`modes::restore`]) and records `meta` as its metadata.
 pub fn pull_tagged(
-    mut tagged: Tagged,
-    store: &Store,
-    limits: &unpack::Limits,
+    tagged: &mut Tagged,
+    (store, limits): (&Store, &unpack::Limits),
+    layers: Layers,
     modes: &std::collections::BTreeMap<String, u32>,
     meta: ImageMeta,
 ) -> Result<Image> {
@@ -199,11 +227,17 @@ pub fn pull_tagged(
         ref reference,
         ref manifest,
         ..
-    } = tagged;
+    } = *tagged;
     let restore = |root: &std::path::Path| modes::restore(root, modes);
-    pull_manifest(client, reference, manifest, store, limits, restore, |_| {
-        meta
-    })
+    pull_manifest(
+        client,
+        reference,
+        manifest,
+        (store, limits),
+        layers,
+        restore,
+        |_| meta,
+    )
 }
 
 /// The tags of `reference`'s repository (`GET /v2/<name>/tags/list`, every page).

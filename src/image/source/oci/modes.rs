@@ -70,7 +70,7 @@ fn walk(dir: &Path, rel: &str, out: &mut BTreeMap<String, u32>) -> Result<()> {
 /// Sets the listed modes below `rootfs` (an unpacked temp image): each path relative,
 /// of plain components, opened beneath `rootfs` without following a symlink, a
 /// regular file or directory whose current mode is what the unpacker makes of the
-/// listed one. Anything else is an error: the list does not describe these layers.
+/// listed one, or the listed one itself (left as it is). Anything else is an error: the list does not describe these layers.
 pub fn restore(rootfs: &Path, modes: &BTreeMap<String, u32>) -> Result<()> {
     let root = fs::File::open(rootfs).with_context(|| format!("opening {}", rootfs.display()))?;
     // Deepest first: a directory made read-only keeps nothing below it from changing.
@@ -92,6 +92,10 @@ pub fn restore(rootfs: &Path, modes: &BTreeMap<String, u32>) -> Result<()> {
         let dir = kind == libc::S_IFDIR;
         if kind != libc::S_IFREG && !dir {
             bail!("{}: not a regular file or directory", bad());
+        }
+        // Already so: an entry of a local base image the pull started from.
+        if st.st_mode & 0o7777 == mode {
+            continue;
         }
         if st.st_mode & 0o7777 != unpacked(mode, dir) {
             bail!(

@@ -8,7 +8,9 @@
 //! Blobs the registry already has are not uploaded again. An image cache's copy
 //! ([`push_stored`]) keeps the files' modification times (to the second, which is
 //! what the unpacker restores), so an image pulled from the cache looks like the one
-//! built: Python's `.pyc` files, make and `ls -l` read them.
+//! built: Python's `.pyc` files, make and `ls -l` read them. An image built on a base
+//! ([`OnBase`]) goes as two layers there: the base's tree, packed once per base
+//! (`blobs/packed/`), and what the image adds to it ([`super::diff`]).
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs::{self, File};
@@ -22,6 +24,7 @@ use sha2::{Digest, Sha256};
 
 use super::blobs::Blobs;
 use super::client::{Body, Client};
+use super::diff::Diff;
 use super::manifest::{
     self, Descriptor, History, ImageConfigFile, ImageManifest, RootFs, RunConfig,
 };
@@ -74,10 +77,11 @@ pub fn push(store: &Store, what: &Pushing, label: &str, reference: &Reference) -
             "`jig install` the recipe again",
         ));
     }
-    let make = |diff_id: &str| image_config(entry, label, diff_id);
+    let make = |diff_ids: Vec<String>| image_config(entry, label, diff_ids);
+    let layers = [Part::Whole(&rootfs, BTreeMap::new())];
     upload(
         store,
-        &rootfs,
+        &layers,
         label,
         make,
         BTreeMap::new(),
@@ -87,9 +91,20 @@ pub fn push(store: &Store, what: &Pushing, label: &str, reference: &Reference) -
     )
 }
 
+/// The image a pushed image was built on: its tree is the first layer (as it would be
+/// pushed itself, so every image on it shares that layer's digest), with
+/// `annotations` on that layer's descriptor; the image's difference from it
+/// ([`super::diff`]) is the second.
+pub struct OnBase<'a> {
+    /// The base image, in the store.
+    pub id: &'a ImageId,
+    /// The first layer's annotations.
+    pub annotations: BTreeMap<String, String>,
+}
+
 /// Pushes image `id` as it is stored (its runtime config `config` as recorded, the
 /// history line `created_by`) to `reference`'s tag, with `annotations` on the
-/// manifest: what an image cache holds.
+/// manifest, as one layer or, `on` a base, two: what an image cache holds.
 pub fn push_stored(
     store: &Store,
     id: &ImageId,
@@ -97,13 +112,44 @@ pub fn push_stored(
     created_by: &str,
     annotations: BTreeMap<String, String>,
     reference: &Reference,
+    on: Option<OnBase>,
 ) -> Result<Pushed> {
     let tag = reference.tag.clone().unwrap_or_else(|| "latest".into());
     let rootfs = store.rootfs_of(id);
     if !rootfs.is_dir() {
         bail!("the image {} is missing from the store", id.short());
     }
-    let make = |diff_id: &str| {
+    let base = on.as_ref().map(|b| (b.id, store.rootfs_of(b.id)));
+    if let Some((b, root)) = &base
+        && !root.is_dir()
+    {
+        bail!("the base image {} is missing from the store", b.short());
+    }
+    let layers = match (on, &base) {
+        (Some(on), Some((_, root))) => {
+            vec![
+                Part::Base(on.id, root, on.annotations),
+                Part::Diff(&rootfs, root),
+            ]
+        }
+        _ => vec![Part::Whole(&rootfs, BTreeMap::new())],
+    };
+    let mut history: Vec<History> = base
+        .iter()
+        .map(|(b, _)| History {
+            created: Some(EPOCH.into()),
+            created_by: Some(format!("jig base image {b}")),
+            comment: None,
+            empty_layer: None,
+        })
+        .collect();
+    history.push(History {
+        created: Some(EPOCH.into()),
+        created_by: Some(created_by.to_owned()),
+        comment: Some(format!("jig image {id}")),
+        empty_layer: None,
+    });
+    let make = |diff_ids: Vec<String>| {
         let host = manifest::host_platform();
         ImageConfigFile {
             architecture: host.architecture,
@@ -116,19 +162,14 @@ pub fn push_stored(
             }),
             rootfs: RootFs {
                 kind: "layers".into(),
-                diff_ids: vec![diff_id.to_owned()],
+                diff_ids,
             },
-            history: vec![History {
-                created: Some(EPOCH.into()),
-                created_by: Some(created_by.to_owned()),
-                comment: Some(format!("jig image {id}")),
-                empty_layer: None,
-            }],
+            history,
         }
     };
     upload(
         store,
-        &rootfs,
+        &layers,
         id.short(),
         make,
         annotations,
@@ -138,16 +179,68 @@ pub fn push_stored(
     )
 }
 
-/// Packs `rootfs` as one layer (with the files' modification times, to the second,
-/// when `times`; else the epoch), makes the config of its diff_id with `make`, and
-/// uploads layer, config and manifest (with `annotations`) under `tag`, skipping
-/// blobs the registry has.
+/// What one layer is made of: a tree (with the layer's descriptor annotations), a
+/// stored image's tree (packed once: [`packed`]), or a tree's difference from
+/// another.
+enum Part<'a> {
+    Whole(&'a Path, BTreeMap<String, String>),
+    Base(&'a ImageId, &'a Path, BTreeMap<String, String>),
+    Diff(&'a Path, &'a Path),
+}
+
+/// What [`packed`] remembers of the layer of an image's tree.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Packed {
+    digest: String,
+    size: u64,
+    diff_id: String,
+    /// The tree's root directory (device, inode, time), which a new copy of the
+    /// image under the same id would not have.
+    tree: String,
+}
+
+/// The layer (with times) of the tree `root` of the stored image `id`, packed again
+/// only when the blob cache lacks it: `blobs/packed/<id>` names the blob, so every
+/// image pushed on one base packs that base once.
+fn packed(store: &Store, blobs: &Blobs, id: &ImageId, root: &Path) -> Result<LayerBlob> {
+    let memo = store.root().join("blobs/packed").join(id.hex());
+    let m = fs::metadata(root).with_context(|| format!("{}", root.display()))?;
+    let tree = format!("{}:{}:{}.{}", m.dev(), m.ino(), m.mtime(), m.mtime_nsec());
+    let known = fs::read(&memo)
+        .ok()
+        .and_then(|b| serde_json::from_slice::<Packed>(&b).ok())
+        .filter(|p| p.tree == tree && blobs.has(&p.digest));
+    if let Some(p) = known {
+        return Ok(LayerBlob {
+            digest: p.digest,
+            size: p.size,
+            diff_id: p.diff_id,
+        });
+    }
+    let layer = write_layer(root, None, blobs, true)?;
+    let note = Packed {
+        digest: layer.digest.clone(),
+        size: layer.size,
+        diff_id: layer.diff_id.clone(),
+        tree,
+    };
+    // Only a shortcut: without it the next push packs the tree again.
+    if let (Some(dir), Ok(text)) = (memo.parent(), serde_json::to_vec(&note)) {
+        let _ = fs::create_dir_all(dir).and_then(|()| fs::write(&memo, text));
+    }
+    Ok(layer)
+}
+
+/// Packs each of `parts` as a layer (with the files' modification times, to the
+/// second, when `times`; else the epoch), makes the config of their diff_ids with
+/// `make`, and uploads layers, config and manifest (with `annotations`) under `tag`,
+/// skipping blobs the registry has.
 #[allow(clippy::too_many_arguments)]
 fn upload(
     store: &Store,
-    rootfs: &Path,
+    parts: &[Part],
     label: &str,
-    make: impl FnOnce(&str) -> ImageConfigFile,
+    make: impl FnOnce(Vec<String>) -> ImageConfigFile,
     annotations: BTreeMap<String, String>,
     reference: &Reference,
     tag: String,
@@ -156,8 +249,22 @@ fn upload(
     let _lock = store.lock_shared()?;
     let blobs = Blobs::new(store)?;
 
-    let layer = write_layer(rootfs, &blobs, times).with_context(|| format!("packing {label}"))?;
-    let config = make(&layer.diff_id);
+    let mut layers = Vec::new();
+    for part in parts {
+        let (layer, notes) = match part {
+            Part::Whole(root, notes) => (write_layer(root, None, &blobs, times), notes.clone()),
+            Part::Base(id, root, notes) => (packed(store, &blobs, id, root), notes.clone()),
+            Part::Diff(root, base) => {
+                let diff = Diff::between(root, base)?;
+                (
+                    write_layer(root, Some(&diff), &blobs, times),
+                    BTreeMap::new(),
+                )
+            }
+        };
+        layers.push((layer.with_context(|| format!("packing {label}"))?, notes));
+    }
+    let config = make(layers.iter().map(|(l, _)| l.diff_id.clone()).collect());
     let config_bytes = serde_json::to_vec(&config).context("serializing the image config")?;
     let config_digest = crate::base::digest::sha256_digest(&config_bytes);
     let image = ImageManifest {
@@ -170,21 +277,26 @@ fn upload(
             platform: None,
             annotations: Default::default(),
         },
-        layers: vec![Descriptor {
-            media_type: manifest::OCI_LAYER_GZIP.into(),
-            digest: layer.digest.clone(),
-            size: layer.size,
-            platform: None,
-            annotations: Default::default(),
-        }],
+        layers: layers
+            .iter()
+            .map(|(layer, notes)| Descriptor {
+                media_type: manifest::OCI_LAYER_GZIP.into(),
+                digest: layer.digest.clone(),
+                size: layer.size,
+                platform: None,
+                annotations: notes.clone(),
+            })
+            .collect(),
         annotations,
     };
     let manifest_bytes = serde_json::to_vec(&image).context("serializing the manifest")?;
 
     let mut client = Client::new(reference, true)?;
-    if !client.has_blob(&layer.digest)? {
-        let file = File::open(blobs.path(&layer.digest)?).context("opening the layer blob")?;
-        client.upload_blob(&layer.digest, Body::File(&file))?;
+    for (layer, _) in &layers {
+        if !client.has_blob(&layer.digest)? {
+            let file = File::open(blobs.path(&layer.digest)?).context("opening the layer blob")?;
+            client.upload_blob(&layer.digest, Body::File(&file))?;
+        }
     }
     if !client.has_blob(&config_digest)? {
         client.upload_blob(&config_digest, Body::Bytes(&config_bytes))?;
@@ -200,7 +312,7 @@ fn upload(
 }
 
 /// The config: the environment and command the installed recipe runs with.
-fn image_config(entry: &Pushing, label: &str, diff_id: &str) -> ImageConfigFile {
+fn image_config(entry: &Pushing, label: &str, diff_ids: Vec<String>) -> ImageConfigFile {
     let recipe = entry.recipe;
     let mut env: Vec<String> = entry.config.env.clone();
     for (k, v) in &recipe.env.set {
@@ -234,7 +346,7 @@ fn image_config(entry: &Pushing, label: &str, diff_id: &str) -> ImageConfigFile 
         }),
         rootfs: RootFs {
             kind: "layers".into(),
-            diff_ids: vec![diff_id.to_owned()],
+            diff_ids,
         },
         history: vec![History {
             created: Some(EPOCH.into()),
@@ -271,9 +383,15 @@ impl<W: Write> Write for HashWriter<W> {
     }
 }
 
-/// Writes `rootfs` as a deterministic tar.gz into the blob cache: entries in byte
-/// order, owners 0, and times of the epoch, or (`times`) the entries' own seconds.
-fn write_layer(rootfs: &Path, blobs: &Blobs, times: bool) -> Result<LayerBlob> {
+/// Writes `rootfs` (or only what `diff` names of it) as a deterministic tar.gz into
+/// the blob cache: entries in byte order, owners 0, and times of the epoch, or
+/// (`times`) the entries' own seconds.
+fn write_layer(
+    rootfs: &Path,
+    diff: Option<&Diff>,
+    blobs: &Blobs,
+    times: bool,
+) -> Result<LayerBlob> {
     let temp = blobs.temp()?;
     let file = temp
         .file
@@ -294,7 +412,7 @@ fn write_layer(rootfs: &Path, blobs: &Blobs, times: bool) -> Result<LayerBlob> {
     };
     let mut builder = tar::Builder::new(plain);
     let mut links = HashMap::new();
-    add_dir(&mut builder, rootfs, "", &mut links, times)?;
+    add_dir(&mut builder, rootfs, "", &mut links, times, diff)?;
     let plain = builder.into_inner().context("finishing the layer tar")?;
     let diff_id = format!("sha256:{}", hex(&plain.hasher.finalize()));
     let mut compressed = plain.inner.finish().context("finishing the layer gzip")?;
@@ -327,13 +445,26 @@ fn header(kind: tar::EntryType, mode: u32, size: u64, mtime: u64) -> tar::Header
     h
 }
 
+/// Adds the entries below `dir` (at `rel` in the layer): all of them, or with a
+/// `diff` its whiteouts here and the entries it names.
 fn add_dir<W: Write>(
     b: &mut tar::Builder<W>,
     dir: &Path,
     rel: &str,
     links: &mut HashMap<(u64, u64), String>,
     times: bool,
+    diff: Option<&Diff>,
 ) -> Result<()> {
+    for gone in diff.and_then(|d| d.gone.get(rel)).into_iter().flatten() {
+        let path = if rel.is_empty() {
+            format!(".wh.{gone}")
+        } else {
+            format!("{rel}/.wh.{gone}")
+        };
+        let mut h = header(tar::EntryType::Regular, 0o644, 0, 0);
+        b.append_data(&mut h, &path, io::empty())
+            .with_context(|| format!("adding {path} to the layer"))?;
+    }
     let mut names: Vec<_> = fs::read_dir(dir)
         .with_context(|| format!("reading {}", dir.display()))?
         .map(|e| e.map(|e| e.file_name()))
@@ -359,6 +490,13 @@ fn add_dir<W: Write>(
         } else {
             format!("{rel}/{name_str}")
         };
+        // With a diff: only what it names, and below a new entry everything.
+        let below = match diff.map(|d| d.paths.get(&rel_path)) {
+            None => None,
+            Some(None) => continue,
+            Some(Some(true)) => None,
+            Some(Some(false)) => diff,
+        };
         let meta = fs::symlink_metadata(&path).with_context(|| format!("{}", path.display()))?;
         let ft = meta.file_type();
         let mode = meta.mode() & 0o7777;
@@ -369,7 +507,7 @@ fn add_dir<W: Write>(
             let mut h = header(tar::EntryType::Directory, mode, 0, mtime);
             b.append_data(&mut h, format!("{rel_path}/"), io::empty())
                 .with_context(ctx)?;
-            add_dir(b, &path, &rel_path, links, times)?;
+            add_dir(b, &path, &rel_path, links, times, below)?;
         } else if ft.is_symlink() {
             let target = fs::read_link(&path).with_context(ctx)?;
             let mut h = header(tar::EntryType::Symlink, 0o777, 0, mtime);
