@@ -366,6 +366,51 @@ fn lock_round_trip_and_locked_mode() {
     }
 }
 
+/// An untrusted project's asks that do not touch a launch (another tool's widening,
+/// an image cache) leave its shims as quiet as the native tool; its own widening is
+/// said (the control).
+#[test]
+fn a_shim_is_told_only_of_untrusted_asks_that_concern_it() {
+    for env in Env::all() {
+        let l = env.label();
+        let recipe = versioned_recipe(&env);
+        assert_ok(
+            &env.jig(&["install", recipe.to_str().unwrap()]),
+            &format!("{l} install"),
+        );
+        let file = env.project().join("jig.toml");
+        let sh = |env: &Env| {
+            let mut c = env.command(env.shim_path("sh"));
+            c.args(["-c", "echo V=$V"]);
+            run(c)
+        };
+        env.write(
+            &file,
+            "[tools]\nbbv = \"1\"\nnpm = { version = \"20\", home = [\".npmrc\"] }\n\
+             [cache]\nregistry = \"127.0.0.1:1/cache\"\n",
+        );
+        let out = sh(&env);
+        assert_ok(&out, &l);
+        assert_eq!(stdout(&out).trim(), "V=1", "{l}");
+        assert!(stderr(&out).is_empty(), "{l}: {}", stderr(&out));
+        // Control: the same file widening this tool asks, and says what else it holds.
+        env.write(
+            &file,
+            "[tools]\nbbv = { version = \"1\", pass = [\"SECRET\"] }\n\
+             npm = { version = \"20\", home = [\".npmrc\"] }\n\
+             [cache]\nregistry = \"127.0.0.1:1/cache\"\n",
+        );
+        let out = sh(&env);
+        assert_ok(&out, &l);
+        let err = stderr(&out);
+        assert!(err.contains("jig trust"), "{l}: {err}");
+        assert!(
+            err.contains("cache registry 127.0.0.1:1/cache"),
+            "{l}: {err}"
+        );
+    }
+}
+
 #[test]
 fn widening_and_project_recipes_need_trust() {
     for env in Env::all() {

@@ -68,10 +68,15 @@ pub fn global_entry(
     }
 }
 
-/// Whether the project asks for trust and has it; says so on stderr when it asks and
-/// does not have it.
-pub fn trusted(dirs: &Dirs, found: &project::Found) -> anyhow::Result<bool> {
-    if !found.file.widens() && found.recipes_dir().is_none() {
+/// Whether the project asks for trust for a launch of `recipe` and has it; says so on
+/// stderr when it asks and does not have it. Only what this launch would use asks:
+/// the recipe's own widening pin, or the project's own recipe of that name. The rest
+/// of the file (another tool's widening, a `[cache]`) changes nothing here and is said
+/// where it applies (that tool's launches, installs), so that a shim stays as quiet as
+/// the native tool.
+pub fn trusted(dirs: &Dirs, found: &project::Found, recipe: &str) -> anyhow::Result<bool> {
+    let widened = (found.file.tools.get(recipe)).is_some_and(|p| p.widening().is_some());
+    if !widened && found.own_recipe(recipe).is_none() {
         return Ok(false);
     }
     let asks = trust::asks(found);

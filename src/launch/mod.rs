@@ -66,7 +66,7 @@ fn run(name: &str, argv0: OsString, args: Vec<OsString>) -> Result<LaunchError, 
     let project = project::find(&cwd)?;
     let request = resolve::request(recipe, None, project.as_ref())?;
     let trusted = match &project {
-        Some(found) => entry::trusted(&dirs, found)?,
+        Some(found) => entry::trusted(&dirs, found, recipe)?,
         None => false,
     };
     let from_project = match &project {

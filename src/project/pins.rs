@@ -108,11 +108,6 @@ impl ProjectFile {
     pub fn parse(text: &str, file: &Path) -> Result<ProjectFile> {
         toml::from_str(text).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))
     }
-
-    /// Whether the file asks for more than version pins.
-    pub fn widens(&self) -> bool {
-        self.cache.is_some() || self.tools.values().any(|p| p.widening().is_some())
-    }
 }
 
 /// A `jig.toml` found on disk.
@@ -232,9 +227,8 @@ mod tests {
         assert!(f.tools["npm"].widening().is_some());
         assert_eq!(f.tools["make"].version(), None);
         assert!(f.tools["make"].widening().is_none());
-        assert!(f.widens());
         let plain = ProjectFile::parse("[tools]\ngit = \"1\"\n", Path::new("j")).unwrap();
-        assert!(!plain.widens());
+        assert!(plain.tools["git"].widening().is_none());
         assert!(ProjectFile::parse("[tool]\n", Path::new("j")).is_err());
         let bad = format!(
             "{:#}",

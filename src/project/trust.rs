@@ -183,7 +183,7 @@ mod tests {
         // A cache widens what jig contacts: it is listed.
         std::fs::write(&file, "[cache]\nregistry = \"r.example.com/c\"\n").unwrap();
         let cached = Found::read(&file).unwrap().unwrap();
-        assert!(cached.file.widens());
+        assert!(cached.file.cache.is_some());
         assert!(asks(&cached).lines[0].contains("cache registry r.example.com/c"));
         set(&dirs, &edited, true).unwrap();
         assert!(!is_trusted(&dirs, &found).unwrap());
