@@ -13,6 +13,16 @@ fn versioned_recipe(env: &Env) -> PathBuf {
     versioned_recipe_of(env, &fixture().rootfs)
 }
 
+/// Installs the versioned recipe and returns its file.
+fn install_versioned(env: &Env) -> PathBuf {
+    let recipe = versioned_recipe(env);
+    assert_ok(
+        &env.jig(&["install", recipe.to_str().unwrap()]),
+        &format!("{} install", env.label()),
+    );
+    recipe
+}
+
 /// The same recipe of the image at `rootfs`.
 fn versioned_recipe_of(env: &Env, rootfs: &Path) -> PathBuf {
     let text = format!(
@@ -66,11 +76,7 @@ fn installed_image(env: &Env, dir: &Path, tool: &str) -> String {
 fn precedence_walk_up_lazy_install_and_which() {
     for env in Env::all() {
         let l = env.label();
-        let recipe = versioned_recipe(&env);
-        assert_ok(
-            &env.jig(&["install", recipe.to_str().unwrap()]),
-            &format!("{l} install"),
-        );
+        install_versioned(&env);
         let deep = env.project().join("a/b/c/d/e");
         env.mkdir(&env.project().join("a/b/c/d"));
         for d in ["a", "a/b", "a/b/c", "a/b/c/d", "a/b/c/d/e"] {
@@ -373,11 +379,7 @@ fn lock_round_trip_and_locked_mode() {
 fn a_shim_is_told_only_of_untrusted_asks_that_concern_it() {
     for env in Env::all() {
         let l = env.label();
-        let recipe = versioned_recipe(&env);
-        assert_ok(
-            &env.jig(&["install", recipe.to_str().unwrap()]),
-            &format!("{l} install"),
-        );
+        install_versioned(&env);
         let file = env.project().join("jig.toml");
         let sh = |env: &Env| {
             let mut c = env.command(env.shim_path("sh"));
@@ -415,11 +417,7 @@ fn a_shim_is_told_only_of_untrusted_asks_that_concern_it() {
 fn widening_and_project_recipes_need_trust() {
     for env in Env::all() {
         let l = env.label();
-        let recipe = versioned_recipe(&env);
-        assert_ok(
-            &env.jig(&["install", recipe.to_str().unwrap()]),
-            &format!("{l} install"),
-        );
+        let recipe = install_versioned(&env);
         let proj = env.project();
         let file = proj.join("jig.toml");
         env.write(
