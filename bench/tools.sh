@@ -10,8 +10,12 @@
 # repository of 300 files:
 #   git --version, git status --short, git log --oneline -5, curl --version, jq -c . FILE
 # each natively and through its jig shim, in ROUNDS (default 5) interleaved hyperfine
-# runs. Reports medians, jig - native (median of per-round differences) and the ratio.
-# Target (docs/benchmarks.md, as for bench/startup.sh): jig <= native + 1.5 ms.
+# runs, and `git status --short` once more through bench/floor.c: the git launch's
+# namespaces, mounts and confinement without jig, in jig's layout and in the
+# etc-overlay layout for comparison. Reports medians, jig - native (median of per-round
+# differences) and the ratio, and splits the git shim's cost into the machine's floor
+# and jig's own share.
+# Targets (docs/benchmarks.md): jig <= native + 1.5 ms, the git shim <= host git + 1.0 ms.
 #
 # Usage: [ROUNDS=N] bench/tools.sh [RUNS]   (RUNS launches per command in all, default
 # 1000; writes target/bench/tools.md and prints it)
@@ -26,6 +30,12 @@ bench_home tools
 # The global pins (JIG_HOME is also the configuration directory here).
 printf '[tools]\ngit = "2.39"\ncurl = "7.88"\njq = "1.6"\n' >"$JIG_HOME/jig.toml"
 shims=$JIG_HOME/shims
+# The floor: built the way jig is (static, musl when musl-gcc is there).
+cc=gcc
+command -v musl-gcc >/dev/null && cc=musl-gcc
+"$cc" -O2 -static -o "$work/floor" bench/floor.c
+rootfs=$("$jig" which git | sed -n 's/^rootfs: *//p')
+mkdir "$work/scratch"
 
 # The same program on both sides, or the comparison means nothing: compare the first
 # line's program and version (curl's library list may differ by a security update).
@@ -59,6 +69,11 @@ for c in "${cases[@]}"; do
   "$shims/$tool" "${words[@]:1}" >/dev/null || { echo "jig: $c fails" >&2; exit 1; }
   args+=(-n "native $c" "/usr/bin/$tool $rest" -n "jig $c" "$shims/$tool $rest")
 done
+floor() { echo "$work/floor $1 $rootfs $work/scratch $JIG_HOME -- /usr/bin/git status --short"; }
+$(floor overlay) >/dev/null && $(floor etc-overlay) >/dev/null ||
+  { echo "bench/floor.c fails" >&2; exit 1; }
+args+=(-n "floor git status --short" "$(floor overlay)"
+  -n "floor etc-overlay git status --short" "$(floor etc-overlay)")
 hyperfine_rounds "$runs" "$work/hyperfine" "${args[@]}" >"$work/rounds"
 mapfile -t outs <"$work/rounds"
 
@@ -80,7 +95,15 @@ for c in cases:
     print(f"| `{c}` | {rs.median[n]:.2f} | {rs.median[j]:.2f} | {d:+.2f} | {r:.2f}x |")
     if c.startswith("git "):
         git_worst = max(git_worst, d)
+s, f, e = "git status --short", "floor git status --short", "floor etc-overlay git status --short"
+floor = rs.per_round(lambda m: m[f] - m[f"native {s}"])
+share = rs.per_round(lambda m: m[f"jig {s}"] - m[f])
+layout = rs.per_round(lambda m: m[e] - m[f])
+print(f"| `{s}`, bench/floor.c | {rs.median[f'native {s}']:.2f} | {rs.median[f]:.2f} | {floor:+.2f} | |")
 print()
+print(f"- `{s}`: the launch's kernel work alone (bench/floor.c) costs {floor:+.2f} ms over host git, "
+      f"jig's own share (planning, the saving process) {share:+.2f} ms; "
+      f"the etc-overlay layout would change the floor by {layout:+.2f} ms")
 print(f"- largest jig - native: {worst:.2f} ms (target <= 1.5 ms): {'met' if worst <= 1.5 else 'NOT met'}")
 print(f"- largest git shim - host git: {git_worst:.2f} ms (target <= 1.0 ms): {'met' if git_worst <= 1.0 else 'NOT met'}")
 PY
