@@ -4,13 +4,16 @@
  * the plan, the saving process) is counted. bench/tools.sh times it beside the host's
  * git and the git shim, so its report separates the machine's floor from jig's share.
  *
- * Usage: floor LAYOUT ROOTFS SCRATCH DATADIR -- PROGRAM ARGS...
+ * Usage: floor LAYOUT[+wait] ROOTFS SCRATCH DATADIR -- PROGRAM ARGS...
  *   LAYOUT   overlay: jig's layout, as in src/runtime/mount.rs (scratch tmpfs, an upper
  *            layer holding the mountpoints and the written files, overlay over the image,
  *            then the binds)
  *            etc-overlay: a layout jig does not use, for comparison: the scratch tmpfs is
  *            the root, the image's directories are bound read-only into it and only /etc
  *            gets an overlay (the image's zone data is not copied in)
+ *            LAYOUT+wait: the same in a child, cloned as jig's saving launch clones the
+ *            tool (CLONE_VM | CLONE_VFORK with the namespaces), this process waiting
+ *            for it and exiting with its status
  *   ROOTFS   the image's root (`jig which git` prints it)
  *   SCRATCH  an empty directory to mount the scratch tmpfs on
  *   DATADIR  a directory bound read-only, as jig binds its own data directory
@@ -33,6 +36,7 @@
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 /* The kernel's interfaces this needs, declared here: musl-gcc, which builds this the
@@ -106,39 +110,69 @@ static void skeleton(int at, const char *home, const char *cwd, const char *data
     if (symlinkat(links[i][0], at, links[i][1])) die(links[i][1]);
 }
 
+/* What the launch needs, read on the host before it (as jig reads it). */
+static int overlay, wait_mode, has_gitconfig, has_ca;
+static const char *rootfs, *scratch, *data, *home, *ca = "/etc/ssl/certs/ca-certificates.crt";
+static char cwd[4096], passwd[4096], group[2048], gitconfig[8192], zone[8192], resolv[512], hosts[512];
+static size_t npw, ngr, ngc, nzone, nres, nhosts;
+static uid_t uid;
+static gid_t gid;
+static char **program;
+
+static int launch(void *unused);
+
 int main(int argc, char **argv) {
   if (argc < 7 || strcmp(argv[5], "--")) {
-    fprintf(stderr, "usage: floor overlay|etc-overlay ROOTFS SCRATCH DATADIR -- PROGRAM ARGS...\n");
+    fprintf(stderr, "usage: floor overlay|etc-overlay[+wait] ROOTFS SCRATCH DATADIR -- PROGRAM ARGS...\n");
     return 2;
   }
-  int overlay = !strcmp(argv[1], "overlay");
-  const char *rootfs = argv[2], *scratch = argv[3], *data = argv[4];
-  const char *home = getenv("HOME");
-  char cwd[4096], p[8192], passwd[4096], group[2048], gitconfig[8192], zone[8192], host[512];
+  /* LAYOUT+wait: the launch runs in a child as jig's saving launch does (clone with
+   * CLONE_VM | CLONE_VFORK and the namespaces), and this process waits for it. */
+  char *plus = strstr(argv[1], "+wait");
+  wait_mode = plus != NULL;
+  if (plus) *plus = 0;
+  overlay = !strcmp(argv[1], "overlay");
+  rootfs = argv[2], scratch = argv[3], data = argv[4], program = argv + 6;
+  home = getenv("HOME");
+  char p[8192];
   if (!home || !getcwd(cwd, sizeof cwd)) die("HOME or cwd");
-  uid_t uid = getuid();
-  gid_t gid = getgid();
+  uid = getuid();
+  gid = getgid();
 
   /* What jig reads on the host: the image's passwd and group (with the caller added),
    * resolv.conf and hosts, the zone file, the home file it stages. */
   snprintf(p, sizeof p, "%s/etc/passwd", rootfs);
-  size_t npw = slurp(p, passwd, sizeof passwd - 256);
+  npw = slurp(p, passwd, sizeof passwd - 256);
   npw += snprintf(passwd + npw, 256, "user:x:%d:%d::%s:/bin/sh\n", uid, gid, home);
   snprintf(p, sizeof p, "%s/etc/group", rootfs);
-  size_t ngr = slurp(p, group, sizeof group - 64);
+  ngr = slurp(p, group, sizeof group - 64);
   ngr += snprintf(group + ngr, 64, "user:x:%d:\n", gid);
   snprintf(p, sizeof p, "%s/.gitconfig", home);
-  size_t ngc = slurp(p, gitconfig, sizeof gitconfig);
-  size_t nzone = slurp("/etc/localtime", zone, sizeof zone);
-  char resolv[512], hosts[512];
-  size_t nres = slurp("/etc/resolv.conf", resolv, sizeof resolv);
-  size_t nhosts = slurp("/etc/hosts", hosts, sizeof hosts);
-  int has_gitconfig = access("/etc/gitconfig", R_OK) == 0;
-  const char *ca = "/etc/ssl/certs/ca-certificates.crt";
-  int has_ca = access(ca, R_OK) == 0;
+  ngc = slurp(p, gitconfig, sizeof gitconfig);
+  nzone = slurp("/etc/localtime", zone, sizeof zone);
+  nres = slurp("/etc/resolv.conf", resolv, sizeof resolv);
+  nhosts = slurp("/etc/hosts", hosts, sizeof hosts);
+  has_gitconfig = access("/etc/gitconfig", R_OK) == 0;
+  has_ca = access(ca, R_OK) == 0;
 
-  /* The user and mount namespaces, and the caller's ids mapped to themselves. */
-  if (unshare(CLONE_NEWUSER | CLONE_NEWNS)) die("unshare");
+  if (!wait_mode) {
+    if (unshare(CLONE_NEWUSER | CLONE_NEWNS)) die("unshare");
+    return launch(NULL);
+  }
+  static char stack[1 << 16] __attribute__((aligned(16)));
+  pid_t pid = clone(launch, stack + sizeof stack,
+                    CLONE_VM | CLONE_VFORK | CLONE_NEWUSER | CLONE_NEWNS | SIGCHLD, NULL);
+  if (pid < 0) die("clone");
+  int status;
+  if (waitpid(pid, &status, 0) < 0) die("waitpid");
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/* In the new user and mount namespaces: the caller's ids mapped to themselves, the
+ * root, the binds, the confinement, then the program. */
+static int launch(void *unused) {
+  (void)unused;
+  char p[8192], host[512];
   int n = snprintf(host, sizeof host, "%d %d 1\n", uid, uid);
   int fd = open("/proc/self/uid_map", O_WRONLY | O_CLOEXEC);
   if (fd < 0 || write(fd, host, n) != n) die("uid_map");
@@ -257,6 +291,7 @@ int main(int argc, char **argv) {
     if (rs < 0 || syscall(SYS_landlock_restrict_self, rs, 0)) die("landlock");
     close(rs);
   }
-  execv(argv[6], argv + 6);
-  die(argv[6]);
+  execv(program[0], program);
+  die(program[0]);
+  return 99;
 }
