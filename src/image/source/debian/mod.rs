@@ -26,6 +26,7 @@ pub mod resolve;
 
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, anyhow, bail};
@@ -187,9 +188,28 @@ struct Verified {
     signer: Option<String>,
 }
 
+/// The indexes this process has verified, by the spec and cache they were verified
+/// for. One install resolves a suite more than once (the image cache's key, then the
+/// build; a suite's base image, then the image on it; `jig outdated` once per recipe):
+/// the first resolution downloads and verifies the index, and the later ones see that
+/// same index, so all of them agree even when the mirror publishes a new one meanwhile.
+static VERIFIED: Mutex<Vec<(Spec, PathBuf, Arc<Verified>)>> = Mutex::new(Vec::new());
+
 /// Steps 1 and 2 of [`fetch`]: `InRelease` downloaded and verified, then the Packages
-/// index the signed list vouches for (from `cache` when it is there).
-fn verified_index(spec: &Spec, cache: &Path) -> Result<Verified> {
+/// index the signed list vouches for (from `cache` when it is there); once per process
+/// for each spec and cache ([`VERIFIED`]).
+fn verified_index(spec: &Spec, cache: &Path) -> Result<Arc<Verified>> {
+    let mut verified = VERIFIED.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, _, ix)) = verified.iter().find(|(s, c, _)| s == spec && c == cache) {
+        return Ok(Arc::clone(ix));
+    }
+    let ix = Arc::new(verify_index(spec, cache)?);
+    verified.push((spec.clone(), cache.to_owned(), Arc::clone(&ix)));
+    Ok(ix)
+}
+
+/// [`verified_index`] without the memory: downloads and verifies now.
+fn verify_index(spec: &Spec, cache: &Path) -> Result<Verified> {
     let arch = match &spec.arch {
         Some(a) => a.clone(),
         None => host_arch()?.to_owned(),
@@ -361,13 +381,13 @@ pub fn fetch(spec: &Spec, extra: &[String], cache: &Path) -> Result<Fetched> {
     Ok(Fetched {
         index: IndexInfo {
             suite: spec.suite.clone(),
-            codename: ix.codename,
+            codename: ix.codename.clone(),
             mirror: base,
             snapshot: spec.snapshot.clone(),
             arch,
-            inrelease_sha256: ix.inrelease_sha256,
-            packages_sha256: ix.packages_sha256,
-            signer: ix.signer,
+            inrelease_sha256: ix.inrelease_sha256.clone(),
+            packages_sha256: ix.packages_sha256.clone(),
+            signer: ix.signer.clone(),
         },
         debs,
         downloaded,
