@@ -2,6 +2,7 @@
 //! bombs, a pull killed half way.
 
 use super::*;
+use common::tar::noise;
 
 #[test]
 fn corrupted_blob_is_detected_and_nothing_is_installed() {
@@ -229,20 +230,6 @@ fn layer_limits_stop_decompression_bombs_while_they_stream() {
         "{err}"
     );
     assert_eq!(fresh.image_count(), 0);
-}
-
-/// Incompressible-ish bytes, quickly (xorshift).
-fn noise(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed | 1;
-    let mut out = Vec::with_capacity(len + 8);
-    while out.len() < len {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        out.extend_from_slice(&x.to_le_bytes());
-    }
-    out.truncate(len);
-    out
 }
 
 #[test]

@@ -7,25 +7,11 @@ use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use super::common::registry::{Comp, Layer, Registry};
-use super::common::tar::Tar;
+use super::common::tar::{Tar, noise};
 use super::common::*;
 use super::{
     assert_no_process_left, build_sessions, mark, recipe, rootfs_with, store, tmp_entries,
 };
-
-/// Pseudo-random bytes (xorshift), incompressible and reproducible.
-fn noise(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed | 1;
-    let mut out = Vec::with_capacity(len + 8);
-    while out.len() < len {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        out.extend_from_slice(&x.to_le_bytes());
-    }
-    out.truncate(len);
-    out
-}
 
 /// A recipe whose install imports a root, runs two build steps (each writing 24 MiB
 /// and sleeping, in a shell whose command line carries `mark`) and commits three
