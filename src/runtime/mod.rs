@@ -30,6 +30,7 @@ pub mod exec;
 pub mod fakeroot;
 pub mod landlock;
 pub mod mount;
+pub mod readonly;
 pub mod save;
 pub mod seccomp;
 pub mod spec;

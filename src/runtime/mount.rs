@@ -17,7 +17,7 @@
 use std::collections::HashSet;
 use std::ffi::OsStr;
 use std::io::Write;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
@@ -25,10 +25,10 @@ use nix::errno::Errno;
 use nix::fcntl::{OFlag, OpenHow, ResolveFlag, openat, openat2};
 use nix::mount::{MsFlags, mount};
 use nix::sys::stat::{Mode, mkdirat};
-use nix::sys::statvfs::{FsFlags, statvfs};
 use nix::unistd::{chdir, chroot};
 
 use crate::base::error::LaunchError;
+use crate::runtime::readonly;
 use crate::runtime::spec::{Bind, File, Node};
 
 /// The new root while it is being assembled. The process's working directory is the
@@ -422,22 +422,15 @@ pub fn bind(root: &mut Root, b: &Bind) -> Result<(), LaunchError> {
             Target::Here(_) => target,
             Target::Fd(_) => Target::Fd(root.open(&b.dst, None)?),
         };
-        if set_readonly(&mounted).is_ok() {
-            root.bound.push(b.dst.clone());
-            return Ok(());
+        let set = match &mounted {
+            Target::Here(rel) => readonly::set(None, rel),
+            Target::Fd(fd) => readonly::set(Some(fd.as_fd()), Path::new("")),
+        };
+        if set.is_err() {
+            // Before Linux 5.12, a bind mount is made read-only by a second mount call.
+            readonly::remount(&b.src, &mounted.path())
+                .map_err(|e| fail(format_args!("cannot make {} read-only", b.dst.display()), e))?;
         }
-        // Before Linux 5.12, a bind mount is made read-only by a second mount call.
-        // In a user namespace the flags the source mount has locked (nosuid, nodev,
-        // noexec, atime) must be repeated or the kernel answers EPERM.
-        let locked = locked_flags(&b.src);
-        mount(
-            None::<&str>,
-            &mounted.path(),
-            None::<&str>,
-            MsFlags::MS_REMOUNT | MsFlags::MS_BIND | MsFlags::MS_RDONLY | locked,
-            None::<&str>,
-        )
-        .map_err(|e| fail(format_args!("cannot make {} read-only", b.dst.display()), e))?;
     }
     root.bound.push(b.dst.clone());
     Ok(())
@@ -517,72 +510,6 @@ pub fn minimal_dev(root: &mut Root, devices: &[&str]) -> Result<(), LaunchError>
         )?;
     }
     devpts(root, Path::new("/dev/pts"))
-}
-
-/// `struct mount_attr` of mount_setattr(2).
-#[repr(C)]
-struct MountAttr {
-    attr_set: u64,
-    attr_clr: u64,
-    propagation: u64,
-    userns_fd: u64,
-}
-
-/// `MOUNT_ATTR_RDONLY` (linux/mount.h).
-const MOUNT_ATTR_RDONLY: u64 = 1;
-
-/// Makes the mount at `target` read-only with mount_setattr(2) (Linux 5.12): one
-/// call that changes that flag alone, where a remount needs statfs(2) first to
-/// repeat the flags the source mount has locked.
-fn set_readonly(target: &Target) -> Result<(), Errno> {
-    let attr = MountAttr {
-        attr_set: MOUNT_ATTR_RDONLY,
-        attr_clr: 0,
-        propagation: 0,
-        userns_fd: 0,
-    };
-    let (dirfd, path, flags) = match target {
-        Target::Here(rel) => (libc::AT_FDCWD, rel.as_os_str(), 0),
-        Target::Fd(fd) => (fd.as_raw_fd(), OsStr::new(""), libc::AT_EMPTY_PATH),
-    };
-    let path = std::ffi::CString::new(path.as_bytes()).map_err(|_| Errno::EINVAL)?;
-    // SAFETY: a valid path, a struct of the size passed; the kernel only reads them.
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_mount_setattr,
-            dirfd,
-            path.as_ptr(),
-            flags as libc::c_uint,
-            &attr as *const MountAttr,
-            size_of::<MountAttr>(),
-        )
-    };
-    Errno::result(r).map(drop)
-}
-
-/// statvfs(3)'s relatime bit (linux/statfs.h), which musl's headers do not name.
-const ST_RELATIME: FsFlags = FsFlags::from_bits_retain(0x1000);
-
-/// Mount flags of the mount holding `path` that a user namespace may not clear.
-fn locked_flags(path: &Path) -> MsFlags {
-    let Ok(st) = statvfs(path) else {
-        return MsFlags::empty();
-    };
-    let f = st.flags();
-    let mut out = MsFlags::empty();
-    for (fs, ms) in [
-        (FsFlags::ST_NOSUID, MsFlags::MS_NOSUID),
-        (FsFlags::ST_NODEV, MsFlags::MS_NODEV),
-        (FsFlags::ST_NOEXEC, MsFlags::MS_NOEXEC),
-        (FsFlags::ST_NOATIME, MsFlags::MS_NOATIME),
-        (FsFlags::ST_NODIRATIME, MsFlags::MS_NODIRATIME),
-        (ST_RELATIME, MsFlags::MS_RELATIME),
-    ] {
-        if f.contains(fs) {
-            out |= ms;
-        }
-    }
-    out
 }
 
 /// Makes the assembled root the process root and enters `cwd`.
